@@ -1,0 +1,34 @@
+# Set-up is part of every target: a fresh machine needs only Python 3.11 and make.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test ui benchmark generate check-generated clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --compile-bytecode -p $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --compile-bytecode -p $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)  ## build warehouse/ from the bundled samples in raw/
+	$(BIN)/xxgk run
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest -q -n 2 tests
+
+ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.dagster)
+	mkdir -p warehouse/.dagster && DAGSTER_HOME=$(CURDIR)/warehouse/.dagster $(BIN)/dagster dev -m pipelines.definitions
+
+generate: $(STAMP)  ## regenerate files derived from the registry
+	$(BIN)/xxgk expectations generate
+	$(BIN)/xxgk docs generate
+
+check-generated: $(STAMP)
+	$(BIN)/xxgk expectations generate --check
+	$(BIN)/xxgk docs generate --check
+
+clean:
+	rm -rf warehouse/parquet warehouse/xxgk.duckdb warehouse/reports

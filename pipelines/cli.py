@@ -1,0 +1,213 @@
+"""The ``xxgk`` command line.
+
+Commands: ``extract`` (one document's cells), ``run`` (build the warehouse with Dagster),
+``sql`` (read-only queries), ``expectations`` (generate/check the GX suites), ``docs``
+(generate/check the data dictionary). Heavy libraries are imported inside each command so
+``xxgk extract`` stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pipelines.settings import default_raw_dir, default_warehouse_dir
+
+CELL_COLUMNS = [
+    "code", "value", "raw", "value_status", "unit", "label", "label_match", "recovery", "candidates",
+    "source_kind", "page", "line", "table_index", "row_index", "col_index", "bbox", "context",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xxgk")
+def main() -> None:
+    """xxgk: warehouse of 政府信息公开工作年度报告 statistics (extract, run, sql, report)."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="csv", show_default=True,
+              help="csv: one row per cell; json: metadata, cells and issues; table: aligned text")
+@click.option("--reference", type=click.Path(path_type=Path), default=None,
+              help="landing zone searched for other copies of the same report (default: the project's raw/)")
+def extract(file: Path, fmt: str, reference: Path | None) -> None:
+    """Print the statistical cells of one document (code, value, raw text, provenance)."""
+    from pipelines.extract import extract_document
+    from pipelines.extract.twins import ReferenceIndex
+    from pipelines.extract.values import format_number
+
+    ref_dir = reference or default_raw_dir()
+    twins = ReferenceIndex(ref_dir) if ref_dir.exists() else None
+    ext = extract_document(file, twin_lookup=twins, source_path=str(file))
+    for issue in ext.issues:
+        if issue.severity != "info":
+            where = f" ({issue.location})" if issue.location else ""
+            click.echo(f"{file}: {issue.severity}: {issue.message}{where}", err=True)
+    rows = []
+    for c in ext.cells:
+        d = c.to_dict()
+        d["value"] = format_number(c.value)
+        rows.append({k: ("" if d.get(k) is None else d.get(k)) for k in CELL_COLUMNS})
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=CELL_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    elif fmt == "json":
+        payload = {
+            "file": str(file), "title": ext.title, "agency": ext.agency_printed, "report_year": ext.report_year,
+            "era": ext.era, "scope": ext.scope, "cells": rows,
+            "printed_subtotals": [s.to_dict() for s in ext.subtotals],
+            "issues": [i.to_dict() for i in ext.issues],
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
+    else:
+        click.echo(f"{file}  year={ext.report_year} era={ext.era} agency={ext.agency_printed} cells={len(rows)}")
+        _print_table([[r["code"], r["value"], r["raw"], r["recovery"], r["line"] or r["page"]] for r in rows],
+                     ["code", "value", "raw", "recovery", "line/page"])
+    if ext.fatal is not None:
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None, help="landing zone [default: raw/]")
+@click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
+              help="output directory [default: warehouse/]")
+@click.option("--year", "years", multiple=True, help="only these report years (repeatable), e.g. a backfill")
+@click.option("--workers", type=int, default=0, show_default=True, help="extraction processes (0 = one per core)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, quiet: bool) -> None:
+    """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster)."""
+    from pipelines.runner import PipelineError, run_pipeline
+
+    raw_dir = raw_dir or default_raw_dir()
+    warehouse_dir = warehouse_dir or default_warehouse_dir()
+    if not raw_dir.exists():
+        raise click.ClickException(f"landing zone {raw_dir} does not exist")
+    try:
+        summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers, progress=not quiet)
+    except PipelineError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(summary)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
+              help="warehouse directory [default: warehouse/]")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def sql(query: str, warehouse_dir: Path | None, fmt: str) -> None:
+    """Run read-only SQL on the warehouse (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN only)."""
+    from pipelines.warehouse.query import QueryError, run_query
+
+    try:
+        columns, rows = run_query(warehouse_dir or default_warehouse_dir(), query)
+    except QueryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows([["" if v is None else v for v in r] for r in rows])
+        sys.stdout.write(out.getvalue())
+    elif fmt == "json":
+        click.echo(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
+    else:
+        _print_table([list(r) for r in rows], columns)
+        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+@main.group()
+def expectations() -> None:
+    """Great Expectations suites generated from the registry."""
+
+
+@expectations.command("generate")
+@click.option("--check", is_flag=True, help="write nothing; exit 1 if the committed suites differ from the registry")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None, help="[default: <project>/expectations]")
+def expectations_generate(check: bool, directory: Path | None) -> None:
+    """Write expectations/expectations/*.json from rules.csv and warehouse_tables.csv."""
+    from pipelines.rules.suites import drift, write_suites
+    from pipelines.settings import project_root
+
+    directory = directory or project_root() / "expectations"
+    if check:
+        problems = drift(directory)
+        for p in problems:
+            click.echo(p, err=True)
+        sys.exit(1 if problems else 0)
+    for path in write_suites(directory):
+        click.echo(path)
+
+
+@main.group()
+def docs() -> None:
+    """Documentation generated from the registry."""
+
+
+@docs.command("generate")
+@click.option("--check", is_flag=True, help="write nothing; exit 1 if docs/ differs from the registry")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None, help="[default: <project>/docs]")
+def docs_generate(check: bool, directory: Path | None) -> None:
+    """Write docs/data_dictionary.md (tables, views, codes, rules) from the registry."""
+    from pipelines.dictionary import generated_docs
+    from pipelines.settings import project_root
+
+    directory = directory or project_root() / "docs"
+    problems = []
+    for name, text in generated_docs().items():
+        path = directory / name
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                problems.append(f"{path}: differs from the registry; run `xxgk docs generate`")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            click.echo(path)
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        sys.exit(1)
+
+
+def _format_table(rows: list[list], header: list[str]) -> list[str]:
+    """Rows aligned in columns (CJK characters count double)."""
+    from unicodedata import east_asian_width
+
+    def width(s: str) -> int:
+        return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in s)
+
+    def show(v) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    cols = [[str(h)] + [show(r[i]) for r in rows] for i, h in enumerate(header)]
+    widths = [max(width(v) for v in col) for col in cols]
+    out = []
+    for n in range(len(rows) + 1):
+        out.append("  ".join(cols[i][n] + " " * (widths[i] - width(cols[i][n])) for i in range(len(header))).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def _print_table(rows: list[list], header: list[str]) -> None:
+    for line in _format_table(rows, header):
+        click.echo(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Dagster definitions of the warehouse: assets, checks, resources (see ``pipelines.definitions``)."""

@@ -1,0 +1,231 @@
+"""Dagster assets: inventory of raw/, per-year extraction and validation, and the DuckDB load.
+
+Asset graph::
+
+    document_inventory ──► [reports, cells, rule_results, extraction_issues, printed_subtotals]
+                           (one multi-asset, partitioned by report year)  ──► warehouse_db
+
+The year partitions are dynamic: ``document_inventory`` registers every report year it finds
+in raw/ (plus ``undated`` for documents whose year cannot be read) and removes years that no
+longer have documents. A partition's step processes all of that year's documents in batches
+with a process pool, so one run handles ~100,000 documents without one step per document.
+"""
+
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs.resources import WarehouseConfig
+from pipelines.extract import PARSER_VERSION
+from pipelines.registry import load_registry
+from pipelines.rules.expressions import IN_TABLE_KINDS
+from pipelines.warehouse.store import PARTITIONED_TABLES
+
+REPORT_YEARS = dg.DynamicPartitionsDefinition(name="report_year")
+
+_TYPES = {"string": "string", "int64": "int", "float64": "float", "bool": "bool", "timestamp": "timestamp"}
+_DESCRIPTIONS = {
+    "reports": "One row per document in raw/: metadata, report year, era, scope, status (published / published_partial / quarantined / rejected) and why. Key: report_id.",
+    "cells": "One row per statistical cell: indicator code, value as printed, raw text, how it was read and where (line/page/table/row/column). Key: (report_id, code).",
+    "rule_results": "Failed rule instances (and not-assessable sums/bounds) per report: rule_id as in rules.csv, severity, cells, found vs expected, message.",
+    "extraction_issues": "What the extractor could not read, per document: error (document unusable), warning (part of a table lost), info.",
+    "printed_subtotals": "Non-standard subtotal lines of Table 三 (（三）不予公开 … printed with values), checked by T3-SUBTOT.",
+}
+
+
+def column_schema(table: str) -> dg.TableSchema:
+    """Dagster column schema of a warehouse table, from the registry."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(c.name, _TYPES[c.type], description=c.description,
+                           constraints=dg.TableColumnConstraints(nullable=c.nullable))
+            for c in load_registry().table(table)
+        ]
+    )
+
+
+def rule_check_specs() -> list[dg.AssetCheckSpec]:
+    """One check per in-table rule of rules.csv, on the rule_results asset."""
+    specs = []
+    for rule in load_registry().rules:
+        if rule.kind in IN_TABLE_KINDS:
+            specs.append(
+                dg.AssetCheckSpec(
+                    name=rule.check_name,
+                    asset="rule_results",
+                    description=f"[{rule.severity}] {rule.rule_id}: {rule.description}",
+                )
+            )
+    return specs
+
+
+def schema_check_specs() -> list[dg.AssetCheckSpec]:
+    """One Great Expectations schema check per partitioned table."""
+    return [
+        dg.AssetCheckSpec(name="schema", asset=table, description=f"GX suite table_{table}: columns, non-null, allowed values, keys")
+        for table in PARTITIONED_TABLES
+    ]
+
+
+@dg.asset(group_name="raw", description=None)
+def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
+    """Every document in raw/ with its sha256, size, type and report year (its partition).
+
+    Registers the report-year partitions found and retires years without documents.
+    Files are re-hashed only when their size or mtime changed.
+    """
+    from pipelines.inventory import scan
+    from pipelines.warehouse.store import drop_partition, read_parquet, write_parquet
+
+    raw, wh = Path(warehouse.raw_dir), Path(warehouse.warehouse_dir)
+    if not raw.exists():
+        raise dg.Failure(f"landing zone {raw} does not exist")
+    previous = read_parquet(wh, "document_inventory")
+    inventory = scan(raw, previous)
+    write_parquet(wh, "document_inventory", inventory)
+    keys = sorted(inventory.partition_key.unique())
+    existing = set(context.instance.get_dynamic_partitions(REPORT_YEARS.name))
+    new = [k for k in keys if k not in existing]
+    if new:
+        context.instance.add_dynamic_partitions(REPORT_YEARS.name, new)
+    stale = sorted(existing - set(keys))
+    for key in stale:
+        drop_partition(wh, key)
+        context.instance.delete_dynamic_partition(REPORT_YEARS.name, key)
+    changed = []
+    if len(previous):
+        before = dict(zip(previous.source_path, zip(previous.sha256, previous.partition_key)))
+        after = dict(zip(inventory.source_path, zip(inventory.sha256, inventory.partition_key)))
+        for path in set(before) | set(after):
+            if before.get(path) != after.get(path):
+                changed.extend(k for k in (before.get(path, (None, None))[1], after.get(path, (None, None))[1]) if k)
+    context.log.info(f"{len(inventory)} documents in {len(keys)} partitions; new partitions {new}; retired {stale}")
+    return dg.MaterializeResult(
+        metadata={
+            "documents": len(inventory),
+            "partitions": dg.MetadataValue.json({k: int((inventory.partition_key == k).sum()) for k in keys}),
+            "changed_partitions": dg.MetadataValue.json(sorted(set(changed))),
+            "dagster/column_schema": column_schema("document_inventory"),
+        }
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            table, deps=["document_inventory"], group_name="core", description=_DESCRIPTIONS[table],
+            metadata={"dagster/column_schema": column_schema(table)},
+        )
+        for table in PARTITIONED_TABLES
+    ],
+    check_specs=rule_check_specs() + schema_check_specs(),
+    partitions_def=REPORT_YEARS,
+    code_version=PARSER_VERSION,
+    name="process_report_year",
+)
+def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
+    """Extract every document of one report year, evaluate the in-table rules (GX suites), decide status.
+
+    Unchanged documents (same sha256 and parser version) are not re-read. Writes one Parquet
+    file per table under warehouse/parquet/<table>/<year>.parquet.
+    """
+    from tqdm import tqdm
+
+    from pipelines.process import process_partition
+    from pipelines.warehouse.store import read_parquet
+
+    key = context.partition_key
+    raw, wh = Path(warehouse.raw_dir), Path(warehouse.warehouse_dir)
+    inventory = read_parquet(wh, "document_inventory")
+    n = int((inventory.partition_key == key).sum())
+    bar = tqdm(total=n, desc=f"report year {key}", unit="doc", disable=not warehouse.progress, leave=False, file=_tty())
+    try:
+        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update,
+                                log=context.log.info)
+    finally:
+        bar.close()
+    context.log.info(
+        f"{key}: {out.documents} documents ({out.extracted} extracted, {out.reused} unchanged); statuses {dict(out.statuses)}"
+    )
+    for table in PARTITIONED_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata={"rows": out.rows.get(table, 0), "documents": out.documents, "parser_version": PARSER_VERSION,
+                      **({"statuses": dg.MetadataValue.json(dict(out.statuses))} if table == "reports" else {})},
+        )
+    for rule in load_registry().rules:
+        if rule.kind not in IN_TABLE_KINDS:
+            continue
+        failures = out.rule_failures.get(rule.rule_id, 0)
+        reports = sorted(out.rule_reports.get(rule.rule_id, set()))
+        yield dg.AssetCheckResult(
+            asset_key="rule_results",
+            check_name=rule.check_name,
+            passed=failures == 0,
+            severity=dg.AssetCheckSeverity.ERROR if rule.severity == "error" else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "failed_instances": failures,
+                "reports": dg.MetadataValue.json(reports[:50]),
+                "not_assessable_instances": out.rule_not_assessable.get(rule.rule_id, 0),
+            },
+        )
+    for table in PARTITIONED_TABLES:
+        problems = [p for p in out.schema_problems if p.startswith(f"{table}:")]
+        yield dg.AssetCheckResult(
+            asset_key=table, check_name="schema", passed=not problems,
+            metadata={"problems": dg.MetadataValue.json(problems[:20])},
+        )
+
+
+@dg.asset(
+    deps=list(PARTITIONED_TABLES),
+    partitions_def=REPORT_YEARS,
+    group_name="out",
+    check_specs=[
+        dg.AssetCheckSpec(
+            name="published_pass_blocking_rules", asset="warehouse_db", blocking=True,
+            description="No published report has an error-level rule failure or a missing report year",
+        )
+    ],
+)
+def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
+    """Load one report year into warehouse/xxgk.duckdb (one transaction) and refresh the views.
+
+    Tables: reports, cells, rule_results, extraction_issues, printed_subtotals, indicators,
+    rules, agencies. Views: published_reports, published_cells, quarantine, t2_wide, t3_wide,
+    t4_wide, old_table and their published_* variants.
+    """
+    from pipelines.warehouse.reference import reference_frames
+    from pipelines.warehouse.store import UNDATED, connect, load_partition
+
+    key = context.partition_key
+    wh = Path(warehouse.warehouse_dir)
+    counts = load_partition(wh, key, reference_frames(Path(warehouse.raw_dir)))
+    yield dg.MaterializeResult(metadata={f"rows_{t}": n for t, n in counts.items()})
+    year = None if key == UNDATED else int(key)
+    con = connect(wh, read_only=True)
+    try:
+        bad = con.execute(
+            """SELECT p.report_id, count(*) FROM published_reports p JOIN rule_results r USING (report_id)
+               WHERE r.outcome = 'fail' AND r.severity = 'error' AND p.report_year IS NOT DISTINCT FROM ?
+               GROUP BY p.report_id""",
+            [year],
+        ).fetchall()
+        undated = con.execute(
+            "SELECT count(*) FROM published_reports WHERE report_year IS NULL AND ? IS NULL", [year]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    yield dg.AssetCheckResult(
+        check_name="published_pass_blocking_rules",
+        passed=not bad and not undated,
+        metadata={"offending_reports": dg.MetadataValue.json([b[0] for b in bad]), "undated_published": undated},
+    )
+
+
+def _tty():
+    import sys
+
+    return sys.stderr if os.environ.get("XXGK_PROGRESS", "1") != "0" else open(os.devnull, "w")

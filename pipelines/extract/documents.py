@@ -1,0 +1,206 @@
+"""Reading a file into a ``Document``: a list of lines, each a list of cells with provenance.
+
+Every reader turns its format into the same shape so that one table matcher serves all:
+
+* ``grid`` lines come from real cell boundaries (HTML ``<tr>``, markdown table rows,
+  tab-separated text, PDF/DOCX table rows); a blank cell is kept as an empty string.
+* ``pipe`` lines come from web text where cell boundaries survived as ``|`` but row
+  boundaries did not; consecutive pipe lines are joined and trailing empties are unreliable.
+* ``free`` lines are running text (paragraphs, PDF text lines, tables flattened to a stream).
+
+Readers never interpret the statistics; they only keep the printed text and where it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GRID = "grid"
+PIPE = "pipe"
+FREE = "free"
+
+TEXT_TYPES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
+FILE_TYPES = {**TEXT_TYPES, ".pdf": "pdf", ".docx": "docx"}
+
+
+class DocumentError(Exception):
+    """The file cannot be read as a document; ``reason`` says why in plain words."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass
+class Cell:
+    """Printed text of one cell and where it sits."""
+
+    text: str
+    line: int | None = None
+    page: int | None = None
+    table_index: int | None = None
+    row_index: int | None = None
+    col_index: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+@dataclass
+class Line:
+    """One row of cells (grid/pipe) or one run of text (free)."""
+
+    cells: list[Cell]
+    mode: str
+    source_kind: str
+
+    @property
+    def text(self) -> str:
+        """The line's text with cells joined by tabs."""
+        return "\t".join(c.text for c in self.cells)
+
+
+@dataclass
+class Document:
+    """A read document: lines in reading order, full text, and header metadata."""
+
+    path: Path
+    file_type: str
+    lines: list[Line]
+    text: str
+    meta: dict = field(default_factory=dict)
+    pages: int | None = None
+
+
+def file_type_of(path: Path) -> str:
+    """txt / md / html / pdf / docx / other, by extension."""
+    return FILE_TYPES.get(path.suffix.lower(), "other")
+
+
+def read_document(path: Path) -> Document:
+    """Read any supported file; raises ``DocumentError`` with a plain reason otherwise."""
+    path = Path(path)
+    kind = file_type_of(path)
+    if not path.exists():
+        raise DocumentError("missing", f"file not found: {path}")
+    if path.stat().st_size == 0:
+        raise DocumentError("empty", "empty file (0 bytes)")
+    if kind in ("txt", "md", "html"):
+        raw = path.read_bytes()
+        text = _decode(raw)
+        if not text.strip():
+            raise DocumentError("empty", "the file contains no text")
+        if kind == "html":
+            from pipelines.extract.html import read_html
+
+            return read_html(path, text)
+        return read_text(path, text, kind)
+    if kind == "pdf":
+        from pipelines.extract.pdf import read_pdf
+
+        return read_pdf(path)
+    if kind == "docx":
+        from pipelines.extract.docx import read_docx
+
+        return read_docx(path)
+    raise DocumentError("unsupported", f"unsupported file type {path.suffix or '(none)'}")
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise DocumentError("unsupported", "binary OLE file (old Word .doc); convert it to .docx or PDF")
+    if b"\x00" in raw[:4096]:
+        raise DocumentError("unreadable", "binary content in a text file")
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise DocumentError("unreadable", "text is neither UTF-8 nor GB18030")
+
+
+# ---------------------------------------------------------------------------------------------
+# plain text and markdown
+
+_ARCHIVE_SPLIT = re.compile(r"^=+\s*正文\s*=+\s*$")
+_HEADER_KV = re.compile(r"^(#\s*)?(?P<key>[\w\u4e00-\u9fff ]{1,12})\s*[:：]\s*(?P<value>.*)$")
+_MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _split_header(lines: list[str]) -> tuple[dict, int]:
+    """Metadata written above the body: an archive header ending in '==== 正文 ====' or '# key: value' notes."""
+    meta: dict = {}
+    for n, line in enumerate(lines[:40]):
+        if _ARCHIVE_SPLIT.match(line.strip()):
+            for head in lines[:n]:
+                m = _HEADER_KV.match(head.strip())
+                if m:
+                    meta[m.group("key").strip()] = m.group("value").strip()
+            return meta, n + 1
+    start = 0
+    for n, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("# ") and ":" in stripped and not stripped.startswith("# 表"):
+            m = _HEADER_KV.match(stripped)
+            if m:
+                meta[m.group("key").strip()] = m.group("value").strip()
+                start = n + 1
+                continue
+        break
+    return meta, start
+
+
+def read_text(path: Path, text: str, kind: str) -> Document:
+    """Plain text (tabs and pipes are cell boundaries) or markdown (``|`` tables)."""
+    raw_lines = text.splitlines()
+    meta, start = _split_header(raw_lines)
+    lines: list[Line] = []
+    source_kind = "md" if kind == "md" else "text"
+    pending: list[tuple[int, str]] = []  # consecutive pipe-flattened lines
+
+    def flush_pipes() -> None:
+        if not pending:
+            return
+        cells = []
+        joined = "".join(t for _, t in pending)
+        # cell k sits on the line where its text starts
+        offsets = []
+        pos = 0
+        for ln, t in pending:
+            offsets.append((pos, ln))
+            pos += len(t)
+        pos = 0
+        for k, part in enumerate(joined.split("|")):
+            ln = max((l for off, l in offsets if off <= pos), default=pending[0][0])
+            cells.append(Cell(part.strip(), line=ln, col_index=k))
+            pos += len(part) + 1
+        lines.append(Line(cells, PIPE, source_kind))
+        pending.clear()
+
+    for idx in range(start, len(raw_lines)):
+        lineno = idx + 1
+        line = raw_lines[idx]
+        stripped = line.strip()
+        if kind == "md" and stripped.startswith("|"):
+            flush_pipes()
+            if _MD_SEPARATOR.match(stripped):
+                continue
+            body = stripped[1:-1] if stripped.endswith("|") and len(stripped) > 1 else stripped[1:]
+            cells = [Cell(p.strip(), line=lineno, col_index=k) for k, p in enumerate(body.split("|"))]
+            lines.append(Line(cells, GRID, source_kind))
+            continue
+        if kind == "txt" and "|" in line:
+            pending.append((lineno, line))
+            continue
+        flush_pipes()
+        if not stripped:
+            continue
+        if "\t" in line:
+            cells = [Cell(p.strip(), line=lineno, col_index=k) for k, p in enumerate(line.rstrip("\r\n").split("\t"))]
+            lines.append(Line(cells, GRID, source_kind))
+        else:
+            lines.append(Line([Cell(stripped, line=lineno, col_index=0)], FREE, source_kind))
+    flush_pipes()
+    body_text = "\n".join(raw_lines[start:])
+    return Document(path=path, file_type=kind, lines=lines, text=body_text, meta=meta)

@@ -1,0 +1,506 @@
+"""Processing one report-year partition: extract, evaluate the rules, decide what is published.
+
+Documents are handled in batches (``BATCH_SIZE``) by a process pool, so a partition of
+~100,000 documents streams through memory; the large tables (cells, rule_results) are written
+batch by batch into Parquet row groups. A document whose bytes (sha256) and parser version are
+unchanged since the previous run is not read again: its rows are copied from the previous
+Parquet files and only its rules are re-evaluated.
+
+Status of a report:
+
+* ``rejected`` – not a readable report (unreadable/empty file, not a report, no table,
+  traditional-character mirror, local form outside the vocabulary);
+* ``quarantined`` – an error-level rule fails, the document prints two copies of a table that
+  disagree, or its report year cannot be read;
+* ``published_partial`` – passes every blocking rule but some cells could not be read
+  (ambiguous glued digits, rows of the wrong shape, tables missing from an excerpt);
+* ``published`` – everything else.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipelines.agencies import agency_registry
+from pipelines.extract import PARSER_VERSION, extract_document
+from pipelines.extract.model import CellRecord, Extraction
+from pipelines.extract.twins import BatchTwins, agency_key
+from pipelines.rules.evaluate import measure, outcome, wide_frames
+from pipelines.rules.expressions import cell_code, instances_for, referenced_codes
+from pipelines.rules.suites import failed_measures, validate_table
+from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
+from pipelines.warehouse.store import UNDATED, parquet_path, read_parquet
+
+BATCH_SIZE = 500
+POOL_THRESHOLD = 16
+BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
+PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
+STORED_NOT_ASSESSABLE_KINDS = {"sum", "identity", "bound"}
+
+
+@dataclass
+class PartitionOutput:
+    """What processing a partition wrote and found (used for asset metadata and checks)."""
+
+    key: str
+    documents: int = 0
+    extracted: int = 0
+    reused: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    rule_failures: Counter = field(default_factory=Counter)
+    rule_reports: dict = field(default_factory=dict)
+    rule_not_assessable: Counter = field(default_factory=Counter)
+    rows: Counter = field(default_factory=Counter)
+    schema_problems: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# extraction
+
+
+def _extract_job(job: tuple[str, str, dict]) -> Extraction:
+    path, rel, hints = job
+    return extract_document(Path(path), source_path=rel, hints=hints)
+
+
+def extract_many(jobs: list[tuple[str, str, dict]], workers: int, progress=None) -> list[Extraction]:
+    """Extract documents, in a process pool when there are enough of them."""
+    if len(jobs) >= POOL_THRESHOLD and workers > 1:
+        out = []
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for ext in pool.map(_extract_job, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 4) or 1))):
+                out.append(ext)
+                if progress:
+                    progress(1)
+        return out
+    out = []
+    for job in jobs:
+        out.append(_extract_job(job))
+        if progress:
+            progress(1)
+    return out
+
+
+def _hints(row) -> dict:
+    hints = {}
+    if row.manifest_year is not None and not pd.isna(row.manifest_year):
+        hints["report_year"] = int(row.manifest_year)
+    if row.manifest_agency:
+        hints["agency"] = row.manifest_agency
+    return hints
+
+
+# --------------------------------------------------------------------------------------------
+# frames
+
+
+def _cells_frame(ext: Extraction, report_id: str, year, records: list[CellRecord]) -> pd.DataFrame:
+    rows = [r.to_dict() for r in records]
+    frame = pd.DataFrame(rows, columns=list(CellRecord.__dataclass_fields__))
+    frame.insert(0, "report_year", year)
+    frame.insert(0, "report_id", report_id)
+    frame["parser_version"] = PARSER_VERSION
+    return frame
+
+
+def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataFrame]:
+    """Rows of one extraction for reports (without status), cells, printed_subtotals, extraction_issues."""
+    report_id = inv.source_path
+    # the partition's year is authoritative: it is the same reading plus the manifest fallback
+    year = None if inv.report_year is None or pd.isna(inv.report_year) else int(inv.report_year)
+    if ext.report_year is not None and ext.report_year != year:
+        ext.add("warning", "year_mismatch", f"extraction reads report year {ext.report_year}, the inventory {year}")
+    agency = agency_registry(str(raw_dir)).resolve(ext.agency_printed)
+    cells = _cells_frame(ext, report_id, year, ext.cells)
+    subs = _cells_frame(ext, report_id, year, ext.subtotals)[
+        ["report_id", "report_year", "code", "value", "raw", "label", "source_kind", "page", "line", "context"]
+    ]
+    issues = pd.DataFrame(
+        [{"report_id": report_id, "report_year": year, **i.to_dict()} for i in ext.issues],
+        columns=["report_id", "report_year", "severity", "kind", "message", "location"],
+    )
+    report = {
+        "report_id": report_id,
+        "report_year": year,
+        "source_file": inv.source_file,
+        "source_path": inv.source_path,
+        "file_type": inv.file_type,
+        "sha256": inv.sha256,
+        "size_bytes": int(inv.size_bytes),
+        "title": ext.title,
+        "agency": agency.name if agency else ext.agency_printed,
+        "agency_printed": ext.agency_printed,
+        "agency_id": agency.agency_id if agency else None,
+        "era": ext.era,
+        "scope": ext.scope,
+        "status": "rejected" if ext.fatal else "published",
+        "reason": None,
+        "n_cells": len(ext.cells),
+        "n_values": sum(1 for c in ext.cells if c.value is not None),
+        "n_ambiguous": sum(1 for c in ext.cells if c.value_status == "ambiguous"),
+        "n_errors": 0,
+        "n_warnings": 0,
+        "n_not_assessable": 0,
+        "parser_version": PARSER_VERSION,
+        "extracted_at": datetime.now(timezone.utc),
+    }
+    return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues}
+
+
+# --------------------------------------------------------------------------------------------
+# rules and status
+
+
+def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame) -> pd.DataFrame:
+    """Measures of every in-table rule for the reports of one batch (all eras), with GX outcomes."""
+    frames = []
+    for era, group in reports[reports.status != "rejected"].groupby("era"):
+        if era not in ("old2014", "v2019", "v2021"):
+            continue
+        ids = group.report_id.tolist()
+        facts = pd.concat([cells[["report_id", "code", "value"]], subtotals[["report_id", "code", "value"]]])
+        facts = facts[facts.report_id.isin(ids)]
+        values, present = wide_frames(facts, ids)
+        m = measure(era, values, present)
+        m["outcome"] = outcome(m.violation)
+        failed = failed_measures(m, era)
+        gx_fail = pd.Series(False, index=m.index)
+        gx_fail.loc[failed.index] = True
+        disagree = (gx_fail != (m.outcome == "fail")).sum()
+        if disagree:
+            raise RuntimeError(f"Great Expectations and the rule engine disagree on {disagree} rule instance(s) ({era})")
+        frames.append(m)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def rule_result_rows(measures: pd.DataFrame, years: dict[str, int | None]) -> pd.DataFrame:
+    """The stored findings: failures, and not-assessable sum/identity/bound instances of printed rows."""
+    if measures.empty:
+        return pd.DataFrame(columns=[c.name for c in _cols("rule_results")])
+    keep = (measures.outcome == "fail") | (
+        (measures.outcome == "not_assessable") & measures.touched & measures.kind.isin(STORED_NOT_ASSESSABLE_KINDS)
+    )
+    m = measures[keep].copy()
+    m["report_year"] = m.report_id.map(years)
+    m["message"] = [_message(r) for r in m.itertuples(index=False)]
+    m["violation"] = m.violation.where(m.outcome == "fail")
+    return m[[c.name for c in _cols("rule_results")]]
+
+
+def _cols(table: str):
+    from pipelines.registry import load_registry
+
+    return load_registry().table(table)
+
+
+def _fmt(x) -> str:
+    if x is None or pd.isna(x):
+        return "blank"
+    x = float(x)
+    return str(int(x)) if x.is_integer() else f"{x:g}"
+
+
+def _message(r) -> str:
+    where = f" [{r.instance}]" if r.instance else ""
+    if r.outcome == "not_assessable":
+        return f"{r.rule_id}{where} not assessable: missing {r.missing}"
+    if r.kind == "integer":
+        return f"{r.rule_id}{where}: {r.cells} = {_fmt(r.found)} is not an integer"
+    if r.kind == "nonneg":
+        return f"{r.rule_id}{where}: {r.cells.split()[0]} = {_fmt(r.found)} is negative"
+    if r.op == "predicate":
+        return f"{r.rule_id}{where}: does not hold for the printed rows ({r.cells})"
+    inst = instance_index().get((r.rule_id, r.instance))
+    left = describe_side(inst.lhs) if inst else "left side"
+    right = describe_side(inst.rhs) if inst and inst.rhs is not None else "right side"
+    verb = {"==": "but", "<=": "exceeds", "<": "exceeds", ">=": "is below", ">": "is below"}.get(r.op, "vs")
+    return f"{r.rule_id}{where}: {left} = {_fmt(r.found)} {verb} {right} = {_fmt(r.expected)}"
+
+
+@lru_cache(maxsize=1)
+def instance_index() -> dict:
+    """Rule instances by (rule_id, instance) across eras."""
+    out = {}
+    for era in ("old2014", "v2019", "v2021"):
+        for inst in instances_for(era):
+            out[(inst.rule_id, inst.instance)] = inst
+    return out
+
+
+def _plain_sum(node) -> bool:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _plain_sum(node.left) and _plain_sum(node.right)
+    return cell_code(node) is not None
+
+
+def describe_side(node) -> str:
+    """A short human description of one side of a rule (a cell, a sum of cells, an expression)."""
+    code = cell_code(node)
+    if code is not None:
+        return code
+    codes = referenced_codes(node)
+    if _plain_sum(node) and len(codes) > 2:
+        return f"the sum of {len(codes)} cells ({codes[0]} …)"
+    text = ast.unparse(node)
+    return text if len(text) <= 90 else text[:87] + "…"
+
+
+def decide_status(reports: pd.DataFrame, measures: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
+    """Fill status, reason and rule counts of each report."""
+    reports = reports.copy()
+    for col in ("n_errors", "n_warnings", "n_not_assessable"):
+        reports[col] = 0
+    if not measures.empty:
+        fails = measures[measures.outcome == "fail"]
+        n_err = fails[fails.severity == "error"].groupby("report_id").size()
+        n_warn = fails[fails.severity == "warning"].groupby("report_id").size()
+        n_na = measures[(measures.outcome == "not_assessable") & measures.touched].groupby("report_id").size()
+        reports["n_errors"] = reports.report_id.map(n_err).fillna(0).astype(int)
+        reports["n_warnings"] = reports.report_id.map(n_warn).fillna(0).astype(int)
+        reports["n_not_assessable"] = reports.report_id.map(n_na).fillna(0).astype(int)
+        first_errors = (
+            fails[fails.severity == "error"].groupby("report_id")
+            .apply(lambda g: [_message(r) for r in g.head(3).itertuples(index=False)], include_groups=False)
+        )
+    else:
+        first_errors = pd.Series(dtype=object)
+    by_report = {rid: g for rid, g in issues.groupby("report_id")} if not issues.empty else {}
+    statuses, reasons = [], []
+    for r in reports.itertuples(index=False):
+        iss = by_report.get(r.report_id)
+        kinds = set(iss.kind) if iss is not None else set()
+        fatal = iss[iss.severity == "error"] if iss is not None else None
+        if r.status == "rejected" or (fatal is not None and len(fatal)):
+            statuses.append("rejected")
+            reasons.append("; ".join(fatal.message) if fatal is not None and len(fatal) else "not readable")
+            continue
+        reason = []
+        status = "published"
+        if r.n_errors:
+            status = "quarantined"
+            msgs = first_errors.get(r.report_id, [])
+            more = r.n_errors - len(msgs)
+            reason.append(f"{r.n_errors} error-level rule failure(s): " + "; ".join(msgs) + (f"; +{more} more" if more > 0 else ""))
+        blocking = kinds & BLOCKING_EXTRACTION_ISSUES
+        if blocking:
+            status = "quarantined"
+            reason.extend(iss[iss.kind.isin(blocking)].message.tolist()[:3])
+        if r.report_year is None or pd.isna(r.report_year):
+            status = "quarantined"
+            reason.append("report year could not be read")
+        partial = kinds & PARTIAL_EXTRACTION_ISSUES
+        if status == "published" and (partial or r.n_ambiguous):
+            status = "published_partial"
+        if partial:
+            reason.extend(sorted({m for m in iss[iss.kind.isin(partial)].message.tolist()})[:4])
+        statuses.append(status)
+        reasons.append("; ".join(reason) or None)
+    reports["status"] = statuses
+    reports["reason"] = reasons
+    return reports
+
+
+# --------------------------------------------------------------------------------------------
+# the partition
+
+
+class _Writer:
+    """Streams row groups of one table to a temporary file, renamed into place on close."""
+
+    def __init__(self, warehouse: Path, table: str, key: str):
+        self.table = table
+        self.path = parquet_path(warehouse, table, key)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.writer = pq.ParquetWriter(self.tmp, arrow_schema(table), compression="zstd")
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if len(frame):
+            self.writer.write_table(to_arrow(self.table, frame))
+            self.rows += len(frame)
+
+    def commit(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            if self.tmp.exists():
+                self.tmp.unlink()
+
+
+def process_partition(
+    raw_dir: Path, warehouse: Path, inventory: pd.DataFrame, key: str, workers: int | None = None, progress=None,
+    log=print,
+) -> PartitionOutput:
+    """Extract and validate every document of one partition and write its five Parquet files."""
+    raw_dir, warehouse = Path(raw_dir), Path(warehouse)
+    workers = workers or max(1, (os.cpu_count() or 1))
+    docs = inventory[inventory.partition_key == key].sort_values("source_path")
+    out = PartitionOutput(key=key, documents=len(docs))
+    previous = read_parquet(warehouse, "reports", key)
+    prev_cells_path = parquet_path(warehouse, "cells", key)
+    reusable = set()
+    if len(previous) and prev_cells_path.exists():
+        inv_sha = dict(zip(docs.source_path, docs.sha256))
+        twin_ids = set()
+        prev_cells = pq.read_table(prev_cells_path, columns=["report_id", "recovery"]).to_pandas()
+        twin_ids = set(prev_cells.loc[prev_cells.recovery.isin(["twin", "ambiguous"]), "report_id"])
+        for r in previous.itertuples(index=False):
+            if inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION and r.report_id not in twin_ids:
+                reusable.add(r.report_id)
+    writers = {t: _Writer(warehouse, t, key) for t in ("cells", "rule_results")}
+    small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": []}
+    try:
+        new_docs = docs[~docs.source_path.isin(reusable)]
+        held: list[tuple[Extraction, object]] = []
+        inv_by_path = {r.source_path: r for r in docs.itertuples(index=False)}
+        for start in range(0, len(new_docs), BATCH_SIZE):
+            batch = new_docs.iloc[start : start + BATCH_SIZE]
+            jobs = [(str(raw_dir / r.source_path), r.source_path, _hints(r)) for r in batch.itertuples(index=False)]
+            exts = extract_many(jobs, workers, progress)
+            ready = []
+            for ext in exts:
+                if any(c.value_status == "ambiguous" for c in ext.cells):
+                    held.append(ext)
+                else:
+                    ready.append(ext)
+            self_frames = [extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e in ready]
+            _finish_batch(self_frames, writers, small, out)
+            out.extracted += len(exts)
+        if held:
+            resolved = _resolve_twins(held, docs, raw_dir, inv_by_path)
+            _finish_batch([extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e in resolved], writers, small, out)
+        if reusable:
+            _reuse(warehouse, key, previous, sorted(reusable), writers, small, out, progress)
+        for w in writers.values():
+            w.commit()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    from pipelines.warehouse.store import write_parquet
+
+    for table, frames in small.items():
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in _cols(table)])
+        write_parquet(warehouse, table, frame, key)
+        out.rows[table] = len(frame)
+    out.rows["cells"] = writers["cells"].rows
+    out.rows["rule_results"] = writers["rule_results"].rows
+    return out
+
+
+def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> None:
+    if not frames:
+        return
+    joined = {k: pd.concat([f[k] for f in frames], ignore_index=True) for k in frames[0]}
+    _validate_and_write(joined, writers, small, out)
+
+
+def _validate_and_write(joined: dict[str, pd.DataFrame], writers, small, out: PartitionOutput) -> None:
+    reports, cells, subs, issues = joined["reports"], joined["cells"], joined["printed_subtotals"], joined["extraction_issues"]
+    measures = evaluate(reports, cells, subs)
+    reports = decide_status(reports, measures, issues)
+    years = dict(zip(reports.report_id, reports.report_year))
+    results = rule_result_rows(measures, years)
+    if not measures.empty:
+        fails = measures[measures.outcome == "fail"]
+        out.rule_failures.update(fails.rule_id.value_counts().to_dict())
+        for rid, g in fails.groupby("rule_id"):
+            out.rule_reports.setdefault(rid, set()).update(g.report_id)
+        na = measures[(measures.outcome == "not_assessable") & measures.touched]
+        out.rule_not_assessable.update(na.rule_id.value_counts().to_dict())
+    out.statuses.update(reports.status.value_counts().to_dict())
+    frames = {
+        "reports": conform("reports", reports),
+        "cells": conform("cells", cells),
+        "rule_results": conform("rule_results", results),
+        "printed_subtotals": conform("printed_subtotals", subs),
+        "extraction_issues": conform("extraction_issues", issues),
+    }
+    for table, frame in frames.items():
+        if len(frame):
+            out.schema_problems.extend(validate_table(frame, table))
+    writers["cells"].write(frames["cells"])
+    writers["rule_results"].write(frames["rule_results"])
+    for table in small:
+        small[table].append(frames[table])
+
+
+def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path) -> list[Extraction]:
+    """Re-extract documents with ambiguous glued digits, with the same report's other copies as reference."""
+    keys = {e.source_path: (agency_key(raw_dir, e.agency_printed), e.report_year) for e in held}
+    wanted = {k for k in keys.values()}
+    candidates = []
+    for r in docs.itertuples(index=False):
+        ak = agency_key(raw_dir, r.agency_printed or r.manifest_agency)
+        if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
+            candidates.append((str(raw_dir / r.source_path), r.source_path, _hints(r)))
+    twins = BatchTwins([_extract_job(j) for j in candidates] + held, raw_dir)
+    out = []
+    for ext in held:
+        inv = inv_by_path[ext.source_path]
+        out.append(extract_document(raw_dir / ext.source_path, twin_lookup=twins, source_path=ext.source_path, hints=_hints(inv)))
+    return out
+
+
+def _reuse(warehouse: Path, key: str, previous: pd.DataFrame, ids: list[str], writers, small, out, progress) -> None:
+    """Copy unchanged documents' rows from the previous files and re-evaluate their rules."""
+    prev_issues = read_parquet(warehouse, "extraction_issues", key)
+    prev_subs = read_parquet(warehouse, "printed_subtotals", key)
+    cells_file = pq.ParquetFile(parquet_path(warehouse, "cells", key))
+    wanted = set(ids)
+    pending_ids: list[str] = []
+    buffer: list[pd.DataFrame] = []
+
+    def flush() -> None:
+        if not pending_ids:
+            return
+        cells = pd.concat(buffer, ignore_index=True) if buffer else pd.DataFrame()
+        reports = previous[previous.report_id.isin(pending_ids)].copy()
+        reports["status"] = ["rejected" if s == "rejected" else "published" for s in reports.status]
+        joined = {
+            "reports": reports,
+            "cells": cells,
+            "printed_subtotals": prev_subs[prev_subs.report_id.isin(pending_ids)],
+            "extraction_issues": prev_issues[prev_issues.report_id.isin(pending_ids)],
+        }
+        _validate_and_write(joined, writers, small, out)
+        out.reused += len(pending_ids)
+        if progress:
+            progress(len(pending_ids))
+        pending_ids.clear()
+        buffer.clear()
+
+    seen = set()
+    for i in range(cells_file.num_row_groups):
+        group = cells_file.read_row_group(i).to_pandas()
+        group = group[group.report_id.isin(wanted)]
+        if group.empty:
+            continue
+        buffer.append(group)
+        for rid in dict.fromkeys(group.report_id):
+            if rid not in seen:
+                seen.add(rid)
+                pending_ids.append(rid)
+        if len(pending_ids) >= BATCH_SIZE:
+            flush()
+    for rid in ids:  # reports without any cell (rejected) still need their report row
+        if rid not in seen:
+            pending_ids.append(rid)
+    flush()

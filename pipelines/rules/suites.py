@@ -1,0 +1,200 @@
+"""Great Expectations suites generated from the registry, and their validation on DataFrames.
+
+Two families of suites, both written to ``expectations/`` by ``xxgk expectations generate``:
+
+* ``rules_<era>`` – one expectation per in-table rule of rules.csv, over the *measures*
+  frame (``evaluate.measure``): ``violation`` must be <= tolerance on the rows of that rule.
+  Nulls (not assessable) are ignored by GX, which is exactly "not a pass, not a failure".
+* ``table_<name>`` – the warehouse table schemas of warehouse_tables.csv: ordered columns,
+  non-null columns, allowed values.
+
+GX runs on pandas (its SQLAlchemy path on DuckDB is broken upstream, GX #10738/#11579).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.registry import ERAS, load_registry
+from pipelines.rules.evaluate import TOLERANCE
+from pipelines.rules.expressions import IN_TABLE_KINDS
+
+GX_SEVERITY = {"error": "critical", "warning": "warning"}
+
+
+def rule_suite_spec(era: str) -> dict:
+    """Deterministic JSON of the rule suite of one era."""
+    reg = load_registry()
+    expectations = []
+    for rule in reg.rules_for(era, IN_TABLE_KINDS):
+        expectations.append(
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {
+                    "column": "violation",
+                    "max_value": TOLERANCE,
+                    "row_condition": {"type": "comparison", "column": {"name": "rule_id"}, "operator": "==", "parameter": rule.rule_id},
+                },
+                "meta": {
+                    "rule_id": rule.rule_id,
+                    "kind": rule.kind,
+                    "severity": rule.severity,
+                    "expression": rule.expression,
+                    "description": rule.description,
+                },
+                "severity": GX_SEVERITY[rule.severity],
+            }
+        )
+    return {"name": f"rules_{era}", "expectations": expectations, "meta": {"generated_from": "pipelines/registry/data/rules.csv"}}
+
+
+def table_suite_spec(table: str) -> dict:
+    """Deterministic JSON of the schema suite of one warehouse table."""
+    cols = load_registry().table(table)
+    exps: list[dict] = [
+        {"type": "expect_table_columns_to_match_ordered_list", "kwargs": {"column_list": [c.name for c in cols]},
+         "meta": {"table": table}, "severity": "critical"}
+    ]
+    for c in cols:
+        if not c.nullable:
+            exps.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": c.name},
+                         "meta": {"table": table, "column": c.name}, "severity": "critical"})
+        if c.allowed:
+            exps.append({"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c.name, "value_set": list(c.allowed)},
+                         "meta": {"table": table, "column": c.name}, "severity": "critical"})
+    pk = [c.name for c in cols if c.primary_key]
+    if len(pk) > 1:
+        exps.append({"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": pk},
+                     "meta": {"table": table, "primary_key": pk}, "severity": "critical"})
+    elif pk:
+        exps.append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": pk[0]},
+                     "meta": {"table": table, "primary_key": pk}, "severity": "critical"})
+    return {"name": f"table_{table}", "expectations": exps, "meta": {"generated_from": "pipelines/registry/data/warehouse_tables.csv"}}
+
+
+def all_suite_specs() -> dict[str, dict]:
+    """Every generated suite by name."""
+    specs = {f"rules_{era}": rule_suite_spec(era) for era in ERAS}
+    for table in load_registry().tables:
+        specs[f"table_{table}"] = table_suite_spec(table)
+    return specs
+
+
+def render(spec: dict) -> str:
+    """The committed JSON text of a suite."""
+    return json.dumps(spec, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def write_suites(directory: Path) -> list[Path]:
+    """Write every suite to ``<directory>/expectations/<name>.json``."""
+    out = []
+    target = Path(directory) / "expectations"
+    target.mkdir(parents=True, exist_ok=True)
+    for name, spec in all_suite_specs().items():
+        path = target / f"{name}.json"
+        path.write_text(render(spec), encoding="utf-8")
+        out.append(path)
+    return out
+
+
+def drift(directory: Path) -> list[str]:
+    """Names of suites whose committed JSON differs from the registry (missing, changed or stale)."""
+    target = Path(directory) / "expectations"
+    specs = all_suite_specs()
+    problems = []
+    for name, spec in specs.items():
+        path = target / f"{name}.json"
+        if not path.exists():
+            problems.append(f"{name}: missing ({path})")
+        elif path.read_text(encoding="utf-8") != render(spec):
+            problems.append(f"{name}: differs from the registry ({path})")
+    if target.exists():
+        for path in target.glob("*.json"):
+            if path.stem not in specs:
+                problems.append(f"{path.stem}: not generated by the registry ({path})")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+@lru_cache(maxsize=1)
+def _context():
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+@lru_cache(maxsize=32)
+def _suite(name: str):
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    spec = all_suite_specs()[name]
+    suite = gx.ExpectationSuite(name=name, meta=spec.get("meta"))
+    for e in spec["expectations"]:
+        suite.add_expectation_configuration(
+            ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"], severity=e.get("severity", "critical"))
+        )
+    return suite
+
+
+def validate(frame: pd.DataFrame, suite_name: str, index_columns: list[str]):
+    """Run a generated suite on a DataFrame; returns the GX validation result."""
+    ctx = _context()
+    name = "xxgk"
+    try:
+        source = ctx.data_sources.get(name)
+    except (KeyError, ValueError):
+        source = ctx.data_sources.add_pandas(name)
+    asset_name = f"frame_{suite_name}"
+    try:
+        asset = source.get_asset(asset_name)
+    except (LookupError, ValueError):
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        batch_def = asset.get_batch_definition("whole")
+    except (KeyError, ValueError, LookupError):
+        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+    batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+    return batch.validate(
+        _suite(suite_name),
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns},
+    )
+
+
+def failed_measures(measures: pd.DataFrame, era: str) -> pd.DataFrame:
+    """Rows of the measures frame that GX marks unexpected (the failed rule instances)."""
+    if measures.empty:
+        return measures.iloc[0:0]
+    result = validate(measures[["report_id", "rule_id", "instance", "violation"]], f"rules_{era}", ["report_id", "rule_id", "instance"])
+    keys = set()
+    for r in result.results:
+        for item in r.result.get("unexpected_index_list") or []:
+            keys.add((item["report_id"], item["rule_id"], item["instance"]))
+    if not keys:
+        return measures.iloc[0:0]
+    idx = pd.MultiIndex.from_frame(measures[["report_id", "rule_id", "instance"]])
+    mask = idx.isin(list(keys))
+    return measures[mask]
+
+
+def validate_table(frame: pd.DataFrame, table: str) -> list[str]:
+    """Failures of a warehouse table's schema suite, as readable strings (empty when it passes)."""
+    result = validate(frame, f"table_{table}", [])
+    out = []
+    for r in result.results:
+        if not r.success:
+            cfg = r.expectation_config
+            out.append(f"{table}: {cfg.type} {cfg.kwargs.get('column', '')} failed ({r.result.get('unexpected_count', '')} rows)")
+    return out

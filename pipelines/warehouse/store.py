@@ -1,0 +1,140 @@
+"""Writing the warehouse: Parquet files per table and report year, and the DuckDB file.
+
+* ``warehouse/parquet/<table>/<partition>.parquet`` – one file per report year (or
+  ``undated``), written to a temporary name and renamed, so a reader sees the old file or the
+  new one, never half of one.
+* ``warehouse/xxgk.duckdb`` – the same tables loaded partition by partition inside one
+  transaction (delete the partition's rows, insert the new ones), plus the registry tables
+  (indicators, rules, agencies) and the generated views. A failed load rolls back.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
+from pipelines.warehouse.views import view_statements
+
+PARTITIONED_TABLES = ("reports", "cells", "rule_results", "extraction_issues", "printed_subtotals")
+REFERENCE_TABLES = ("indicators", "rules", "agencies")
+DB_FILE = "xxgk.duckdb"
+UNDATED = "undated"
+
+
+def parquet_path(warehouse: Path, table: str, key: str | None = None) -> Path:
+    """Where a table (or one partition of it) lives."""
+    base = Path(warehouse) / "parquet"
+    return base / table / f"{key}.parquet" if key is not None else base / f"{table}.parquet"
+
+
+def write_parquet(warehouse: Path, table: str, frame: pd.DataFrame, key: str | None = None) -> Path:
+    """Write a frame with the registry schema, atomically (temp file + rename)."""
+    path = parquet_path(warehouse, table, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrow = to_arrow(table, frame)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(arrow, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_parquet(warehouse: Path, table: str, key: str | None = None) -> pd.DataFrame:
+    """Read a table or partition; an empty frame with the right columns when it does not exist."""
+    path = parquet_path(warehouse, table, key)
+    if not path.exists():
+        return empty_frame(table)
+    return pq.read_table(path, schema=arrow_schema(table)).to_pandas()
+
+
+def db_path(warehouse: Path) -> Path:
+    """The DuckDB file of a warehouse."""
+    return Path(warehouse) / DB_FILE
+
+
+def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse database."""
+    path = db_path(warehouse)
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no warehouse database at {path}; run `xxgk run` first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in PARTITIONED_TABLES + REFERENCE_TABLES:
+        con.execute(duckdb_ddl(table))
+
+
+def load_partition(warehouse: Path, key: str, reference: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace one partition's rows in DuckDB with its Parquet files, in a single transaction."""
+    year = None if key == UNDATED else int(key)
+    counts: dict[str, int] = {}
+    con = connect(warehouse)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        _ensure_tables(con)
+        for table, frame in reference.items():
+            con.execute(f'DELETE FROM "{table}"')
+            con.register("_reference", to_arrow(table, frame))
+            con.execute(f'INSERT INTO "{table}" SELECT * FROM _reference')
+            con.unregister("_reference")
+        new_ids = read_parquet(warehouse, "reports", key)["report_id"].tolist()
+        con.execute("CREATE TEMP TABLE IF NOT EXISTS _new_ids (report_id VARCHAR)")
+        con.execute("DELETE FROM _new_ids")
+        if new_ids:
+            con.executemany("INSERT INTO _new_ids VALUES (?)", [[i] for i in new_ids])
+        for table in PARTITIONED_TABLES:
+            con.execute(
+                f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ? OR report_id IN (SELECT report_id FROM _new_ids)',
+                [year],
+            )
+            path = parquet_path(warehouse, table, key)
+            if path.exists():
+                con.execute(f"INSERT INTO \"{table}\" SELECT * FROM read_parquet('{_sql_path(path)}')")
+            counts[table] = con.execute(
+                f'SELECT count(*) FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year]
+            ).fetchone()[0]
+        for stmt in view_statements():
+            con.execute(stmt)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return counts
+
+
+def drop_partition(warehouse: Path, key: str) -> None:
+    """Remove a partition that no longer has documents (Parquet files and DuckDB rows)."""
+    for table in PARTITIONED_TABLES:
+        path = parquet_path(warehouse, table, key)
+        if path.exists():
+            path.unlink()
+    if not db_path(warehouse).exists():
+        return
+    year = None if key == UNDATED else int(key)
+    con = connect(warehouse)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        _ensure_tables(con)
+        for table in PARTITIONED_TABLES:
+            con.execute(f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year])
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")

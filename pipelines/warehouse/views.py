@@ -1,0 +1,71 @@
+"""DuckDB views generated from the registry: readable wide tables and the published/quarantine split."""
+
+from __future__ import annotations
+
+from pipelines.registry import APPLICANT_COLUMNS, load_registry
+
+PUBLISHED_STATUSES = ("published", "published_partial")
+QUARANTINE_STATUSES = ("quarantined", "rejected")
+
+
+def _pivot(view: str, table_id: str, columns: list[str], source: str = "cells") -> str:
+    cols = ",\n  ".join(f"max(c.value) FILTER (WHERE i.column_key = '{k}') AS \"{k.replace('.', '_')}\"" for k in columns)
+    return (
+        f"CREATE OR REPLACE VIEW {view} AS\n"
+        f"SELECT c.report_id, any_value(c.report_year) AS report_year, i.row_key, min(i.row_order) AS row_order,\n"
+        f"  any_value(i.row_label) AS row_label,\n  {cols}\n"
+        f"FROM {source} c JOIN indicators i ON i.code = c.code AND i.table_id = '{table_id}'\n"
+        f"GROUP BY c.report_id, i.row_key"
+    )
+
+
+def view_statements() -> list[str]:
+    """CREATE VIEW statements, in dependency order."""
+    reg = load_registry()
+    t2_cols = list(dict.fromkeys(i.column_key for i in reg.indicators if i.table_id == "t2"))
+    t4_cols = ["maintained", "corrected", "other", "pending", "total"]
+    published = ", ".join(f"'{s}'" for s in PUBLISHED_STATUSES)
+    quarantine = ", ".join(f"'{s}'" for s in QUARANTINE_STATUSES)
+    out = [
+        f"CREATE OR REPLACE VIEW published_reports AS SELECT * FROM reports WHERE status IN ({published})",
+        "CREATE OR REPLACE VIEW published_cells AS SELECT c.* FROM cells c JOIN published_reports USING (report_id)",
+        (
+            "CREATE OR REPLACE VIEW quarantine AS\n"
+            "SELECT r.report_id, r.source_file, r.report_year, r.agency, r.status, r.reason, r.n_errors,\n"
+            "  (SELECT string_agg(DISTINCT x.rule_id, ' ' ORDER BY x.rule_id) FROM rule_results x\n"
+            "    WHERE x.report_id = r.report_id AND x.outcome = 'fail' AND x.severity = 'error') AS failed_rules\n"
+            f"FROM reports r WHERE r.status IN ({quarantine})"
+        ),
+    ]
+    for source, prefix in (("cells", ""), ("published_cells", "published_")):
+        out.append(_pivot(f"{prefix}t2_wide", "t2", t2_cols, source))
+        out.append(_pivot(f"{prefix}t3_wide", "t3", list(APPLICANT_COLUMNS), source))
+        out.append(
+            f"CREATE OR REPLACE VIEW {prefix}t4_wide AS\n"
+            "SELECT c.report_id, any_value(c.report_year) AS report_year, split_part(i.column_key, '.', 1) AS block,\n  "
+            + ",\n  ".join(f"max(c.value) FILTER (WHERE split_part(i.column_key, '.', 2) = '{k}') AS {k}" for k in t4_cols)
+            + f"\nFROM {source} c JOIN indicators i ON i.code = c.code AND i.table_id = 't4'\n"
+            "GROUP BY c.report_id, split_part(i.column_key, '.', 1)"
+        )
+        out.append(
+            f"CREATE OR REPLACE VIEW {prefix}old_table AS\n"
+            "SELECT c.report_id, c.report_year, i.row_order, c.code, i.section_label, i.row_label, i.unit, c.value, c.raw\n"
+            f"FROM {source} c JOIN indicators i ON i.code = c.code AND i.table_id = 'old'"
+        )
+    return out
+
+
+VIEWS = {
+    "published_reports": "Reports that pass every blocking (error-level) rule: status published or published_partial.",
+    "published_cells": "Cells of the published reports only.",
+    "quarantine": "Reports kept out of the published tables (quarantined or rejected), with the reason and the failed error rules.",
+    "t2_wide": "Table 二 as printed: one row per report and row (规章, 行政规范性文件, 行政许可 …), one column per printed column.",
+    "t3_wide": "Table 三 as printed: one row per report and row (本年新收 … 结转下年度), columns natural_person … total.",
+    "t4_wide": "Table 四: one row per report and block (review, litigation_direct, litigation_after_review), columns maintained … total.",
+    "old_table": "The 2014-2018 统计表: one row per report and indicator.",
+    "published_t2_wide": "t2_wide restricted to published reports.",
+    "published_t3_wide": "t3_wide restricted to published reports.",
+    "published_t4_wide": "t4_wide restricted to published reports.",
+    "published_old_table": "old_table restricted to published reports.",
+}
+VIEW_NAMES = tuple(VIEWS)

@@ -1,0 +1,49 @@
+"""Shared fixtures: the project's bundled raw/ samples, the truth files, temporary warehouses."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW = ROOT / "raw"
+TRUTH = Path(__file__).resolve().parent / "data" / "truth"
+
+
+def truth_manifest() -> list[dict]:
+    """Rows of tests/data/truth/MANIFEST.tsv."""
+    with (TRUTH / "MANIFEST.tsv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def document_for(stem: str) -> Path:
+    """The bundled document (in raw/) whose file stem is ``stem``."""
+    matches = [p for p in RAW.rglob("*") if p.is_file() and p.stem == stem]
+    assert len(matches) == 1, f"expected one raw/ document named {stem}.*, found {matches}"
+    return matches[0]
+
+
+def load_truth(stem: str) -> dict[str, float | None]:
+    """code -> value (None for blank or '/' cells) of a truth file."""
+    with (TRUTH / f"{stem}.csv").open(encoding="utf-8", newline="") as f:
+        return {r["code"]: (float(r["value"]) if r["value"].strip() else None) for r in csv.DictReader(f)}
+
+
+@pytest.fixture
+def raw_copy(tmp_path):
+    """A function copying chosen raw/ documents (plus MANIFEST.csv and agencies.csv) into a temporary landing zone."""
+
+    def make(relpaths: list[str]) -> Path:
+        target = tmp_path / "raw"
+        for rel in relpaths:
+            dst = target / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(RAW / rel, dst)
+        for name in ("MANIFEST.csv", "agencies.csv"):
+            shutil.copy2(RAW / name, target / name)
+        return target
+
+    return make

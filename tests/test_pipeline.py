@@ -1,0 +1,161 @@
+"""The full Dagster materialization into a temporary warehouse, checked through DuckDB and the CLI.
+
+Real documents only: consistent truth reports, a report with an error-level inconsistency
+(平潭 2020: its glued Table 三 rows sum to 27 where （七）总计 prints 21), a non-report and an
+empty file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+import pytest
+
+from conftest import truth_manifest
+from pipelines.definitions import ALL_ASSETS
+from pipelines.defs.assets import process_report_year, warehouse_db
+from pipelines.defs.resources import WarehouseConfig
+from pipelines.registry import load_registry
+from pipelines.runner import run_pipeline
+from pipelines.rules.expressions import IN_TABLE_KINDS
+
+DOCS = [
+    "incoming/gansu_ganzhou_district_gov_2016.txt",
+    "incoming/shanghai_municipal_gov_general_office_2019.html",
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md",
+    "incoming/jiangsu_huaian_hongze_district_gov_2023.pdf",
+    "pingtan/pingtan_zone_admin_committee_2023.html",
+    "incoming/fujian_pingtan_zone_admin_committee_2023.txt",
+    "incoming/fujian_pingtan_zone_admin_committee_2020.txt",
+    "incoming/template_gansu_dingxi_old_era_stats_form.excerpt.txt",
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Run `xxgk run`'s pipeline once for the module."""
+    import shutil
+
+    from conftest import RAW
+
+    base = tmp_path_factory.mktemp("build")
+    raw = base / "raw"
+    for rel in DOCS:
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(RAW / rel, raw / rel)
+    for name in ("MANIFEST.csv", "agencies.csv"):
+        shutil.copy2(RAW / name, raw / name)
+    (raw / "incoming" / "empty_2023.txt").write_bytes(b"")
+    wh = base / "warehouse"
+    summary = run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral())
+    return raw, wh, summary
+
+
+def query(wh, sql, *params):
+    con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_every_document_is_a_report_row(built):
+    raw, wh, summary = built
+    ids = {r[0] for r in query(wh, "SELECT report_id FROM reports")}
+    assert ids == set(DOCS) | {"incoming/empty_2023.txt"}
+    assert "documents in the warehouse" in summary
+
+
+def test_seed_channel_sum_warning_via_cli(built):
+    _, wh, _ = built
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "sql", "--warehouse", str(wh), "--format", "json",
+         "SELECT rule_id, severity FROM rule_results WHERE report_id LIKE '%gansu%' AND outcome = 'fail' ORDER BY rule_id"],
+        capture_output=True, text=True, check=True,
+    )
+    assert json.loads(proc.stdout) == [
+        {"rule_id": "O-ANS-DONE", "severity": "warning"},
+        {"rule_id": "O-CH-SUM", "severity": "warning"},
+    ]
+
+
+def test_manifest_in_table_inconsistencies_are_reported(built):
+    """Every in-table rule the truth MANIFEST lists for a document here is reported for it."""
+    _, wh, _ = built
+    reg = load_registry()
+    for row in truth_manifest():
+        report = next((d for d in DOCS if row["source_file"].endswith(d.split("/")[-1])), None)
+        if report is None:
+            continue
+        listed = {r for r in row["known_inconsistencies"].split(";") if r in reg.rule_by_id and reg.rule_by_id[r].kind in IN_TABLE_KINDS}
+        found = {r[0] for r in query(wh, "SELECT rule_id FROM rule_results WHERE report_id = ? AND outcome = 'fail'", report)}
+        assert listed <= found, (report, listed - found)
+
+
+def test_no_error_on_consistent_reports(built):
+    _, wh, _ = built
+    consistent = [d for d in DOCS if "2020" not in d and "hongze" not in d and "template" not in d]
+    rows = query(wh, "SELECT report_id, rule_id FROM rule_results WHERE severity = 'error' AND outcome = 'fail'")
+    assert not [r for r in rows if r[0] in consistent]
+    statuses = dict(query(wh, "SELECT report_id, status FROM reports"))
+    for d in consistent:
+        assert statuses[d] in ("published", "published_partial"), (d, statuses[d])
+
+
+def test_error_violation_is_quarantined_not_published(built):
+    _, wh, _ = built
+    bad = "incoming/fujian_pingtan_zone_admin_committee_2020.txt"
+    hongze = "incoming/jiangsu_huaian_hongze_district_gov_2023.pdf"  # T4-SUM-V21: 行政复议 10+1+0+0 but 总计 0
+    for report, rule in ((bad, "T3-SUM-V19"), (hongze, "T4-SUM-V21")):
+        assert query(wh, "SELECT count(*) FROM published_reports WHERE report_id = ?", report) == [(0,)]
+        assert query(wh, "SELECT count(*) FROM published_cells WHERE report_id = ?", report) == [(0,)]
+        status, reason, failed = query(wh, "SELECT status, reason, failed_rules FROM quarantine WHERE report_id = ?", report)[0]
+        assert status == "quarantined" and rule in failed and rule in reason
+
+
+def test_bad_inputs_recorded_with_reason(built):
+    _, wh, _ = built
+    rows = dict(query(wh, "SELECT report_id, reason FROM reports WHERE status = 'rejected'"))
+    assert "empty" in rows["incoming/empty_2023.txt"]
+    assert "incoming/template_gansu_dingxi_old_era_stats_form.excerpt.txt" in rows
+
+
+def test_views_and_parquet(built):
+    _, wh, _ = built
+    t3 = query(wh, "SELECT total FROM published_t3_wide WHERE report_id = 'pingtan/pingtan_zone_admin_committee_2023.html' AND row_key = 't3.new_received'")
+    assert t3 == [(81.0,)]
+    t4 = query(wh, "SELECT block, maintained, total FROM t4_wide WHERE report_id LIKE '%shanghai_municipal_gov%' ORDER BY block")
+    assert ("review", 5.0, 7.0) in t4
+    assert (wh / "parquet" / "cells" / "2016.parquet").exists()
+    assert query(wh, "SELECT count(*) FROM indicators") == [(len(load_registry().by_code),)]
+
+
+def test_sql_is_read_only(built):
+    _, wh, _ = built
+    for statement in ("DROP TABLE reports", "INSERT INTO reports SELECT * FROM reports", "COPY reports TO 'x.csv'"):
+        proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "sql", "--warehouse", str(wh), statement],
+                              capture_output=True, text=True)
+        assert proc.returncode != 0 and "read-only" in proc.stderr, statement
+    assert query(wh, "SELECT count(*) FROM reports")[0][0] == len(DOCS) + 1
+
+
+def test_asset_checks_from_registry(built):
+    """Materializing one year through Dagster yields one check per in-table rule plus the blocking check."""
+    raw, wh, _ = built
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"warehouse": WarehouseConfig(raw_dir=str(raw), warehouse_dir=str(wh), workers=1, progress=False)}
+    from pipelines.defs.assets import document_inventory
+
+    dg.materialize([document_inventory], instance=instance, resources=resources)
+    result = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets(process_report_year, warehouse_db),
+                            partition_key="2016", instance=instance, resources=resources)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    rules = [r for r in load_registry().rules if r.kind in IN_TABLE_KINDS]
+    assert all(r.check_name in checks for r in rules)
+    assert not checks["O_CH_SUM"].passed and checks["O_CH_SUM"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["published_pass_blocking_rules"].passed
+    assert checks["schema"].passed
