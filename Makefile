@@ -22,6 +22,9 @@ test: $(STAMP)  ## run the test suite
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.dagster)
 	mkdir -p warehouse/.dagster && DAGSTER_HOME=$(CURDIR)/warehouse/.dagster $(BIN)/dagster dev -m pipelines.definitions
 
+benchmark: $(STAMP)  ## extraction throughput on the bundled samples -> benchmarks/results.json
+	$(BIN)/python benchmarks/benchmark.py
+
 generate: $(STAMP)  ## regenerate files derived from the registry
 	$(BIN)/xxgk expectations generate
 	$(BIN)/xxgk docs generate

@@ -168,7 +168,8 @@ def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame
         if era not in ("old2014", "v2019", "v2021"):
             continue
         ids = group.report_id.tolist()
-        facts = pd.concat([cells[["report_id", "code", "value"]], subtotals[["report_id", "code", "value"]]])
+        parts = [f[["report_id", "code", "value"]] for f in (cells, subtotals) if len(f)]
+        facts = pd.concat(parts, ignore_index=True) if parts else cells[["report_id", "code", "value"]]
         facts = facts[facts.report_id.isin(ids)]
         values, present = wide_frames(facts, ids)
         m = measure(era, values, present)
@@ -408,7 +409,10 @@ def process_partition(
 def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> None:
     if not frames:
         return
-    joined = {k: pd.concat([f[k] for f in frames], ignore_index=True) for k in frames[0]}
+    joined = {}
+    for k in frames[0]:
+        parts = [f[k] for f in frames if len(f[k])]
+        joined[k] = pd.concat(parts, ignore_index=True) if parts else frames[0][k]
     _validate_and_write(joined, writers, small, out)
 
 

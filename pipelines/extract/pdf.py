@@ -9,10 +9,13 @@ spans. Encrypted, image-only and broken files raise ``DocumentError`` with the r
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pipelines.extract.documents import FREE, GRID, Cell, Document, DocumentError, Line
-from pipelines.extract.text import clean_line
+from pipelines.extract.text import clean_line, fix_glyphs
+
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 MIN_CHARS_PER_DOC = 20
@@ -60,7 +63,7 @@ def read_pdf(path: Path, ruled_tables: bool = True) -> Document:
                             for c, (text, box) in enumerate(zip(row, row_obj.cells)):
                                 if text is None or box is None:
                                     continue
-                                cells.append(Cell(text.strip(), page=pno, table_index=table_index, row_index=r, col_index=c, bbox=box))
+                                cells.append(Cell(fix_glyphs(text).strip(), page=pno, table_index=table_index, row_index=r, col_index=c, bbox=box))
                             if cells:
                                 items.append((row_obj.bbox[1], 0, Line(cells, GRID, "pdf_table")))
                         table_index += 1
@@ -72,7 +75,7 @@ def read_pdf(path: Path, ruled_tables: bool = True) -> Document:
 
                     rest = page.filter(outside) if boxes else page
                     for k, tl in enumerate(rest.extract_text_lines(return_chars=False)):
-                        text = clean_line(tl["text"])
+                        text = clean_line(fix_glyphs(tl["text"]))
                         if not text:
                             continue
                         bbox = (tl["x0"], tl["top"], tl["x1"], tl["bottom"])

@@ -18,6 +18,21 @@ _ENUM = re.compile(
     r"^(?:其中[:：]?|[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十]+\)|\(\d+\)|\d+[.、](?!\d)|[①-⑳])"
 )
 _NOTE = re.compile(r"\([^()]*\)")
+# PDF fonts sometimes map a glyph to a CJK *radical* code point (U+2E80-U+2EFF, U+2F00-U+2FDF)
+# instead of the ideograph; NFKC fixes the Kangxi block but not the supplement.
+_RADICALS = str.maketrans({
+    "⺠": "民", "⻓": "长", "⻔": "门", "⻢": "马", "⻅": "见", "⻛": "风", "⻜": "飞", "⻋": "车",
+    "⻝": "食", "⺟": "母", "⻄": "西", "⻆": "角", "⻬": "齐", "⻩": "黄", "⻚": "页", "⻙": "韦",
+    "⻉": "贝", "⻈": "讠", "⻆": "角", "⾦": "金", "⻘": "青", "⻣": "骨", "⻤": "鬼", "⻨": "麦",
+})
+
+
+def fix_glyphs(text: str) -> str:
+    """Replace CJK radical code points that PDF fonts emit for ordinary characters (⺠ -> 民); nothing else changes."""
+    if not text:
+        return text
+    text = text.translate(_RADICALS)
+    return "".join(unicodedata.normalize("NFKC", ch) if "\u2f00" <= ch <= "\u2fdf" else ch for ch in text)
 
 
 @lru_cache(maxsize=65536)

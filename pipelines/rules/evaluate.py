@@ -33,8 +33,8 @@ def wide_frames(cells: pd.DataFrame, report_ids: list[str]) -> tuple[pd.DataFram
         return pd.DataFrame(index=index), pd.DataFrame(index=index)
     values = cells.pivot_table(index="report_id", columns="code", values="value", aggfunc="first", dropna=False)
     values = values.reindex(index)
-    present = cells.assign(flag=True).pivot_table(index="report_id", columns="code", values="flag", aggfunc="first")
-    present = present.reindex(index).fillna(False).astype(bool)
+    present = cells.assign(flag=1).pivot_table(index="report_id", columns="code", values="flag", aggfunc="max")
+    present = present.reindex(index).fillna(0).astype(bool)
     return values, present
 
 
