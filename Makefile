@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test ui benchmark generate check-generated clean
+.PHONY: run test ui benchmark generate check-generated clean system-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)  ## build warehouse/ from the bundled samples in raw/
 	$(BIN)/xxgk run
 
-test: $(STAMP)  ## run the test suite
+# headless Chromium renders the quality report in the tests (Debian packages; needs root or sudo)
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+
+test: $(STAMP) system-deps  ## run the test suite
 	$(BIN)/python -m pytest -q -n 2 tests
 
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.dagster)

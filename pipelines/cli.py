@@ -127,6 +127,22 @@ def sql(query: str, warehouse_dir: Path | None, fmt: str) -> None:
         click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+@main.command()
+@click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
+              help="warehouse directory [default: warehouse/]")
+@click.option("--no-data-docs", is_flag=True, help="skip building the Great Expectations Data Docs")
+def report(warehouse_dir: Path | None, no_data_docs: bool) -> None:
+    """Write <warehouse>/reports/quality.html: summary, charts, every finding with its evidence."""
+    from pipelines.quality import write_report
+
+    warehouse_dir = warehouse_dir or default_warehouse_dir()
+    try:
+        path = write_report(warehouse_dir, with_data_docs=not no_data_docs)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(path)
+
+
 @main.group()
 def expectations() -> None:
     """Great Expectations suites generated from the registry."""

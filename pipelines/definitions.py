@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs.assets import REPORT_YEARS, document_inventory, process_report_year, warehouse_db
+from pipelines.defs.assets import (
+    REPORT_YEARS,
+    cross_rule_results,
+    document_inventory,
+    process_report_year,
+    quality_report,
+    warehouse_db,
+)
 from pipelines.defs.resources import WarehouseConfig
 
-ALL_ASSETS = [document_inventory, process_report_year, warehouse_db]
+ALL_ASSETS = [document_inventory, process_report_year, warehouse_db, cross_rule_results, quality_report]
 
 build_year = dg.define_asset_job(
     "build_report_year",
     selection=dg.AssetSelection.assets(process_report_year, warehouse_db),
     partitions_def=REPORT_YEARS,
     description="Extract, validate and load one report year",
+)
+cross_reports = dg.define_asset_job(
+    "cross_report_rules", selection=dg.AssetSelection.assets(cross_rule_results, quality_report),
+    description="Cross-year and cross-level rules over the whole warehouse, then the quality report",
 )
 refresh_inventory = dg.define_asset_job(
     "refresh_inventory", selection=dg.AssetSelection.assets(document_inventory),
@@ -29,7 +40,7 @@ def build_definitions(warehouse: WarehouseConfig | None = None) -> dg.Definition
     """Definitions with the given paths (defaults from pipelines.settings / environment)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[build_year, refresh_inventory],
+        jobs=[build_year, refresh_inventory, cross_reports],
         resources={"warehouse": warehouse or WarehouseConfig()},
         executor=dg.in_process_executor,
     )

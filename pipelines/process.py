@@ -19,13 +19,11 @@ Status of a report:
 
 from __future__ import annotations
 
-import ast
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +33,10 @@ from pipelines.agencies import agency_registry
 from pipelines.extract import PARSER_VERSION, extract_document
 from pipelines.extract.model import CellRecord, Extraction
 from pipelines.extract.twins import BatchTwins, agency_key
-from pipelines.rules.evaluate import measure, outcome, wide_frames
-from pipelines.rules.expressions import cell_code, instances_for, referenced_codes
+from pipelines.extract.narrative import NarrativeFigure
+from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
+from pipelines.rules.narrative_rules import narrative_measures
+from pipelines.rules.findings import columns, message, rule_result_rows
 from pipelines.rules.suites import failed_measures, validate_table
 from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
 from pipelines.warehouse.store import UNDATED, parquet_path, read_parquet
@@ -45,7 +45,6 @@ BATCH_SIZE = 500
 POOL_THRESHOLD = 16
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
-STORED_NOT_ASSESSABLE_KINDS = {"sum", "identity", "bound"}
 
 
 @dataclass
@@ -154,15 +153,21 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "parser_version": PARSER_VERSION,
         "extracted_at": datetime.now(timezone.utc),
     }
-    return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues}
+    figures = pd.DataFrame(
+        [{"report_id": report_id, "report_year": year, **{k: v for k, v in f.to_dict().items() if k != "offset"}}
+         for f in ext.narrative],
+        columns=columns("narrative_figures"),
+    )
+    return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues,
+            "narrative_figures": figures}
 
 
 # --------------------------------------------------------------------------------------------
 # rules and status
 
 
-def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame) -> pd.DataFrame:
-    """Measures of every in-table rule for the reports of one batch (all eras), with GX outcomes."""
+def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
+    """Measures of every in-table and narrative rule for the reports of one batch (all eras), with GX outcomes."""
     frames = []
     for era, group in reports[reports.status != "rejected"].groupby("era"):
         if era not in ("old2014", "v2019", "v2021"):
@@ -172,7 +177,7 @@ def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame
         facts = pd.concat(parts, ignore_index=True) if parts else cells[["report_id", "code", "value"]]
         facts = facts[facts.report_id.isin(ids)]
         values, present = wide_frames(facts, ids)
-        m = measure(era, values, present)
+        m = pd.concat([measure(era, values, present), _narrative(era, ids, cells, figures)], ignore_index=True)
         m["outcome"] = outcome(m.violation)
         failed = failed_measures(m, era)
         gx_fail = pd.Series(False, index=m.index)
@@ -186,76 +191,24 @@ def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame
     return pd.concat(frames, ignore_index=True)
 
 
-def rule_result_rows(measures: pd.DataFrame, years: dict[str, int | None]) -> pd.DataFrame:
-    """The stored findings: failures, and not-assessable sum/identity/bound instances of printed rows."""
-    if measures.empty:
-        return pd.DataFrame(columns=[c.name for c in _cols("rule_results")])
-    keep = (measures.outcome == "fail") | (
-        (measures.outcome == "not_assessable") & measures.touched & measures.kind.isin(STORED_NOT_ASSESSABLE_KINDS)
-    )
-    m = measures[keep].copy()
-    m["report_year"] = m.report_id.map(years)
-    m["message"] = [_message(r) for r in m.itertuples(index=False)]
-    m["violation"] = m.violation.where(m.outcome == "fail")
-    return m[[c.name for c in _cols("rule_results")]]
-
-
-def _cols(table: str):
-    from pipelines.registry import load_registry
-
-    return load_registry().table(table)
-
-
-def _fmt(x) -> str:
-    if x is None or pd.isna(x):
-        return "blank"
-    x = float(x)
-    return str(int(x)) if x.is_integer() else f"{x:g}"
-
-
-def _message(r) -> str:
-    where = f" [{r.instance}]" if r.instance else ""
-    if r.outcome == "not_assessable":
-        return f"{r.rule_id}{where} not assessable: missing {r.missing}"
-    if r.kind == "integer":
-        return f"{r.rule_id}{where}: {r.cells} = {_fmt(r.found)} is not an integer"
-    if r.kind == "nonneg":
-        return f"{r.rule_id}{where}: {r.cells.split()[0]} = {_fmt(r.found)} is negative"
-    if r.op == "predicate":
-        return f"{r.rule_id}{where}: does not hold for the printed rows ({r.cells})"
-    inst = instance_index().get((r.rule_id, r.instance))
-    left = describe_side(inst.lhs) if inst else "left side"
-    right = describe_side(inst.rhs) if inst and inst.rhs is not None else "right side"
-    verb = {"==": "but", "<=": "exceeds", "<": "exceeds", ">=": "is below", ">": "is below"}.get(r.op, "vs")
-    return f"{r.rule_id}{where}: {left} = {_fmt(r.found)} {verb} {right} = {_fmt(r.expected)}"
-
-
-@lru_cache(maxsize=1)
-def instance_index() -> dict:
-    """Rule instances by (rule_id, instance) across eras."""
-    out = {}
-    for era in ("old2014", "v2019", "v2021"):
-        for inst in instances_for(era):
-            out[(inst.rule_id, inst.instance)] = inst
-    return out
-
-
-def _plain_sum(node) -> bool:
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _plain_sum(node.left) and _plain_sum(node.right)
-    return cell_code(node) is not None
-
-
-def describe_side(node) -> str:
-    """A short human description of one side of a rule (a cell, a sum of cells, an expression)."""
-    code = cell_code(node)
-    if code is not None:
-        return code
-    codes = referenced_codes(node)
-    if _plain_sum(node) and len(codes) > 2:
-        return f"the sum of {len(codes)} cells ({codes[0]} …)"
-    text = ast.unparse(node)
-    return text if len(text) <= 90 else text[:87] + "…"
+def _narrative(era: str, ids: list[str], cells: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
+    """Narrative-rule measures of some reports (one era)."""
+    rows = []
+    by_report = {rid: g for rid, g in figures[figures.report_id.isin(ids)].groupby("report_id")} if len(figures) else {}
+    values_by_report = {rid: dict(zip(g.code, g.value)) for rid, g in cells[cells.report_id.isin(ids)].groupby("report_id")}
+    for rid in ids:
+        g = by_report.get(rid)
+        figs = [] if g is None else [
+            NarrativeFigure(r.figure, r.value, r.code, r.qualifier, r.sentence,
+                            None if pd.isna(r.line) else int(r.line), None if pd.isna(r.page) else int(r.page), k,
+                            int(r.occurrence))
+            for k, r in enumerate(g.itertuples(index=False))
+        ]
+        values = {k: (None if pd.isna(v) else float(v)) for k, v in values_by_report.get(rid, {}).items()}
+        for row in narrative_measures(era, figs, values):
+            row["report_id"] = rid
+            rows.append(row)
+    return pd.DataFrame(rows, columns=[*MEASURE_COLUMNS, "evidence", "bound"])
 
 
 def decide_status(reports: pd.DataFrame, measures: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
@@ -273,7 +226,7 @@ def decide_status(reports: pd.DataFrame, measures: pd.DataFrame, issues: pd.Data
         reports["n_not_assessable"] = reports.report_id.map(n_na).fillna(0).astype(int)
         first_errors = (
             fails[fails.severity == "error"].groupby("report_id")
-            .apply(lambda g: [_message(r) for r in g.head(3).itertuples(index=False)], include_groups=False)
+            .apply(lambda g: [message(r) for r in g.head(3).itertuples(index=False)], include_groups=False)
         )
     else:
         first_errors = pd.Series(dtype=object)
@@ -365,8 +318,8 @@ def process_partition(
         for r in previous.itertuples(index=False):
             if inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION and r.report_id not in twin_ids:
                 reusable.add(r.report_id)
-    writers = {t: _Writer(warehouse, t, key) for t in ("cells", "rule_results")}
-    small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": []}
+    writers = {t: _Writer(warehouse, t, key) for t in ("cells", "document_rule_results")}
+    small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": []}
     try:
         new_docs = docs[~docs.source_path.isin(reusable)]
         held: list[tuple[Extraction, object]] = []
@@ -398,11 +351,11 @@ def process_partition(
     from pipelines.warehouse.store import write_parquet
 
     for table, frames in small.items():
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c.name for c in _cols(table)])
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns(table))
         write_parquet(warehouse, table, frame, key)
         out.rows[table] = len(frame)
     out.rows["cells"] = writers["cells"].rows
-    out.rows["rule_results"] = writers["rule_results"].rows
+    out.rows["document_rule_results"] = writers["document_rule_results"].rows
     return out
 
 
@@ -418,7 +371,8 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
 
 def _validate_and_write(joined: dict[str, pd.DataFrame], writers, small, out: PartitionOutput) -> None:
     reports, cells, subs, issues = joined["reports"], joined["cells"], joined["printed_subtotals"], joined["extraction_issues"]
-    measures = evaluate(reports, cells, subs)
+    figures = joined["narrative_figures"]
+    measures = evaluate(reports, cells, subs, figures)
     reports = decide_status(reports, measures, issues)
     years = dict(zip(reports.report_id, reports.report_year))
     results = rule_result_rows(measures, years)
@@ -433,15 +387,16 @@ def _validate_and_write(joined: dict[str, pd.DataFrame], writers, small, out: Pa
     frames = {
         "reports": conform("reports", reports),
         "cells": conform("cells", cells),
-        "rule_results": conform("rule_results", results),
+        "document_rule_results": conform("document_rule_results", results),
         "printed_subtotals": conform("printed_subtotals", subs),
         "extraction_issues": conform("extraction_issues", issues),
+        "narrative_figures": conform("narrative_figures", figures),
     }
     for table, frame in frames.items():
         if len(frame):
             out.schema_problems.extend(validate_table(frame, table))
     writers["cells"].write(frames["cells"])
-    writers["rule_results"].write(frames["rule_results"])
+    writers["document_rule_results"].write(frames["document_rule_results"])
     for table in small:
         small[table].append(frames[table])
 
@@ -467,6 +422,7 @@ def _reuse(warehouse: Path, key: str, previous: pd.DataFrame, ids: list[str], wr
     """Copy unchanged documents' rows from the previous files and re-evaluate their rules."""
     prev_issues = read_parquet(warehouse, "extraction_issues", key)
     prev_subs = read_parquet(warehouse, "printed_subtotals", key)
+    prev_figures = read_parquet(warehouse, "narrative_figures", key)
     cells_file = pq.ParquetFile(parquet_path(warehouse, "cells", key))
     wanted = set(ids)
     pending_ids: list[str] = []
@@ -483,6 +439,7 @@ def _reuse(warehouse: Path, key: str, previous: pd.DataFrame, ids: list[str], wr
             "cells": cells,
             "printed_subtotals": prev_subs[prev_subs.report_id.isin(pending_ids)],
             "extraction_issues": prev_issues[prev_issues.report_id.isin(pending_ids)],
+            "narrative_figures": prev_figures[prev_figures.report_id.isin(pending_ids)],
         }
         _validate_and_write(joined, writers, small, out)
         out.reused += len(pending_ids)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.assets import REPORT_YEARS, document_inventory, process_report_year, warehouse_db
+from pipelines.defs.assets import (
+    REPORT_YEARS,
+    cross_rule_results,
+    document_inventory,
+    process_report_year,
+    quality_report,
+    warehouse_db,
+)
 from pipelines.defs.resources import WarehouseConfig
 from pipelines.definitions import ALL_ASSETS
 from pipelines.warehouse.store import connect
@@ -66,7 +73,13 @@ def run_pipeline(
         )
         if not res.success:
             failed.append(f"report year {key}: the run failed (see the Dagster log above)")
-    text = summarize(warehouse_dir, keys)
+    res = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets(cross_rule_results, quality_report),
+                         instance=instance, resources=resources, run_config=_QUIET, raise_on_error=False)
+    if not res.success:
+        failed.append("cross-report rules or the quality report failed (see the Dagster log above)")
+    from pipelines.warehouse.store import db_path
+
+    text = summarize(warehouse_dir, keys) if db_path(warehouse_dir).exists() else "xxgk: no warehouse database was written"
     if failed:
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
@@ -98,6 +111,7 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
         con.close()
     lines = [
         f"xxgk: {total} documents in the warehouse ({Path(warehouse_dir) / 'xxgk.duckdb'})",
+        f"  quality report: {Path(warehouse_dir) / 'reports' / 'quality.html'}",
         "  " + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("published", "published_partial", "quarantined", "rejected")),
         "  by report year (documents/published): " + ", ".join(f"{y}: {n}/{p}" for y, n, p in by_year),
     ]

@@ -52,3 +52,11 @@ def test_inconsistent_table_falls_back_to_row_constraints():
     assert any(i.kind == "glued_inconsistent" for i in ext.issues)
     assert ext.cell("t3.total_processed.total").value == 21
     assert ext.cell("t3.results.granted.total").value == 7
+
+
+def test_many_independent_ambiguous_rows_never_look_unique():
+    """Enumeration limits must not turn an ambiguous row into a 'unique' one (平潭 2019 Table 二 '350')."""
+    rows = [GluedRow(f"r{i}", (f"a{i}", f"b{i}", f"c{i}"), ("count",) * 3, ["1357924680"]) for i in range(6)]
+    rows.append(GluedRow("fees", ("p", "q"), ("count", "signed"), ["350"]))
+    result = solve(rows, {}, linear_constraints("v2019"))
+    assert "p" not in result.values and set(result.ambiguous["p"]) == {"3", "35"}

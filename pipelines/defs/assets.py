@@ -2,8 +2,8 @@
 
 Asset graph::
 
-    document_inventory ──► [reports, cells, rule_results, extraction_issues, printed_subtotals]
-                           (one multi-asset, partitioned by report year)  ──► warehouse_db
+    document_inventory ──► [reports, cells, document_rule_results, extraction_issues, printed_subtotals, narrative_figures]
+                           (one multi-asset, partitioned by report year)  ──► warehouse_db ──► cross_rule_results
 
 The year partitions are dynamic: ``document_inventory`` registers every report year it finds
 in raw/ (plus ``undated`` for documents whose year cannot be read) and removes years that no
@@ -29,10 +29,12 @@ _TYPES = {"string": "string", "int64": "int", "float64": "float", "bool": "bool"
 _DESCRIPTIONS = {
     "reports": "One row per document in raw/: metadata, report year, era, scope, status (published / published_partial / quarantined / rejected) and why. Key: report_id.",
     "cells": "One row per statistical cell: indicator code, value as printed, raw text, how it was read and where (line/page/table/row/column). Key: (report_id, code).",
-    "rule_results": "Failed rule instances (and not-assessable sums/bounds) per report: rule_id as in rules.csv, severity, cells, found vs expected, message.",
+    "document_rule_results": "Findings of the in-table and narrative rules per report: rule_id as in rules.csv, severity, cells, found vs expected, evidence, message (the rule_results view adds the cross-report findings).",
     "extraction_issues": "What the extractor could not read, per document: error (document unusable), warning (part of a table lost), info.",
     "printed_subtotals": "Non-standard subtotal lines of Table 三 (（三）不予公开 … printed with values), checked by T3-SUBTOT.",
+    "narrative_figures": "Figures and claims stated in the narrative text (收到申请X件, 占33.9%, 均获维持 …) with their sentence, for the narrative rules.",
 }
+DOCUMENT_RULE_KINDS = (*IN_TABLE_KINDS, "narrative")
 
 
 def column_schema(table: str) -> dg.TableSchema:
@@ -47,14 +49,14 @@ def column_schema(table: str) -> dg.TableSchema:
 
 
 def rule_check_specs() -> list[dg.AssetCheckSpec]:
-    """One check per in-table rule of rules.csv, on the rule_results asset."""
+    """One check per in-table and narrative rule of rules.csv, on the document_rule_results asset."""
     specs = []
     for rule in load_registry().rules:
-        if rule.kind in IN_TABLE_KINDS:
+        if rule.kind in DOCUMENT_RULE_KINDS:
             specs.append(
                 dg.AssetCheckSpec(
                     name=rule.check_name,
-                    asset="rule_results",
+                    asset="document_rule_results",
                     description=f"[{rule.severity}] {rule.rule_id}: {rule.description}",
                 )
             )
@@ -156,12 +158,12 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
                       **({"statuses": dg.MetadataValue.json(dict(out.statuses))} if table == "reports" else {})},
         )
     for rule in load_registry().rules:
-        if rule.kind not in IN_TABLE_KINDS:
+        if rule.kind not in DOCUMENT_RULE_KINDS:
             continue
         failures = out.rule_failures.get(rule.rule_id, 0)
         reports = sorted(out.rule_reports.get(rule.rule_id, set()))
         yield dg.AssetCheckResult(
-            asset_key="rule_results",
+            asset_key="document_rule_results",
             check_name=rule.check_name,
             passed=failures == 0,
             severity=dg.AssetCheckSeverity.ERROR if rule.severity == "error" else dg.AssetCheckSeverity.WARN,
@@ -193,7 +195,7 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
 def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     """Load one report year into warehouse/xxgk.duckdb (one transaction) and refresh the views.
 
-    Tables: reports, cells, rule_results, extraction_issues, printed_subtotals, indicators,
+    Tables: reports, cells, document_rule_results, extraction_issues, printed_subtotals, narrative_figures, indicators,
     rules, agencies. Views: published_reports, published_cells, quarantine, t2_wide, t3_wide,
     t4_wide, old_table and their published_* variants.
     """
@@ -223,6 +225,55 @@ def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
         passed=not bad and not undated,
         metadata={"offending_reports": dg.MetadataValue.json([b[0] for b in bad]), "undated_published": undated},
     )
+
+
+def cross_check_specs() -> list[dg.AssetCheckSpec]:
+    """One check per cross-year / cross-level rule of rules.csv."""
+    return [
+        dg.AssetCheckSpec(name=r.check_name, asset="cross_rule_results", description=f"[{r.severity}] {r.rule_id}: {r.description}")
+        for r in load_registry().rules if r.kind in ("cross_year", "cross_level")
+    ]
+
+
+@dg.asset(deps=[warehouse_db], group_name="out", check_specs=cross_check_specs())
+def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
+    """Findings across reports: the same body in consecutive years (Y-*) and region aggregates vs their parts (L-*).
+
+    Reads the loaded warehouse year by year; writes warehouse/parquet/cross_rule_results.parquet
+    and the DuckDB table of the same name (part of the rule_results view).
+    """
+    from pipelines.rules.cross_rules import evaluate_cross
+    from pipelines.warehouse.store import load_cross
+
+    wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
+    rows, measures = evaluate_cross(wh, raw, log=context.log.info)
+    n = load_cross(wh, rows)
+    yield dg.MaterializeResult(metadata={"rows": n, "instances": len(measures)})
+    for rule in load_registry().rules:
+        if rule.kind not in ("cross_year", "cross_level"):
+            continue
+        m = measures[measures.rule_id == rule.rule_id] if len(measures) else measures
+        fails = m[m.outcome == "fail"] if len(m) else m
+        yield dg.AssetCheckResult(
+            check_name=rule.check_name,
+            passed=len(fails) == 0,
+            severity=dg.AssetCheckSeverity.WARN if rule.severity == "warning" else dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "failed_instances": len(fails),
+                "reports": dg.MetadataValue.json(sorted(set(fails.report_id))[:50] if len(fails) else []),
+                "not_assessable_instances": int((m.outcome == "not_assessable").sum()) if len(m) else 0,
+            },
+        )
+
+
+@dg.asset(deps=[cross_rule_results], group_name="out")
+def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
+    """The data-quality report warehouse/reports/quality.html (self-contained) and the GX Data Docs."""
+    from pipelines.quality import write_report
+
+    path = write_report(Path(warehouse.warehouse_dir))
+    context.log.info(f"wrote {path}")
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
 
 
 def _tty():

@@ -12,6 +12,7 @@ from pipelines.extract.documents import DocumentError, file_type_of, read_docume
 from pipelines.extract.metadata import fill_metadata, is_local_form, traditional_share
 from pipelines.extract.model import ERROR, PARSER_VERSION, CellRecord, Extraction, Issue
 from pipelines.extract.tables import TableReader
+from pipelines.extract.narrative import extract_narrative
 
 __all__ = ["CellRecord", "Extraction", "Issue", "PARSER_VERSION", "extract_document"]
 
@@ -72,6 +73,7 @@ def extract_document(
             )
             return ext
     TableReader(doc, ext.era, ext, twin_lookup=twin_lookup).run()
+    ext.narrative = extract_narrative(doc, ext.era)
     if ext.cells and ext.report_year is None and all(c.value_status == "blank" for c in ext.cells):
         ext.is_report = False
         ext.add(ERROR, "blank_form", f"all {len(ext.cells)} statistical cells are blank and no report year is printed: a blank form, not a report")

@@ -118,7 +118,9 @@ def solve(
     """Choose splits for glued rows that satisfy every applicable linear constraint.
 
     ``fixed`` holds the numeric cells read directly (constraints touching a code that is in
-    neither ``fixed`` nor a glued row are skipped: a missing cell is not zero).
+    neither ``fixed`` nor a glued row are skipped: a missing cell is not zero). Rows linked by
+    a constraint are enumerated together; if a group has more combinations than
+    ``MAX_SOLUTIONS`` nothing in it is decided beyond what each row alone decides.
     """
     owner: dict[str, int] = {}
     for i, row in enumerate(rows):
@@ -126,7 +128,7 @@ def solve(
         for code in row.codes:
             owner[code] = i
     applicable = [
-        (rid, coeffs) for rid, coeffs in constraints
+        coeffs for _, coeffs in constraints
         if any(c in owner for c in coeffs) and all(c in owner or c in fixed for c in coeffs)
     ]
 
@@ -134,59 +136,97 @@ def solve(
         total = sum(coef * (assign[c] if c in assign else fixed[c]) for c, coef in coeffs.items())
         return abs(total) < 1e-6
 
-    # row-local constraints first
-    for i, row in enumerate(rows):
-        local = [co for _, co in applicable if all(owner.get(c) == i or (c in fixed and c not in owner) for c in co)]
-        if local:
-            kept = []
-            for split in row.candidates:
-                assign = {c: _num(v) for c, v in zip(row.codes, split)}
-                if all(holds(co, assign) for co in local):
-                    kept.append(split)
-            row.candidates = kept
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i].candidates))
-    multi = [(rid, co) for rid, co in applicable if len({owner[c] for c in co if c in owner}) > 1]
-    rows_of = [{owner[c] for c in co if c in owner} for _, co in multi]
-    solutions: list[dict[int, tuple[str, ...]]] = []
-    assigned: dict[int, tuple[str, ...]] = {}
-    values: dict[str, float] = {}
-
-    def rec(depth: int) -> bool:
-        if depth == len(order):
-            solutions.append(dict(assigned))
-            return len(solutions) < MAX_SOLUTIONS
-        i = order[depth]
-        row = rows[i]
-        done = set(order[: depth + 1])
-        ready = [co for (_, co), rs in zip(multi, rows_of) if i in rs and rs <= done]
-        for split in row.candidates:
-            for c, v in zip(row.codes, split):
-                values[c] = _num(v)
-            if all(holds(co, values) for co in ready):
-                assigned[i] = split
-                if not rec(depth + 1):
-                    return False
-                del assigned[i]
-        for c in row.codes:
-            values.pop(c, None)
-        return True
-
-    if rows and all(r.candidates for r in rows):
-        rec(0)
-    consistent = bool(solutions)
-    if consistent:
-        per_row = {i: sorted({s[i] for s in solutions}) for i in range(len(rows))}
-        note = ""
-    else:
-        per_row = {i: rows[i].candidates for i in range(len(rows))}
-        note = "no cut of the glued digits satisfies all of the table's equalities"
+    links: list[tuple[dict[str, float], set[int]]] = []
+    for coeffs in applicable:
+        touched = {owner[c] for c in coeffs if c in owner}
+        if len(touched) == 1:
+            (i,) = touched
+            row = rows[i]
+            row.candidates = [
+                split for split in row.candidates
+                if holds(coeffs, {c: _num(v) for c, v in zip(row.codes, split)})
+            ]
+        else:
+            links.append((coeffs, touched))
+    per_row: dict[int, list[tuple[str, ...]]] = {i: list(r.candidates) for i, r in enumerate(rows)}
+    undecidable: set[int] = {i for i, r in enumerate(rows) if r.too_many}
+    consistent = all(r.candidates for r in rows)
+    for group in _components(len(rows), [t for _, t in links]):
+        if len(group) == 1:
+            continue
+        group_links = [(co, t) for co, t in links if t <= group]
+        solutions = _enumerate(rows, sorted(group), group_links, holds)
+        if solutions is None:
+            undecidable |= group
+        elif not solutions:
+            consistent = False
+        else:
+            for i in group:
+                per_row[i] = sorted({s[i] for s in solutions})
+    note = "" if consistent else "no cut of the glued digits satisfies all of the table's equalities"
     result = SplitResult(values={}, ambiguous={}, consistent=consistent, note=note)
     for i, row in enumerate(rows):
         splits = per_row[i]
         for k, code in enumerate(row.codes):
             options = sorted({s[k] for s in splits}, key=lambda v: (_num(v), v))
-            if len(options) == 1 and not row.too_many:
+            if len(options) == 1 and i not in undecidable:
                 result.values[code] = options[0]
             else:
                 result.ambiguous[code] = options
     return result
+
+
+def _components(n: int, edges: list[set[int]]) -> list[set[int]]:
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for edge in edges:
+        first, *rest = sorted(edge)
+        for other in rest:
+            parent[find(other)] = find(first)
+    groups: dict[int, set[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), set()).add(i)
+    return list(groups.values())
+
+
+def _enumerate(rows, order, links, holds):
+    """All consistent combinations of a group of linked rows, or None when there are too many."""
+    order = sorted(order, key=lambda i: len(rows[i].candidates))
+    solutions: list[dict[int, tuple[str, ...]]] = []
+    assigned: dict[int, tuple[str, ...]] = {}
+    values: dict[str, float] = {}
+    aborted = False
+
+    def rec(depth: int) -> None:
+        nonlocal aborted
+        if aborted:
+            return
+        if depth == len(order):
+            solutions.append(dict(assigned))
+            if len(solutions) > MAX_SOLUTIONS:
+                aborted = True
+            return
+        i = order[depth]
+        done = set(order[: depth + 1])
+        ready = [co for co, t in links if i in t and t <= done]
+        for split in rows[i].candidates:
+            for c, v in zip(rows[i].codes, split):
+                values[c] = _num(v)
+            if all(holds(co, values) for co in ready):
+                assigned[i] = split
+                rec(depth + 1)
+                del assigned[i]
+            if aborted:
+                break
+        for c in rows[i].codes:
+            values.pop(c, None)
+
+    if all(rows[i].candidates for i in order):
+        rec(0)
+    return None if aborted else solutions

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pipelines.extract.documents import Document
+from pipelines.extract.documents import FREE, Document
 from pipelines.extract.model import INFO, WARNING, Extraction
 from pipelines.extract.text import norm
 from pipelines.registry import load_registry
@@ -121,13 +121,19 @@ def detect_era(doc: Document, year: int | None) -> str | None:
 
 
 def detect_scope(doc: Document) -> str:
-    """region_aggregate when the preamble says the report compiles other bodies' reports, agency when it speaks for one body."""
+    """region_aggregate when the preamble says the report compiles other bodies' reports, agency when it speaks for one body.
+
+    Only the preamble is read (the first sentences that mention the report or its 编制), so
+    table labels such as 本机关不掌握 never decide the scope.
+    """
     reg = load_registry()
-    head = norm(doc.text[:4000])
+    running = norm("".join(ln.cells[0].text for ln in doc.lines if ln.mode == FREE)[:6000])
+    sentences = [s for s in running.split("。")[:12] if "报告" in s or "编制" in s][:4]
+    preamble = "。".join(sentences)
     for pattern in reg.variants("scope_marker", "region_aggregate"):
-        if re.search(pattern, head):
+        if re.search(pattern, preamble):
             return "region_aggregate"
-    if re.search(r"本机关|本单位|本部门|我局|我办|我委|我单位|本局|本办", head):
+    if re.search(r"本机关|本单位|本部门|我局|我办|我委|我单位|本局|本办", preamble):
         return "agency"
     return "unknown"
 

@@ -68,6 +68,7 @@ class Extraction:
     cells: list[CellRecord] = field(default_factory=list)
     subtotals: list[CellRecord] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    narrative: list = field(default_factory=list)
     meta: dict = field(default_factory=dict)
     text: str = ""
 

@@ -21,6 +21,11 @@ TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 MIN_CHARS_PER_DOC = 20
 
 
+def _columns(table) -> int:
+    """Most cells in one row of a pdfplumber table (merged cells count once)."""
+    return max((sum(1 for c in row.cells if c is not None) for row in table.rows), default=0)
+
+
 def read_pdf(path: Path, ruled_tables: bool = True) -> Document:
     """Read a PDF's tables and text lines, page by page (``ruled_tables=False``: text lines only)."""
     import pdfplumber
@@ -54,7 +59,9 @@ def read_pdf(path: Path, ruled_tables: bool = True) -> Document:
                 try:
                     n_chars += len(page.chars)
                     items = []
-                    tables = page.find_tables(TABLE_SETTINGS) if ruled_tables else []
+                    found = page.find_tables(TABLE_SETTINGS) if ruled_tables else []
+                    # a framed block of running text is detected as a one-column table: read it as text
+                    tables = [t for t in found if _columns(t) > 1]
                     boxes = [t.bbox for t in tables]
                     for t in tables:
                         rows = t.extract()

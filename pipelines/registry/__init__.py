@@ -23,6 +23,10 @@ from importlib import resources
 ERAS = ("old2014", "v2019", "v2021")
 NEW_ERAS = ("v2019", "v2021")
 TABLE_IDS = ("t2", "t3", "t4", "old")
+# physical tables stored with the columns of a documented table: findings within one document
+# (per report year) and across documents are kept apart and read together through the
+# ``rule_results`` view
+STORED_AS = {"document_rule_results": "rule_results", "cross_rule_results": "rule_results"}
 APPLICANT_COLUMNS = (
     "natural_person",
     "commercial_enterprise",
@@ -314,8 +318,8 @@ class Registry:
         return out
 
     def table(self, name: str) -> list[Column]:
-        """Columns of one warehouse table."""
-        return self.tables[name]
+        """Columns of one warehouse table (or of the documented table it is stored as)."""
+        return self.tables[STORED_AS.get(name, name)]
 
 
 def subtotal_code(group: str, column: str) -> str:

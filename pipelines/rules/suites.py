@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.registry import ERAS, load_registry
+from pipelines.registry import ERAS, STORED_AS, load_registry
 from pipelines.rules.evaluate import TOLERANCE
-from pipelines.rules.expressions import IN_TABLE_KINDS
 
 GX_SEVERITY = {"error": "critical", "warning": "warning"}
 
@@ -31,7 +30,7 @@ def rule_suite_spec(era: str) -> dict:
     """Deterministic JSON of the rule suite of one era."""
     reg = load_registry()
     expectations = []
-    for rule in reg.rules_for(era, IN_TABLE_KINDS):
+    for rule in reg.rules_for(era):
         expectations.append(
             {
                 "type": "expect_column_values_to_be_between",
@@ -191,7 +190,7 @@ def failed_measures(measures: pd.DataFrame, era: str) -> pd.DataFrame:
 
 def validate_table(frame: pd.DataFrame, table: str) -> list[str]:
     """Failures of a warehouse table's schema suite, as readable strings (empty when it passes)."""
-    result = validate(frame, f"table_{table}", [])
+    result = validate(frame, f"table_{STORED_AS.get(table, table)}", [])
     out = []
     for r in result.results:
         if not r.success:

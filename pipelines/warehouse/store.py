@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.views import view_statements
 
-PARTITIONED_TABLES = ("reports", "cells", "rule_results", "extraction_issues", "printed_subtotals")
+PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
 REFERENCE_TABLES = ("indicators", "rules", "agencies")
+CROSS_TABLE = "cross_rule_results"
 DB_FILE = "xxgk.duckdb"
 UNDATED = "undated"
 
@@ -72,8 +73,10 @@ def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in PARTITIONED_TABLES + REFERENCE_TABLES:
+    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,):
         con.execute(duckdb_ddl(table))
+    for stmt in view_statements():
+        con.execute(stmt)
 
 
 def load_partition(warehouse: Path, key: str, reference: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -105,8 +108,6 @@ def load_partition(warehouse: Path, key: str, reference: dict[str, pd.DataFrame]
             counts[table] = con.execute(
                 f'SELECT count(*) FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year]
             ).fetchone()[0]
-        for stmt in view_statements():
-            con.execute(stmt)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -114,6 +115,26 @@ def load_partition(warehouse: Path, key: str, reference: dict[str, pd.DataFrame]
     finally:
         con.close()
     return counts
+
+
+def load_cross(warehouse: Path, frame: pd.DataFrame) -> int:
+    """Replace the cross-report findings (one transaction) and write their Parquet file."""
+    write_parquet(warehouse, CROSS_TABLE, frame)
+    con = connect(warehouse)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        _ensure_tables(con)
+        con.execute(f'DELETE FROM "{CROSS_TABLE}"')
+        con.register("_cross", to_arrow(CROSS_TABLE, frame))
+        con.execute(f'INSERT INTO "{CROSS_TABLE}" SELECT * FROM _cross')
+        con.unregister("_cross")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return len(frame)
 
 
 def drop_partition(warehouse: Path, key: str) -> None:

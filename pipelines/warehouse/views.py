@@ -27,6 +27,7 @@ def view_statements() -> list[str]:
     published = ", ".join(f"'{s}'" for s in PUBLISHED_STATUSES)
     quarantine = ", ".join(f"'{s}'" for s in QUARANTINE_STATUSES)
     out = [
+        "CREATE OR REPLACE VIEW rule_results AS SELECT * FROM document_rule_results UNION ALL SELECT * FROM cross_rule_results",
         f"CREATE OR REPLACE VIEW published_reports AS SELECT * FROM reports WHERE status IN ({published})",
         "CREATE OR REPLACE VIEW published_cells AS SELECT c.* FROM cells c JOIN published_reports USING (report_id)",
         (
@@ -56,6 +57,7 @@ def view_statements() -> list[str]:
 
 
 VIEWS = {
+    "rule_results": "All findings: document_rule_results (in-table and narrative rules, per report year) plus cross_rule_results (cross-year and cross-level rules).",
     "published_reports": "Reports that pass every blocking (error-level) rule: status published or published_partial.",
     "published_cells": "Cells of the published reports only.",
     "quarantine": "Reports kept out of the published tables (quarantined or rejected), with the reason and the failed error rules.",

@@ -1,0 +1,155 @@
+"""Figures and claims stated in the narrative text (收到申请X件, 占33.9%, 均获维持 …).
+
+Patterns live in the registry (``narrative_patterns.csv`` for figures, ``labels.csv`` kinds
+``claim`` and ``template_hole``). Only running text is searched (table rows are excluded);
+every figure keeps its sentence and place so that a finding can quote its evidence.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+
+from pipelines.extract.documents import FREE, Document
+from pipelines.extract.labels import normalized_with_map
+from pipelines.registry import load_registry
+
+_STOP = "。；;！!？?\n"
+CATEGORIES = ("granted_or_partial", "granted", "partially_granted", "denied", "unable", "not_processed", "other")
+
+
+@dataclass
+class NarrativeFigure:
+    """One number or claim stated in the text, with its sentence and place."""
+
+    figure: str
+    value: float
+    code: str | None
+    qualifier: str | None
+    sentence: str
+    line: int | None
+    page: int | None
+    offset: int
+    occurrence: int = 1
+
+    def to_dict(self) -> dict:
+        """Plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    figure: str
+    eras: str
+    regex: re.Pattern
+    code: str | None
+
+
+@lru_cache(maxsize=1)
+def patterns() -> tuple[_Pattern, ...]:
+    """Compiled figure patterns from the registry."""
+    with resources.files("pipelines.registry").joinpath("data", "narrative_patterns.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return tuple(_Pattern(r["figure"], r["eras"], re.compile(r["pattern"]), r["code"] or None) for r in rows)
+
+
+def _era_group(era: str | None) -> str | None:
+    if era in ("v2019", "v2021"):
+        return "new"
+    if era == "old2014":
+        return "old"
+    return None
+
+
+class _Flat:
+    """Running text of a document without whitespace, mapped back to lines and pages."""
+
+    def __init__(self, doc: Document):
+        parts, where = [], []
+        for line in doc.lines:
+            if line.mode != FREE:
+                continue
+            cell = line.cells[0]
+            normed, _ = normalized_with_map(cell.text)
+            parts.append(normed)
+            where.extend([(cell.line, cell.page)] * len(normed))
+        self.text = "".join(parts)
+        self.where = where
+
+    def sentence(self, start: int, end: int) -> str:
+        lo = max((self.text.rfind(c, 0, start) for c in _STOP), default=-1) + 1
+        hi_candidates = [self.text.find(c, end) for c in _STOP]
+        hi = min([h for h in hi_candidates if h >= 0], default=len(self.text))
+        return self.text[lo : hi + 1][:400]
+
+    def place(self, offset: int) -> tuple[int | None, int | None]:
+        return self.where[offset] if 0 <= offset < len(self.where) else (None, None)
+
+
+def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
+    """Every figure and claim of the narrative text, in order of appearance."""
+    group = _era_group(era)
+    if group is None:
+        return []
+    flat = _Flat(doc)
+    text = flat.text
+    found: list[NarrativeFigure] = []
+    taken: list[tuple[int, int]] = []
+    for pat in patterns():
+        if pat.eras not in (group, "all") or pat.figure == "pct":
+            continue
+        for m in pat.regex.finditer(text):
+            span = m.span("n")
+            if any(a <= span[0] < b for a, b in taken):
+                continue  # the same number already read as another figure
+            line, page = flat.place(m.start())
+            found.append(
+                NarrativeFigure(pat.figure, float(m.group("n")), pat.code, None, flat.sentence(m.start(), m.end()),
+                                line, page, m.start())
+            )
+            taken.append(span)
+    pct = next(p for p in patterns() if p.figure == "pct")
+    for fig in list(found):
+        if fig.figure not in CATEGORIES:
+            continue
+        end = _figure_end(text, fig.offset)
+        m = pct.regex.match(text, end, min(len(text), end + 12)) or pct.regex.search(text[end : end + 10])
+        if m:
+            line, page = flat.place(fig.offset)
+            found.append(NarrativeFigure("pct", float(m.group("n")), None, fig.figure, fig.sentence, line, page, end))
+    for lb in load_registry().labels_of("claim"):
+        for m in re.finditer(lb.variant, text):
+            line, page = flat.place(m.start())
+            found.append(NarrativeFigure(lb.key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
+    for lb in load_registry().labels_of("template_hole"):
+        for line in doc.lines:
+            if line.mode != FREE:
+                continue
+            m = re.search(lb.variant, line.cells[0].text)
+            if m:
+                found.append(NarrativeFigure("template_hole", 1.0, None, m.group(0), line.cells[0].text[:300],
+                                             line.cells[0].line, line.cells[0].page, -1))
+    found.sort(key=lambda f: (f.offset, f.figure))
+    counts: dict[tuple, int] = {}
+    for f in found:
+        key = (f.figure, f.qualifier if f.figure == "pct" else None)
+        counts[key] = counts.get(key, 0) + 1
+        f.occurrence = counts[key]
+    return found
+
+
+def _figure_end(text: str, start: int) -> int:
+    m = re.compile(r"\d+(?:\.\d+)?[件条次篇人]").search(text, start)
+    return m.end() if m else start
+
+
+def first_values(figures: list[NarrativeFigure]) -> dict[str, NarrativeFigure]:
+    """The first occurrence of each figure (percentages keyed ``pct:<category>``)."""
+    out: dict[str, NarrativeFigure] = {}
+    for f in figures:
+        key = f"pct:{f.qualifier}" if f.figure == "pct" else f.figure
+        out.setdefault(key, f)
+    return out

@@ -1,0 +1,308 @@
+"""Rules across reports: the same body in consecutive years (cross_year) and a region against its parts (cross_level).
+
+* Reports of one body are grouped by agency registry id (printed-name variants resolve to one
+  id), else by the normalized printed name, and by scope (a region aggregate is not compared
+  with an agency report of the same name when both scopes are known). When a body has several
+  copies for a year (HTML page and flattened text), the one with most printed values is used.
+* ``x[t]`` / ``x[t-1]`` / ``x[t+1]`` in rules.csv index report years; a missing cell makes the
+  instance not assessable, as everywhere.
+* Cross-level rules run only for reports whose scope is ``region_aggregate`` (L-SCOPE) and
+  compare with the reports of the agency registry's direct children; a child without a report
+  makes the comparison not assessable (UNCERTAIN), never a failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipelines.agencies import AgencyRegistry
+from pipelines.extract.text import norm
+from pipelines.registry import Rule, load_registry
+from pipelines.rules.expressions import cell_code
+
+USABLE = ("published", "published_partial", "quarantined")
+CLONE_MIN_CELLS = 20
+CLONE_MIN_NONZERO = 3
+
+
+@dataclass
+class Report:
+    """What the cross rules need of one report."""
+
+    report_id: str
+    year: int
+    era: str
+    scope: str
+    agency_id: str | None
+    key: str
+    values: dict[str, float]
+    printed: set[str]
+    direct: int = 0
+    published: bool = False
+
+    @property
+    def preference(self) -> tuple:
+        """Which copy of a body's report for a year stands for it: most cells printed apart, then published."""
+        return (self.direct, self.published, len(self.values))
+
+
+def body_key(agency_id, agency) -> str:
+    """Identity of a reporting body across years."""
+    if agency_id and not pd.isna(agency_id):
+        return str(agency_id)
+    return "printed:" + norm(agency or "")
+
+
+def load_reports(reports: pd.DataFrame, cells: pd.DataFrame) -> list[Report]:
+    """Usable reports (published, partial or quarantined) with their printed values."""
+    reports = reports[reports.status.isin(USABLE) & reports.report_year.notna() & reports.era.isin(["old2014", "v2019", "v2021"])]
+    by_report = {rid: g for rid, g in cells[cells.report_id.isin(reports.report_id)].groupby("report_id")}
+    out = []
+    for r in reports.itertuples(index=False):
+        g = by_report.get(r.report_id)
+        values = {} if g is None else {c: float(v) for c, v in zip(g.code, g.value) if not pd.isna(v)}
+        direct = 0 if g is None or "recovery" not in g else int(((g.recovery == "none") & g.value.notna()).sum())
+        out.append(Report(r.report_id, int(r.report_year), r.era, r.scope, None if pd.isna(r.agency_id) else r.agency_id,
+                          body_key(r.agency_id, r.agency), values, set() if g is None else set(g.code), direct,
+                          r.status == "published"))
+    return out
+
+
+def representatives(reports: list[Report]) -> dict[tuple, Report]:
+    """(body key, year) -> the copy that stands for that body's report of that year."""
+    best: dict[tuple, Report] = {}
+    for r in reports:
+        k = (r.key, r.year)
+        if k not in best or r.preference > best[k].preference:
+            best[k] = r
+    return best
+
+
+def _compatible(a: Report, b: Report) -> bool:
+    """Same scope, or at least one scope not stated."""
+    return a.scope == b.scope or "unknown" in (a.scope, b.scope)
+
+
+def _row(rule: Rule, report: Report, instance: str, outcome: str, found, expected, cells, evidence, missing=""):
+    violation = {"pass": 0.0, "fail": None, "na": None}[outcome]
+    if outcome == "fail":
+        violation = abs((found or 0) - (expected or 0)) or 1.0
+    return {
+        "report_id": report.report_id, "report_year": report.year, "rule_id": rule.rule_id, "kind": rule.kind,
+        "severity": rule.severity, "op": "==", "instance": instance, "cells": " ".join(cells), "found": found,
+        "expected": expected, "violation": violation, "missing": missing, "touched": True, "evidence": evidence,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# cross-year
+
+
+def _expand(rule: Rule) -> list[tuple[str, str]]:
+    names = list(dict.fromkeys(re.findall(r"\{(\w+)\}", rule.expression)))
+    domains = {n: [v.strip() for v in vals.split(",")] for n, vals in re.findall(r"\{(\w+)\}\s+in\s+\{([^{}]*)\}", rule.description)}
+    if not names:
+        return [("", rule.expression)]
+    out = []
+    for combo in itertools.product(*(domains[n] for n in names)):
+        text = rule.expression
+        for n, v in zip(names, combo):
+            text = text.replace("{" + n + "}", v)
+        out.append((",".join(f"{n}={v}" for n, v in zip(names, combo)), text))
+    return out
+
+
+def _offset(node) -> int:
+    if isinstance(node, ast.Name):
+        return 0
+    if isinstance(node, ast.BinOp) and isinstance(node.right, ast.Constant):
+        return node.right.value if isinstance(node.op, ast.Add) else -node.right.value
+    raise ValueError(ast.unparse(node))
+
+
+class _YearEval:
+    def __init__(self, reports: dict[int, Report]):
+        self.reports = reports  # offset -> report
+        self.refs: list[tuple[str, int]] = []
+
+    def num(self, node) -> float | None:
+        if isinstance(node, ast.Subscript):
+            code = cell_code(node.value)
+            k = _offset(node.slice)
+            self.refs.append((code, k))
+            rep = self.reports.get(k)
+            return None if rep is None else rep.values.get(code)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.BinOp):
+            a, b = self.num(node.left), self.num(node.right)
+            if a is None or b is None:
+                return None
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}[type(node.op)]
+        raise ValueError(ast.unparse(node))
+
+
+def _offsets(node) -> set[int]:
+    return {_offset(n.slice) for n in ast.walk(node) if isinstance(n, ast.Subscript)}
+
+
+def cross_year_measures(reports: list[Report]) -> list[dict]:
+    """Measures of every cross_year rule over consecutive years of each body."""
+    reg = load_registry()
+    rows: list[dict] = []
+    best = representatives(reports)
+    for current in reports:
+        prev = best.get((current.key, current.year - 1))
+        if prev is None or not _compatible(prev, current):
+            continue
+        for rule in reg.rules_for(current.era, ("cross_year",)):
+            rows.extend(_year_rule(rule, prev, current))
+    return rows
+
+
+def _year_rule(rule: Rule, prev: Report, current: Report) -> list[dict]:
+    evidence = f"compared with {prev.report_id} ({prev.year})"
+    if rule.rule_id.startswith("Y-CLONE"):
+        common = [c for c in current.values if c in prev.values and not c.startswith("printed_subtotal")]
+        nonzero = sum(1 for c in common if current.values[c] != 0)
+        if len(common) < CLONE_MIN_CELLS or nonzero < CLONE_MIN_NONZERO:
+            return [_row(rule, current, "", "na", None, None, [], evidence, missing="too few printed cells in common")]
+        same = all(current.values[c] == prev.values[c] for c in common)
+        return [_row(rule, current, f"{len(common)} cells", "fail" if same else "pass", float(same), 0.0, [], evidence)]
+    out = []
+    for label, text in _expand(rule):
+        tree = ast.parse(text, mode="eval").body
+        conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
+        for node in conjuncts:
+            offs = _offsets(node)  # {-1, 0} or {0, 1}: the later year is the current report
+            ev = _YearEval({min(offs): prev, max(offs): current})
+            left, right = ev.num(node.left), ev.num(node.comparators[0])
+            codes = list(dict.fromkeys(c for c, _ in ev.refs))
+            instance = " ".join(p for p in (label, codes[0] if len(conjuncts) > 1 else "") if p)
+            if rule.rule_id.startswith("Y-JUMP") and len(conjuncts) > 1:
+                both = [ev.reports[k].values.get(c) for c, k in ev.refs if ev.reports.get(k)]
+                if len(both) < 2 or any(v is None or v <= 0 for v in both):
+                    out.append(_row(rule, current, instance + (" " + _op(node)), "na", left, right, codes, evidence,
+                                    missing="needs both years > 0"))
+                    continue
+            if left is None or right is None:
+                out.append(_row(rule, current, instance, "na", left, right, codes, evidence, missing="cell missing in one year"))
+                continue
+            op = _op(node)
+            ok = {"==": abs(left - right) < 1e-6, "<=": left <= right + 1e-6, ">=": left >= right - 1e-6}[op]
+            out.append(_row(rule, current, instance + (f" {op}" if rule.rule_id.startswith("Y-JUMP") else ""),
+                            "pass" if ok else "fail", left, right, codes, evidence))
+    return out
+
+
+def _op(node) -> str:
+    return {ast.Eq: "==", ast.LtE: "<=", ast.GtE: ">="}[type(node.ops[0])]
+
+
+# --------------------------------------------------------------------------------------------
+# cross-level
+
+
+def _level_codes(rule: Rule, era: str) -> list[str]:
+    """x of L-AGG/L-DISTRICTS: additive cells of the era's tables (stocks and de-duplicated totals excluded)."""
+    reg = load_registry()
+    return [i.code for i in reg.indicators_for(era) if i.additive]
+
+
+def cross_level_measures(reports: list[Report], agencies: AgencyRegistry) -> list[dict]:
+    """Measures of L-AGG / L-DISTRICTS for region-aggregate reports with registered children."""
+    reg = load_registry()
+    rows: list[dict] = []
+    by_agency_year = {(r.agency_id, r.year): r for r in representatives(reports).values() if r.agency_id}
+    children_of: dict[str, list] = {}
+    for a in agencies.agencies.values():
+        if a.parent_id:
+            children_of.setdefault(a.parent_id, []).append(a)
+    for r in reports:
+        if r.scope != "region_aggregate" or not r.agency_id:
+            continue
+        rules = reg.rules_for(r.era, ("cross_level",))
+        kids = children_of.get(r.agency_id, [])
+        if not kids:
+            for rule in rules:
+                rows.append(_row(rule, r, "", "na", None, None, [], "", missing="no child agencies in raw/agencies.csv"))
+            continue
+        kid_reports = {a.agency_id: by_agency_year.get((a.agency_id, r.year)) for a in kids}
+        for rule in rules:
+            subset = kids if rule.rule_id.startswith("L-AGG") else [a for a in kids if a.kind == "government_aggregate"]
+            if not subset:
+                continue
+            missing_kids = [a.name for a in subset if kid_reports[a.agency_id] is None]
+            if missing_kids:
+                rows.append(_row(rule, r, "", "na", None, None, [], "",
+                                 missing="children without a report for this year: " + ", ".join(missing_kids)))
+                continue
+            for code in _level_codes(rule, r.era):
+                if code not in r.values:
+                    continue
+                parts = [(a, kid_reports[a.agency_id].values.get(code)) for a in subset]
+                evidence = "; ".join(f"{a.name} ({kid_reports[a.agency_id].report_id}) = {'blank' if v is None else f'{v:g}'}" for a, v in parts)
+                if any(v is None for _, v in parts):
+                    rows.append(_row(rule, r, code, "na", r.values[code], None, [code], evidence, missing="a child's cell is blank"))
+                    continue
+                total = sum(v for _, v in parts)
+                ok = abs(r.values[code] - total) < 1e-6 if rule.rule_id.startswith("L-AGG") else total <= r.values[code] + 1e-6
+                rows.append(_row(rule, r, code, "pass" if ok else "fail", r.values[code], total, [code], evidence))
+    return rows
+
+
+def cross_measures(reports: pd.DataFrame, cells: pd.DataFrame, agencies: AgencyRegistry) -> pd.DataFrame:
+    """All cross-report measures as a frame (same columns as document measures plus report_year, evidence)."""
+    reps = load_reports(reports, cells)
+    rows = cross_year_measures(reps) + cross_level_measures(reps, agencies)
+    return pd.DataFrame(rows, columns=["report_id", "report_year", "rule_id", "kind", "severity", "op", "instance", "cells",
+                                       "found", "expected", "violation", "missing", "touched", "evidence"])
+
+
+def evaluate_cross(warehouse, raw_dir, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cross-report findings over the loaded warehouse, one report year at a time (that year and the one before).
+
+    Returns (rule_results rows, all measures). Pass/fail is decided by the generated GX rule
+    suites, which must agree with the measures.
+    """
+    from pipelines.rules.evaluate import outcome
+    from pipelines.rules.findings import rule_result_rows
+    from pipelines.rules.suites import failed_measures
+    from pipelines.warehouse.store import connect
+
+    agencies = AgencyRegistry.load(raw_dir)
+    con = connect(warehouse, read_only=True)
+    try:
+        years = [y for (y,) in con.execute("SELECT DISTINCT report_year FROM reports WHERE report_year IS NOT NULL ORDER BY 1").fetchall()]
+        frames = []
+        for year in years:
+            reports = con.execute("SELECT * FROM reports WHERE report_year IN (?, ?)", [year - 1, year]).df()
+            cells = con.execute(
+                "SELECT report_id, code, value, recovery FROM cells WHERE report_year IN (?, ?)", [year - 1, year]
+            ).df()
+            m = cross_measures(reports, cells, agencies)
+            m = m[m.report_year == year]
+            if len(m):
+                frames.append(m)
+            if log:
+                log(f"cross-report rules for {year}: {len(m)} instances")
+    finally:
+        con.close()
+    if not frames:
+        empty = cross_measures(pd.DataFrame(columns=["report_id", "report_year", "status", "era", "scope", "agency_id", "agency"]),
+                               pd.DataFrame(columns=["report_id", "code", "value", "recovery"]), agencies)
+        empty["outcome"] = pd.Series(dtype=object)
+        return rule_result_rows(empty, {}), empty
+    measures = pd.concat(frames, ignore_index=True)
+    measures["outcome"] = outcome(measures.violation)
+    era_of = {r.rule_id: r.era for r in load_registry().rules}
+    for era, group in measures.groupby(measures.rule_id.map(era_of)):
+        failed = failed_measures(group, era)
+        if set(failed.index) != set(group.index[group.outcome == "fail"]):
+            raise RuntimeError(f"Great Expectations and the cross-report rules disagree ({era})")
+    return rule_result_rows(measures, {}), measures
