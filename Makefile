@@ -28,8 +28,8 @@ test: $(STAMP) system-deps  ## run the test suite
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.dagster)
 	mkdir -p warehouse/.dagster && DAGSTER_HOME=$(CURDIR)/warehouse/.dagster $(BIN)/dagster dev -m pipelines.definitions
 
-benchmark: $(STAMP)  ## extraction throughput on the bundled samples -> benchmarks/results.json
-	$(BIN)/python benchmarks/benchmark.py
+benchmark: $(STAMP)  ## extraction throughput on the samples + pipeline on 10,000 synthetic reports -> benchmarks/results.json
+	$(BIN)/python benchmarks/benchmark.py --synthetic 10000
 
 generate: $(STAMP)  ## regenerate files derived from the registry
 	$(BIN)/xxgk expectations generate

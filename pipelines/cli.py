@@ -80,7 +80,7 @@ def extract(file: Path, fmt: str, reference: Path | None) -> None:
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None, help="landing zone [default: raw/]")
 @click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
               help="output directory [default: warehouse/]")
-@click.option("--year", "years", multiple=True, help="only these report years (repeatable), e.g. a backfill")
+@click.option("--year", "years", multiple=True, help="only these report years: 2023, 2019-2021, 2019,2020 (repeatable); a backfill")
 @click.option("--workers", type=int, default=0, show_default=True, help="extraction processes (0 = one per core)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, quiet: bool) -> None:
@@ -141,6 +141,39 @@ def report(warehouse_dir: Path | None, no_data_docs: bool) -> None:
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(path)
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--districts", type=int, default=3, show_default=True, help="districts of the made-up city")
+@click.option("--bodies-per-district", type=int, default=3, show_default=True, help="reporting bodies per district (office included)")
+@click.option("--year", "years", multiple=True, type=int, help="report years (repeatable) [default: 2023]")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--inject", type=int, default=0, show_default=True, help="districts printing a table that differs from their parts")
+@click.option("--pdf", is_flag=True, help="print the HTML reports to PDF with headless Chromium")
+def synth(out: Path, districts: int, bodies_per_district: int, years: tuple[int, ...], seed: int, inject: int, pdf: bool) -> None:
+    """Write synthetic reports with known values (a made-up city, its office, departments and districts) into OUT."""
+    from pipelines.synth import generate
+
+    summary = generate(out, districts=districts, bodies_per_district=bodies_per_district, years=years or (2023,),
+                       seed=seed, inject=inject, pdf=pdf)
+    click.echo(f"{summary.documents} reports of {summary.bodies} bodies for {', '.join(map(str, summary.years))} in {out}"
+               + (f"; injected mismatches: {summary.injected}" if summary.injected else ""))
+    click.echo(f"build it with: xxgk run --raw {out} --warehouse <dir>")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="write to a file instead of standard output")
+def dictionary(out: Path | None) -> None:
+    """Print the data dictionary (tables, views, codes, rules) generated from the registry."""
+    from pipelines.dictionary import data_dictionary
+
+    text = data_dictionary()
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(out)
+    else:
+        sys.stdout.write(text)
 
 
 @main.group()

@@ -110,3 +110,14 @@ def scan(raw_dir: Path, previous: pd.DataFrame | None = None) -> pd.DataFrame:
         "partition_key", "agency_printed", "manifest_agency", "manifest_year", "manifest_sha256",
     ])
     return frame
+
+
+def changed_partitions(previous: pd.DataFrame, current: pd.DataFrame) -> set[str]:
+    """Partitions whose documents were added, removed or changed (by sha256); both old and new keys of a moved document."""
+    before = dict(zip(previous.source_path, zip(previous.sha256, previous.partition_key))) if len(previous) else {}
+    after = dict(zip(current.source_path, zip(current.sha256, current.partition_key)))
+    out: set[str] = set()
+    for path in set(before) | set(after):
+        if before.get(path) != after.get(path):
+            out.update(entry[1] for entry in (before.get(path), after.get(path)) if entry)
+    return out

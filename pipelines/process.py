@@ -19,6 +19,8 @@ Status of a report:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -39,7 +41,7 @@ from pipelines.rules.narrative_rules import narrative_measures
 from pipelines.rules.findings import columns, message, rule_result_rows
 from pipelines.rules.suites import failed_measures, validate_table
 from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
-from pipelines.warehouse.store import UNDATED, parquet_path, read_parquet
+from pipelines.warehouse.store import PARTITIONED_TABLES, parquet_path, read_parquet
 
 BATCH_SIZE = 500
 POOL_THRESHOLD = 16
@@ -61,6 +63,8 @@ class PartitionOutput:
     rule_not_assessable: Counter = field(default_factory=Counter)
     rows: Counter = field(default_factory=Counter)
     schema_problems: list = field(default_factory=list)
+    skipped: bool = False
+    fingerprint: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,22 +302,90 @@ class _Writer:
                 self.tmp.unlink()
 
 
+def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path) -> str:
+    """Identity of a partition's inputs: its documents' paths and hashes, the parser version and the agency registry."""
+    h = hashlib.sha256(PARSER_VERSION.encode())
+    agencies = Path(raw_dir) / "agencies.csv"
+    if agencies.exists():
+        h.update(agencies.read_bytes())
+    for path, sha in sorted(zip(docs.source_path, docs.sha256)):
+        h.update(f"{path}\t{sha}\n".encode())
+    return h.hexdigest()
+
+
+def _state_path(warehouse: Path, key: str) -> Path:
+    return Path(warehouse) / "parquet" / "_state" / f"{key}.json"
+
+
+def _saved_output(warehouse: Path, key: str, fingerprint: str) -> PartitionOutput | None:
+    """The previous result of this partition when its inputs have not changed and its files are all there."""
+    path = _state_path(warehouse, key)
+    if not path.exists() or not all(parquet_path(warehouse, t, key).exists() for t in PARTITIONED_TABLES):
+        return None
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if state.get("fingerprint") != fingerprint:
+        return None
+    o = state["output"]
+    return PartitionOutput(
+        key=key, documents=o["documents"], skipped=True, fingerprint=fingerprint,
+        statuses=Counter(o["statuses"]), rule_failures=Counter(o["rule_failures"]),
+        rule_reports={k: set(v) for k, v in o["rule_reports"].items()},
+        rule_not_assessable=Counter(o["rule_not_assessable"]), rows=Counter(o["rows"]),
+        schema_problems=o["schema_problems"],
+    )
+
+
+def saved_fingerprint(warehouse: Path, key: str) -> str | None:
+    """Fingerprint of the partition's Parquet files as last written (None when never written)."""
+    path = _state_path(warehouse, key)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+
+
+def _save_output(warehouse: Path, out: PartitionOutput) -> None:
+    path = _state_path(warehouse, out.key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "fingerprint": out.fingerprint,
+        "output": {
+            "documents": out.documents, "statuses": dict(out.statuses), "rule_failures": dict(out.rule_failures),
+            "rule_reports": {k: sorted(v) for k, v in out.rule_reports.items()},
+            "rule_not_assessable": dict(out.rule_not_assessable), "rows": dict(out.rows),
+            "schema_problems": out.schema_problems,
+        },
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
 def process_partition(
     raw_dir: Path, warehouse: Path, inventory: pd.DataFrame, key: str, workers: int | None = None, progress=None,
     log=print,
 ) -> PartitionOutput:
-    """Extract and validate every document of one partition and write its five Parquet files."""
+    """Extract and validate every document of one partition and write its Parquet files.
+
+    Nothing is written when the partition's inputs (documents, parser version, agencies) are
+    unchanged since the last successful run: the saved result is returned with ``skipped``.
+    """
     raw_dir, warehouse = Path(raw_dir), Path(warehouse)
     workers = workers or max(1, (os.cpu_count() or 1))
     docs = inventory[inventory.partition_key == key].sort_values("source_path")
-    out = PartitionOutput(key=key, documents=len(docs))
+    fingerprint = partition_fingerprint(docs, raw_dir)
+    saved = _saved_output(warehouse, key, fingerprint)
+    if saved is not None:
+        if progress:
+            progress(len(docs))
+        return saved
+    out = PartitionOutput(key=key, documents=len(docs), fingerprint=fingerprint)
     previous = read_parquet(warehouse, "reports", key)
     prev_cells_path = parquet_path(warehouse, "cells", key)
     reusable = set()
     if len(previous) and prev_cells_path.exists():
         inv_sha = dict(zip(docs.source_path, docs.sha256))
-        twin_ids = set()
         prev_cells = pq.read_table(prev_cells_path, columns=["report_id", "recovery"]).to_pandas()
+        # documents that needed another copy of the report are re-read: that copy may have changed
         twin_ids = set(prev_cells.loc[prev_cells.recovery.isin(["twin", "ambiguous"]), "report_id"])
         for r in previous.itertuples(index=False):
             if inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION and r.report_id not in twin_ids:
@@ -341,7 +413,7 @@ def process_partition(
             resolved = _resolve_twins(held, docs, raw_dir, inv_by_path)
             _finish_batch([extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e in resolved], writers, small, out)
         if reusable:
-            _reuse(warehouse, key, previous, sorted(reusable), writers, small, out, progress)
+            _reuse(warehouse, key, sorted(reusable), writers, small, out, progress, raw_dir)
         for w in writers.values():
             w.commit()
     except BaseException:
@@ -356,6 +428,7 @@ def process_partition(
         out.rows[table] = len(frame)
     out.rows["cells"] = writers["cells"].rows
     out.rows["document_rule_results"] = writers["document_rule_results"].rows
+    _save_output(warehouse, out)
     return out
 
 
@@ -418,50 +491,41 @@ def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, in
     return out
 
 
-def _reuse(warehouse: Path, key: str, previous: pd.DataFrame, ids: list[str], writers, small, out, progress) -> None:
-    """Copy unchanged documents' rows from the previous files and re-evaluate their rules."""
-    prev_issues = read_parquet(warehouse, "extraction_issues", key)
-    prev_subs = read_parquet(warehouse, "printed_subtotals", key)
-    prev_figures = read_parquet(warehouse, "narrative_figures", key)
-    cells_file = pq.ParquetFile(parquet_path(warehouse, "cells", key))
+def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progress, raw_dir: Path) -> None:
+    """Copy unchanged documents' rows from the previous files.
+
+    The parser version covers the extraction code and the whole registry (rules included), so
+    an unchanged document with an unchanged parser version has unchanged cells, findings and
+    status: nothing is re-read or re-evaluated.
+    """
     wanted = set(ids)
-    pending_ids: list[str] = []
-    buffer: list[pd.DataFrame] = []
-
-    def flush() -> None:
-        if not pending_ids:
-            return
-        cells = pd.concat(buffer, ignore_index=True) if buffer else pd.DataFrame()
-        reports = previous[previous.report_id.isin(pending_ids)].copy()
-        reports["status"] = ["rejected" if s == "rejected" else "published" for s in reports.status]
-        joined = {
-            "reports": reports,
-            "cells": cells,
-            "printed_subtotals": prev_subs[prev_subs.report_id.isin(pending_ids)],
-            "extraction_issues": prev_issues[prev_issues.report_id.isin(pending_ids)],
-            "narrative_figures": prev_figures[prev_figures.report_id.isin(pending_ids)],
-        }
-        _validate_and_write(joined, writers, small, out)
-        out.reused += len(pending_ids)
-        if progress:
-            progress(len(pending_ids))
-        pending_ids.clear()
-        buffer.clear()
-
-    seen = set()
-    for i in range(cells_file.num_row_groups):
-        group = cells_file.read_row_group(i).to_pandas()
-        group = group[group.report_id.isin(wanted)]
-        if group.empty:
+    for table in small:
+        prev = read_parquet(warehouse, table, key)
+        small[table].append(prev[prev.report_id.isin(wanted)].copy())
+    reports = small["reports"][-1]
+    registry = agency_registry(str(raw_dir))  # raw/agencies.csv may have changed: resolve names again
+    resolved = [registry.resolve(p) for p in reports.agency_printed]
+    reports["agency_id"] = [a.agency_id if a else None for a in resolved]
+    reports["agency"] = [a.name if a else p for a, p in zip(resolved, reports.agency_printed)]
+    out.statuses.update(reports.status.value_counts().to_dict())
+    for table, writer in writers.items():
+        path = parquet_path(warehouse, table, key)
+        if not path.exists():
             continue
-        buffer.append(group)
-        for rid in dict.fromkeys(group.report_id):
-            if rid not in seen:
-                seen.add(rid)
-                pending_ids.append(rid)
-        if len(pending_ids) >= BATCH_SIZE:
-            flush()
-    for rid in ids:  # reports without any cell (rejected) still need their report row
-        if rid not in seen:
-            pending_ids.append(rid)
-    flush()
+        pf = pq.ParquetFile(path)
+        for i in range(pf.num_row_groups):
+            group = pf.read_row_group(i).to_pandas()
+            group = group[group.report_id.isin(wanted)]
+            if group.empty:
+                continue
+            writer.write(group)
+            if table == "document_rule_results":
+                fails = group[group.outcome == "fail"]
+                out.rule_failures.update(fails.rule_id.value_counts().to_dict())
+                for rid, g in fails.groupby("rule_id"):
+                    out.rule_reports.setdefault(rid, set()).update(g.report_id)
+                na = group[group.outcome == "not_assessable"]
+                out.rule_not_assessable.update(na.rule_id.value_counts().to_dict())
+    out.reused += len(ids)
+    if progress:
+        progress(len(ids))

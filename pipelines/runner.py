@@ -7,14 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.assets import (
-    REPORT_YEARS,
-    cross_rule_results,
-    document_inventory,
-    process_report_year,
-    quality_report,
-    warehouse_db,
-)
+from pipelines.defs.assets import REPORT_YEARS, document_inventory
+from pipelines.defs.automation import YEAR_ASSETS, regional_rollup
 from pipelines.defs.resources import WarehouseConfig
 from pipelines.definitions import ALL_ASSETS
 from pipelines.warehouse.store import connect
@@ -57,6 +51,7 @@ def run_pipeline(
     keys = sorted(instance.get_dynamic_partitions(REPORT_YEARS.name))
     failed = []
     if years:
+        years = expand_years(years)
         unknown = sorted(set(years) - set(keys))
         keys = [k for k in keys if k in set(years)]
         if unknown:
@@ -64,7 +59,7 @@ def run_pipeline(
     for key in keys:
         res = dg.materialize(
             ALL_ASSETS,
-            selection=dg.AssetSelection.assets(process_report_year, warehouse_db),
+            selection=dg.AssetSelection.assets(*YEAR_ASSETS[1:]),
             partition_key=key,
             instance=instance,
             resources=resources,
@@ -73,10 +68,10 @@ def run_pipeline(
         )
         if not res.success:
             failed.append(f"report year {key}: the run failed (see the Dagster log above)")
-    res = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets(cross_rule_results, quality_report),
-                         instance=instance, resources=resources, run_config=_QUIET, raise_on_error=False)
+    res = dg.materialize(ALL_ASSETS, selection=regional_rollup.selection, instance=instance, resources=resources,
+                         run_config=_QUIET, raise_on_error=False)
     if not res.success:
-        failed.append("cross-report rules or the quality report failed (see the Dagster log above)")
+        failed.append("cross-report rules, roll-ups or the quality report failed (see the Dagster log above)")
     from pipelines.warehouse.store import db_path
 
     text = summarize(warehouse_dir, keys) if db_path(warehouse_dir).exists() else "xxgk: no warehouse database was written"
@@ -84,6 +79,20 @@ def run_pipeline(
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
     return text
+
+
+def expand_years(specs: list[str]) -> list[str]:
+    """'2019-2021' -> 2019, 2020, 2021; single years and 'undated' pass through."""
+    out = []
+    for spec in specs:
+        for part in str(spec).split(","):
+            part = part.strip()
+            if "-" in part and part.replace("-", "").isdigit():
+                lo, hi = (int(x) for x in part.split("-", 1))
+                out.extend(str(y) for y in range(lo, hi + 1))
+            elif part:
+                out.append(part)
+    return out
 
 
 class PipelineError(RuntimeError):

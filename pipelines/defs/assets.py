@@ -78,7 +78,8 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     Registers the report-year partitions found and retires years without documents.
     Files are re-hashed only when their size or mtime changed.
     """
-    from pipelines.inventory import scan
+    from pipelines.inventory import changed_partitions, scan
+    from pipelines.warehouse.schema import conform
     from pipelines.warehouse.store import drop_partition, read_parquet, write_parquet
 
     raw, wh = Path(warehouse.raw_dir), Path(warehouse.warehouse_dir)
@@ -86,7 +87,11 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
         raise dg.Failure(f"landing zone {raw} does not exist")
     previous = read_parquet(wh, "document_inventory")
     inventory = scan(raw, previous)
-    write_parquet(wh, "document_inventory", inventory)
+    unchanged = len(previous) == len(inventory) and conform("document_inventory", previous).reset_index(drop=True).equals(
+        conform("document_inventory", inventory).reset_index(drop=True)
+    )
+    if not unchanged:
+        write_parquet(wh, "document_inventory", inventory)
     keys = sorted(inventory.partition_key.unique())
     existing = set(context.instance.get_dynamic_partitions(REPORT_YEARS.name))
     new = [k for k in keys if k not in existing]
@@ -96,19 +101,14 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     for key in stale:
         drop_partition(wh, key)
         context.instance.delete_dynamic_partition(REPORT_YEARS.name, key)
-    changed = []
-    if len(previous):
-        before = dict(zip(previous.source_path, zip(previous.sha256, previous.partition_key)))
-        after = dict(zip(inventory.source_path, zip(inventory.sha256, inventory.partition_key)))
-        for path in set(before) | set(after):
-            if before.get(path) != after.get(path):
-                changed.extend(k for k in (before.get(path, (None, None))[1], after.get(path, (None, None))[1]) if k)
+    changed = changed_partitions(previous, inventory)
     context.log.info(f"{len(inventory)} documents in {len(keys)} partitions; new partitions {new}; retired {stale}")
     return dg.MaterializeResult(
         metadata={
             "documents": len(inventory),
+            "unchanged": unchanged,
             "partitions": dg.MetadataValue.json({k: int((inventory.partition_key == k).sum()) for k in keys}),
-            "changed_partitions": dg.MetadataValue.json(sorted(set(changed))),
+            "changed_partitions": dg.MetadataValue.json(sorted(changed)),
             "dagster/column_schema": column_schema("document_inventory"),
         }
     )
@@ -149,12 +149,16 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
     finally:
         bar.close()
     context.log.info(
-        f"{key}: {out.documents} documents ({out.extracted} extracted, {out.reused} unchanged); statuses {dict(out.statuses)}"
+        f"{key}: {out.documents} documents ("
+        + ("inputs unchanged, nothing written" if out.skipped else f"{out.extracted} extracted, {out.reused} unchanged")
+        + f"); statuses {dict(out.statuses)}"
     )
     for table in PARTITIONED_TABLES:
         yield dg.MaterializeResult(
             asset_key=table,
+            data_version=dg.DataVersion(out.fingerprint[:16]),
             metadata={"rows": out.rows.get(table, 0), "documents": out.documents, "parser_version": PARSER_VERSION,
+                      "skipped_unchanged": out.skipped,
                       **({"statuses": dg.MetadataValue.json(dict(out.statuses))} if table == "reports" else {})},
         )
     for rule in load_registry().rules:
@@ -202,10 +206,18 @@ def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     from pipelines.warehouse.reference import reference_frames
     from pipelines.warehouse.store import UNDATED, connect, load_partition
 
+    from pipelines.process import saved_fingerprint
+
     key = context.partition_key
     wh = Path(warehouse.warehouse_dir)
-    counts = load_partition(wh, key, reference_frames(Path(warehouse.raw_dir)))
-    yield dg.MaterializeResult(metadata={f"rows_{t}": n for t, n in counts.items()})
+    fingerprint = saved_fingerprint(wh, key)
+    counts = load_partition(wh, key, reference_frames(Path(warehouse.raw_dir)), fingerprint)
+    if counts is None:
+        context.log.info(f"{key}: already loaded with the same inputs; DuckDB not touched")
+    yield dg.MaterializeResult(
+        data_version=dg.DataVersion((fingerprint or "none")[:16]),
+        metadata={"skipped_unchanged": counts is None, **{f"rows_{t}": n for t, n in (counts or {}).items()}},
+    )
     year = None if key == UNDATED else int(key)
     con = connect(wh, read_only=True)
     try:
@@ -243,37 +255,90 @@ def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     and the DuckDB table of the same name (part of the rule_results view).
     """
     from pipelines.rules.cross_rules import evaluate_cross
-    from pipelines.warehouse.store import load_cross
+    from pipelines.warehouse.state import load_state, save_state, state_fingerprint
+    from pipelines.warehouse.store import CROSS_TABLE, load_whole
 
     wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
-    rows, measures = evaluate_cross(wh, raw, log=context.log.info)
-    n = load_cross(wh, rows)
-    yield dg.MaterializeResult(metadata={"rows": n, "instances": len(measures)})
+    fingerprint = state_fingerprint(wh, raw)
+    summary = load_state(wh, "cross_rule_results", fingerprint)
+    if summary is None:
+        rows, measures = evaluate_cross(wh, raw, log=context.log.info)
+        n = load_whole(wh, CROSS_TABLE, rows)
+        summary = {"rows": n, "instances": len(measures), "rules": {}}
+        for rule_id, m in (measures.groupby("rule_id") if len(measures) else []):
+            fails = m[m.outcome == "fail"]
+            summary["rules"][rule_id] = {
+                "failed": len(fails), "reports": sorted(set(fails.report_id))[:50],
+                "not_assessable": int((m.outcome == "not_assessable").sum()),
+            }
+        save_state(wh, "cross_rule_results", fingerprint, summary)
+        skipped = False
+    else:
+        context.log.info("warehouse unchanged since the last cross-report run; nothing written")
+        skipped = True
+    yield dg.MaterializeResult(
+        data_version=dg.DataVersion(fingerprint[:16]),
+        metadata={"rows": summary["rows"], "instances": summary["instances"], "skipped_unchanged": skipped},
+    )
     for rule in load_registry().rules:
         if rule.kind not in ("cross_year", "cross_level"):
             continue
-        m = measures[measures.rule_id == rule.rule_id] if len(measures) else measures
-        fails = m[m.outcome == "fail"] if len(m) else m
+        r = summary["rules"].get(rule.rule_id, {"failed": 0, "reports": [], "not_assessable": 0})
         yield dg.AssetCheckResult(
             check_name=rule.check_name,
-            passed=len(fails) == 0,
+            passed=r["failed"] == 0,
             severity=dg.AssetCheckSeverity.WARN if rule.severity == "warning" else dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "failed_instances": len(fails),
-                "reports": dg.MetadataValue.json(sorted(set(fails.report_id))[:50] if len(fails) else []),
-                "not_assessable_instances": int((m.outcome == "not_assessable").sum()) if len(m) else 0,
-            },
+            metadata={"failed_instances": r["failed"], "reports": dg.MetadataValue.json(r["reports"]),
+                      "not_assessable_instances": r["not_assessable"]},
         )
 
 
-@dg.asset(deps=[cross_rule_results], group_name="out")
+@dg.asset(deps=[warehouse_db], group_name="out", metadata={"dagster/column_schema": column_schema("out_region_rollups")})
+def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
+    """Each region's children summed (additive cells only), next to the region's own aggregate report.
+
+    One row per (region, report year, code); key (region_id, report_year, code). Published as the
+    DuckDB table out_region_rollups and the view v_rollup_vs_reported.
+    """
+    from pipelines.rollups import compute_rollups
+    from pipelines.warehouse.state import load_state, save_state, state_fingerprint
+    from pipelines.warehouse.store import load_whole
+
+    wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
+    fingerprint = state_fingerprint(wh, raw)
+    summary = load_state(wh, "out_region_rollups", fingerprint)
+    skipped = summary is not None
+    if not skipped:
+        frame = compute_rollups(wh)
+        load_whole(wh, "out_region_rollups", frame)
+        mismatches = frame[frame.difference.fillna(0).abs() > 1e-6]
+        summary = {"rows": len(frame), "regions": int(frame.region_id.nunique()) if len(frame) else 0,
+                   "mismatching_cells": len(mismatches)}
+        save_state(wh, "out_region_rollups", fingerprint, summary)
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(fingerprint[:16]),
+        metadata={**summary, "skipped_unchanged": skipped},
+    )
+
+
+@dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out")
 def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """The data-quality report warehouse/reports/quality.html (self-contained) and the GX Data Docs."""
     from pipelines.quality import write_report
+    from pipelines.warehouse.state import load_state, save_state, state_fingerprint
 
-    path = write_report(Path(warehouse.warehouse_dir))
-    context.log.info(f"wrote {path}")
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+    wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
+    fingerprint = state_fingerprint(wh, raw)
+    path = wh / "reports" / "quality.html"
+    skipped = load_state(wh, "quality_report", fingerprint) is not None and path.exists()
+    if not skipped:
+        path = write_report(wh)
+        save_state(wh, "quality_report", fingerprint, {"path": str(path)})
+    context.log.info(("unchanged: " if skipped else "wrote ") + str(path))
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(fingerprint[:16]),
+        metadata={"path": dg.MetadataValue.path(str(path)), "skipped_unchanged": skipped},
+    )
 
 
 def _tty():

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-PARSER_VERSION = "2026.11.1"
+from pipelines.registry import registry_hash
+
+# bump CODE_VERSION when extraction code changes; registry changes are caught by the hash
+CODE_VERSION = "2026.11.1"
+PARSER_VERSION = f"{CODE_VERSION}+{registry_hash()[:8]}"
 
 ERROR = "error"
 WARNING = "warning"
@@ -35,8 +39,8 @@ class CellRecord:
     context: str | None = None
 
     def to_dict(self) -> dict:
-        """Plain dict (for DataFrames and JSON)."""
-        return asdict(self)
+        """Plain dict (for DataFrames and JSON); flat fields, so a shallow copy suffices."""
+        return dict(self.__dict__)
 
 
 @dataclass

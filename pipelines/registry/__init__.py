@@ -333,6 +333,19 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 
 
 @lru_cache(maxsize=1)
+def registry_hash() -> str:
+    """SHA-256 of every registry data file: any change to codes, labels, patterns or rules changes it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    base = resources.files(__package__).joinpath("data")
+    for name in sorted(p.name for p in base.iterdir() if p.name.endswith(".csv")):
+        h.update(name.encode())
+        h.update(base.joinpath(name).read_bytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
 def load_registry() -> Registry:
     """Load the registry from the package data (cached)."""
     indicators = tuple(

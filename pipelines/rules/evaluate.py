@@ -95,35 +95,41 @@ def _violation(op: str, found: pd.Series, expected: pd.Series) -> pd.Series:
 def measure(era: str, values: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
     """Long frame of measures, one row per (report, rule instance) of an era's in-table rules."""
     ev = _Eval(values, present)
-    frames = []
     index = values.index
-    for inst in instances_for(era):
+    n = len(index)
+    instances = instances_for(era)
+    if not instances or not n:
+        return pd.DataFrame(columns=MEASURE_COLUMNS)
+    cols: dict[str, list] = {k: [] for k in ("found", "expected", "violation", "missing", "touched")}
+    for inst in instances:
         found, expected, violation, missing = _measure_one(ev, inst, index)
-        touched = np.zeros(len(index), dtype=bool)
+        touched = np.zeros(n, dtype=bool)
         for c in inst.codes:
             if c in present.columns:
                 touched |= present[c].to_numpy()
-        frames.append(
-            pd.DataFrame(
-                {
-                    "report_id": index,
-                    "rule_id": inst.rule_id,
-                    "kind": inst.rule.kind,
-                    "severity": inst.rule.severity,
-                    "op": inst.op,
-                    "instance": inst.instance,
-                    "cells": " ".join(inst.codes),
-                    "found": found,
-                    "expected": expected,
-                    "violation": violation,
-                    "missing": missing,
-                    "touched": touched,
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(columns=MEASURE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)
+        for k, arr in zip(cols, (found, expected, violation, missing, touched)):
+            cols[k].append(np.asarray(arr))
+    k = len(instances)
+
+    def repeat(attr):
+        return np.repeat(np.array([attr(i) for i in instances], dtype=object), n)
+
+    return pd.DataFrame(
+        {
+            "report_id": np.tile(index.to_numpy(dtype=object), k),
+            "rule_id": repeat(lambda i: i.rule_id),
+            "kind": repeat(lambda i: i.rule.kind),
+            "severity": repeat(lambda i: i.rule.severity),
+            "op": repeat(lambda i: i.op),
+            "instance": repeat(lambda i: i.instance),
+            "cells": repeat(lambda i: " ".join(i.codes)),
+            "found": np.concatenate(cols["found"]).astype(float),
+            "expected": np.concatenate(cols["expected"]).astype(float),
+            "violation": np.concatenate(cols["violation"]).astype(float),
+            "missing": np.concatenate(cols["missing"]),
+            "touched": np.concatenate(cols["touched"]),
+        }
+    )
 
 
 def _measure_one(ev: _Eval, inst: RuleInstance, index: pd.Index):

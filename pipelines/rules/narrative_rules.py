@@ -183,43 +183,55 @@ def _row(rule, instance, outcome, found, expected, cells, evidence, missing=""):
     }
 
 
+@lru_cache(maxsize=8)
+def _plan(era: str) -> tuple:
+    """Per era: (rule, handler) or (rule, [(instance, node, codes)]) — parsed once, reused for every report."""
+    out = []
+    for rule in load_registry().rules_for(era, ("narrative",)):
+        handler = _HANDLERS.get(rule.rule_id.rsplit("-", 1)[0] if rule.rule_id.endswith(("V19", "V21")) else rule.rule_id)
+        if handler:
+            out.append((rule, handler, ()))
+            continue
+        parts = []
+        for label, expression in _expand(rule.expression, rule.description):
+            for node in _conjuncts(expression):
+                names = _narr_names(node)
+                parts.append((" ".join(p for p in (label, ",".join(names)) if p), node, _codes(node)))
+        out.append((rule, None, tuple(parts)))
+    return tuple(out)
+
+
 def narrative_measures(era: str, figures: list[NarrativeFigure], values: dict[str, float | None]) -> list[dict]:
     """Measures of every narrative rule of an era for one report (report_id added by the caller)."""
-    reg = load_registry()
     first = first_values(figures)
     table = TableView(era, values)
     rows: list[dict] = []
-    for rule in reg.rules_for(era, ("narrative",)):
-        handler = _HANDLERS.get(rule.rule_id.rsplit("-", 1)[0] if rule.rule_id.endswith(("V19", "V21")) else rule.rule_id)
+    for rule, handler, parts in _plan(era):
         if handler:
             rows.extend(handler(rule, figures, first, table))
             continue
-        for label, expression in _expand(rule.expression, rule.description):
-            for node in _conjuncts(expression):
-                ev = _Eval(first, table)
-                codes = [c for c in _codes(node)]
-                names = [n for n in _narr_names(node)]
-                instance = " ".join(p for p in (label, ",".join(names)) if p)
-                try:
-                    outcome, found, expected = ev.truth(node)
-                except NotStated as exc:
-                    rows.append(_row(rule, instance, "na", None, None, codes, "", missing=f"not stated in the text: {exc}"))
-                    continue
-                evidence = " / ".join(dict.fromkeys(f.sentence for f in ev.used))
-                missing = ""
-                if outcome == "na":
-                    missing = "table cells blank or absent: " + " ".join(c for c in codes if values.get(c) is None)
-                rows.append(_row(rule, instance, outcome, found, expected, codes, evidence, missing))
+        for instance, node, codes in parts:
+            ev = _Eval(first, table)
+            try:
+                outcome, found, expected = ev.truth(node)
+            except NotStated as exc:
+                rows.append(_row(rule, instance, "na", None, None, codes, "", missing=f"not stated in the text: {exc}"))
+                continue
+            evidence = " / ".join(dict.fromkeys(f.sentence for f in ev.used))
+            missing = ""
+            if outcome == "na":
+                missing = "table cells blank or absent: " + " ".join(c for c in codes if values.get(c) is None)
+            rows.append(_row(rule, instance, outcome, found, expected, codes, evidence, missing))
     return rows
 
 
-def _codes(node) -> list[str]:
+def _codes(node) -> tuple[str, ...]:
     out = []
     for n in ast.walk(node):
         c = cell_code(n)
         if c is not None and not c.startswith("narr."):
             out.append(c)
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
 def _narr_names(node) -> list[str]:

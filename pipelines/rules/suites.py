@@ -2,9 +2,11 @@
 
 Two families of suites, both written to ``expectations/`` by ``xxgk expectations generate``:
 
-* ``rules_<era>`` – one expectation per in-table rule of rules.csv, over the *measures*
-  frame (``evaluate.measure``): ``violation`` must be <= tolerance on the rows of that rule.
-  Nulls (not assessable) are ignored by GX, which is exactly "not a pass, not a failure".
+* ``rules_<era>`` – one expectation per rule of rules.csv, over the *rule matrix*: one row per
+  report, one column per rule holding the largest violation among the rule's instances
+  (``evaluate.measure``): the column must be <= tolerance. Nulls (every instance not
+  assessable) are ignored by GX, which is exactly "not a pass, not a failure". The failing
+  instances of a failing (report, rule) are those whose own violation exceeds the tolerance.
 * ``table_<name>`` – the warehouse table schemas of warehouse_tables.csv: ordered columns,
   non-null columns, allowed values.
 
@@ -34,11 +36,7 @@ def rule_suite_spec(era: str) -> dict:
         expectations.append(
             {
                 "type": "expect_column_values_to_be_between",
-                "kwargs": {
-                    "column": "violation",
-                    "max_value": TOLERANCE,
-                    "row_condition": {"type": "comparison", "column": {"name": "rule_id"}, "operator": "==", "parameter": rule.rule_id},
-                },
+                "kwargs": {"column": rule.rule_id, "max_value": TOLERANCE},
                 "meta": {
                     "rule_id": rule.rule_id,
                     "kind": rule.kind,
@@ -172,20 +170,29 @@ def validate(frame: pd.DataFrame, suite_name: str, index_columns: list[str]):
     )
 
 
+def rule_matrix(measures: pd.DataFrame, era: str) -> pd.DataFrame:
+    """One row per report, one column per rule of the era: the largest violation of its instances (null = not assessable)."""
+    rules = [r.rule_id for r in load_registry().rules_for(era)]
+    assessable = measures[measures.violation.notna()]
+    matrix = assessable.pivot_table(index="report_id", columns="rule_id", values="violation", aggfunc="max")
+    matrix = matrix.reindex(index=pd.Index(measures.report_id.unique(), name="report_id"), columns=rules)
+    return matrix.reset_index()
+
+
 def failed_measures(measures: pd.DataFrame, era: str) -> pd.DataFrame:
-    """Rows of the measures frame that GX marks unexpected (the failed rule instances)."""
+    """Rows of the measures frame that fail, as decided by the generated GX suite on the rule matrix."""
     if measures.empty:
         return measures.iloc[0:0]
-    result = validate(measures[["report_id", "rule_id", "instance", "violation"]], f"rules_{era}", ["report_id", "rule_id", "instance"])
-    keys = set()
+    result = validate(rule_matrix(measures, era), f"rules_{era}", ["report_id"])
+    failing = set()
     for r in result.results:
+        rule_id = r.expectation_config.kwargs["column"]
         for item in r.result.get("unexpected_index_list") or []:
-            keys.add((item["report_id"], item["rule_id"], item["instance"]))
-    if not keys:
+            failing.add((item["report_id"], rule_id))
+    if not failing:
         return measures.iloc[0:0]
-    idx = pd.MultiIndex.from_frame(measures[["report_id", "rule_id", "instance"]])
-    mask = idx.isin(list(keys))
-    return measures[mask]
+    pairs = pd.MultiIndex.from_frame(measures[["report_id", "rule_id"]]).isin(list(failing))
+    return measures[pairs & (measures.violation > TOLERANCE)]
 
 
 def validate_table(frame: pd.DataFrame, table: str) -> list[str]:

@@ -24,6 +24,7 @@ from pipelines.warehouse.views import view_statements
 PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
 REFERENCE_TABLES = ("indicators", "rules", "agencies")
 CROSS_TABLE = "cross_rule_results"
+OUT_TABLES = ("out_region_rollups",)
 DB_FILE = "xxgk.duckdb"
 UNDATED = "undated"
 
@@ -73,14 +74,56 @@ def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,):
+    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES:
         con.execute(duckdb_ddl(table))
     for stmt in view_statements():
         con.execute(stmt)
 
 
-def load_partition(warehouse: Path, key: str, reference: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Replace one partition's rows in DuckDB with its Parquet files, in a single transaction."""
+STATE_TABLE = "_loaded_partitions"
+
+
+def loaded_fingerprint(warehouse: Path, key: str) -> str | None:
+    """Fingerprint of the partition as last loaded into DuckDB (read-only; None when never loaded)."""
+    if not db_path(warehouse).exists():
+        return None
+    con = connect(warehouse, read_only=True)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [STATE_TABLE]
+        ).fetchone()[0]
+        if not exists:
+            return None
+        row = con.execute(f"SELECT fingerprint FROM {STATE_TABLE} WHERE partition_key = ?", [key]).fetchone()
+        return row[0] if row else None
+    finally:
+        con.close()
+
+
+def warehouse_fingerprint(warehouse: Path) -> str | None:
+    """Identity of everything loaded: the fingerprints of all loaded partitions (None when nothing is loaded)."""
+    if not db_path(warehouse).exists():
+        return None
+    import hashlib
+
+    con = connect(warehouse, read_only=True)
+    try:
+        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [STATE_TABLE]).fetchone()[0]
+        rows = con.execute(f"SELECT partition_key, fingerprint FROM {STATE_TABLE} ORDER BY 1").fetchall() if exists else []
+    finally:
+        con.close()
+    return hashlib.sha256(repr(rows).encode()).hexdigest() if rows else None
+
+
+def load_partition(
+    warehouse: Path, key: str, reference: dict[str, pd.DataFrame], fingerprint: str | None = None
+) -> dict[str, int] | None:
+    """Replace one partition's rows in DuckDB with its Parquet files, in a single transaction.
+
+    Returns None (and touches nothing) when ``fingerprint`` equals the one already loaded.
+    """
+    if fingerprint is not None and loaded_fingerprint(warehouse, key) == fingerprint:
+        return None
     year = None if key == UNDATED else int(key)
     counts: dict[str, int] = {}
     con = connect(warehouse)
@@ -108,6 +151,9 @@ def load_partition(warehouse: Path, key: str, reference: dict[str, pd.DataFrame]
             counts[table] = con.execute(
                 f'SELECT count(*) FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year]
             ).fetchone()[0]
+        con.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)")
+        con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
+        con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, now())", [key, fingerprint])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -117,17 +163,17 @@ def load_partition(warehouse: Path, key: str, reference: dict[str, pd.DataFrame]
     return counts
 
 
-def load_cross(warehouse: Path, frame: pd.DataFrame) -> int:
-    """Replace the cross-report findings (one transaction) and write their Parquet file."""
-    write_parquet(warehouse, CROSS_TABLE, frame)
+def load_whole(warehouse: Path, table: str, frame: pd.DataFrame) -> int:
+    """Replace a warehouse-wide table (cross-report findings, roll-ups) in one transaction, and its Parquet file."""
+    write_parquet(warehouse, table, frame)
     con = connect(warehouse)
     try:
         con.execute("BEGIN TRANSACTION")
         _ensure_tables(con)
-        con.execute(f'DELETE FROM "{CROSS_TABLE}"')
-        con.register("_cross", to_arrow(CROSS_TABLE, frame))
-        con.execute(f'INSERT INTO "{CROSS_TABLE}" SELECT * FROM _cross')
-        con.unregister("_cross")
+        con.execute(f'DELETE FROM "{table}"')
+        con.register("_whole", to_arrow(table, frame))
+        con.execute(f'INSERT INTO "{table}" SELECT * FROM _whole')
+        con.unregister("_whole")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -152,6 +198,8 @@ def drop_partition(warehouse: Path, key: str) -> None:
         _ensure_tables(con)
         for table in PARTITIONED_TABLES:
             con.execute(f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year])
+        con.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)")
+        con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
         con.execute("COMMIT")
     finally:
         con.close()

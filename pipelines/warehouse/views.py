@@ -53,7 +53,42 @@ def view_statements() -> list[str]:
             "SELECT c.report_id, c.report_year, i.row_order, c.code, i.section_label, i.row_label, i.unit, c.value, c.raw\n"
             f"FROM {source} c JOIN indicators i ON i.code = c.code AND i.table_id = 'old'"
         )
+    out += analyst_views()
     return out
+
+
+def analyst_views() -> list[str]:
+    """Views for common questions (documented in docs/data_dictionary.md)."""
+    return [
+        (
+            "CREATE OR REPLACE VIEW v_requests_by_region_year AS\n"
+            "SELECT r.report_year, a.region_code, r.agency, a.kind AS agency_kind, r.scope, r.report_id,\n"
+            "  max(c.value) FILTER (WHERE c.code IN ('t3.new_received.total', 'old.applications.received.total')) AS new_requests,\n"
+            "  max(c.value) FILTER (WHERE c.code = 't3.carried_over.total') AS carried_over,\n"
+            "  max(c.value) FILTER (WHERE c.code IN ('t3.total_processed.total', 'old.applications.answered.total')) AS processed,\n"
+            "  max(c.value) FILTER (WHERE c.code = 't3.carried_forward.total') AS carried_forward\n"
+            "FROM published_reports r LEFT JOIN agencies a USING (agency_id) LEFT JOIN cells c USING (report_id)\n"
+            "GROUP BY ALL"
+        ),
+        (
+            "CREATE OR REPLACE VIEW v_refusal_reasons AS\n"
+            "SELECT r.report_year, r.agency, r.report_id, i.row_label AS reason, i.row_key, c.value AS requests\n"
+            "FROM published_reports r JOIN cells c USING (report_id) JOIN indicators i ON i.code = c.code\n"
+            "WHERE (c.code LIKE 't3.results.denied.%.total' OR c.code LIKE 't3.results.unable.%.total'\n"
+            "       OR c.code LIKE 't3.results.not_processed.%.total' OR c.code LIKE 'old.applications.answered.denied.%')\n"
+            "  AND c.code <> 'old.applications.answered.denied.total'"
+        ),
+        (
+            "CREATE OR REPLACE VIEW v_review_litigation_outcomes AS\n"
+            "SELECT r.report_year, r.agency, w.*  EXCLUDE (report_year)\n"
+            "FROM published_reports r JOIN published_t4_wide w USING (report_id)"
+        ),
+        (
+            "CREATE OR REPLACE VIEW v_rollup_vs_reported AS\n"
+            "SELECT region_id, region_name, report_year, code, reported_value, rollup_value, difference, complete, missing_children\n"
+            "FROM out_region_rollups WHERE aggregate_report_id IS NOT NULL"
+        ),
+    ]
 
 
 VIEWS = {
@@ -69,5 +104,9 @@ VIEWS = {
     "published_t3_wide": "t3_wide restricted to published reports.",
     "published_t4_wide": "t4_wide restricted to published reports.",
     "published_old_table": "old_table restricted to published reports.",
+    "v_requests_by_region_year": "Requests received (本年新收 / old 收到申请数), carried over, processed and carried forward per published report, with region code and agency kind.",
+    "v_refusal_reasons": "Refusals and non-answers by reason (不予公开 1-8, 无法提供 1-3, 不予处理 1-5; old 不同意公开 reasons) per published report.",
+    "v_review_litigation_outcomes": "行政复议 / 行政诉讼 outcomes (maintained, corrected, other, pending, total) per published report and block.",
+    "v_rollup_vs_reported": "For regions with their own aggregate report: printed value vs the sum of the children's published reports, per code.",
 }
 VIEW_NAMES = tuple(VIEWS)

@@ -1,0 +1,99 @@
+"""Jobs, the raw/ sensor and the roll-up schedule.
+
+* ``raw_changes`` (sensor): compares raw/ with the last inventory by sha256 (files are re-hashed
+  only when their size or mtime changed) and, for every report year whose documents were added,
+  changed or removed, requests one run of [inventory + that year's partition + its DuckDB load].
+  Years that appear for the first time are registered as partitions in the same evaluation.
+  Unchanged raw/ -> no run.
+* ``regional_rollup_after_load`` (run-status sensor): after such a run succeeds, requests the
+  ``regional_rollup`` job (cross-report rules, roll-ups, quality report).
+* ``nightly_rollup`` (schedule): the same job every night at 02:00 Asia/Shanghai — during the
+  reporting season (departments publish by 31 Jan, governments by 31 Mar) the municipal office
+  gets a fresh roll-up each morning; with no new reports the run writes nothing.
+"""
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs.assets import (
+    REPORT_YEARS,
+    cross_rule_results,
+    document_inventory,
+    out_region_rollups,
+    process_report_year,
+    quality_report,
+    warehouse_db,
+)
+from pipelines.defs.resources import WarehouseConfig
+
+YEAR_ASSETS = [document_inventory, process_report_year, warehouse_db]
+
+build_year = dg.define_asset_job(
+    "build_report_year",
+    selection=dg.AssetSelection.assets(*YEAR_ASSETS),
+    partitions_def=REPORT_YEARS,
+    description="Refresh the inventory, then extract, validate and load one report year",
+)
+regional_rollup = dg.define_asset_job(
+    "regional_rollup",
+    selection=dg.AssetSelection.assets(cross_rule_results, out_region_rollups, quality_report),
+    description="Cross-year and cross-level rules, regional roll-ups and the quality report over the whole warehouse",
+)
+nightly_rollup = dg.ScheduleDefinition(
+    name="nightly_regional_rollup",
+    job=regional_rollup,
+    cron_schedule="0 2 * * *",
+    execution_timezone="Asia/Shanghai",
+    description="Municipal roll-up every night (writes nothing when no report changed)",
+)
+
+
+def inventory_fingerprint(frame) -> str:
+    """Identity of a landing zone's contents."""
+    rows = sorted(zip(frame.source_path, frame.sha256))
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@dg.sensor(
+    job=build_year,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="New or changed files in raw/ (by sha256) -> rebuild only the report years they belong to",
+)
+def raw_changes(context: dg.SensorEvaluationContext, warehouse: WarehouseConfig):
+    """Request runs for the report years whose documents changed since the last inventory."""
+    from pipelines.inventory import changed_partitions, scan
+    from pipelines.warehouse.store import read_parquet
+
+    raw, wh = Path(warehouse.raw_dir), Path(warehouse.warehouse_dir)
+    previous = read_parquet(wh, "document_inventory")
+    current = scan(raw, previous)
+    fingerprint = inventory_fingerprint(current)
+    changed = changed_partitions(previous, current)
+    if not changed:
+        return dg.SkipReason("raw/ unchanged since the last inventory")
+    if context.cursor == fingerprint:
+        return dg.SkipReason("runs for this state of raw/ were already requested")
+    keys = sorted(k for k in changed if k in set(current.partition_key))
+    known = set(context.instance.get_dynamic_partitions(REPORT_YEARS.name))
+    new = [k for k in keys if k not in known]
+    context.log.info(f"changed report years: {sorted(changed)}; new partitions: {new}")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=k, run_key=f"raw-{k}-{fingerprint[:16]}") for k in keys],
+        dynamic_partitions_requests=[REPORT_YEARS.build_add_request(new)] if new else [],
+        cursor=fingerprint,
+    )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[build_year],
+    request_job=regional_rollup,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="After a report year is loaded: cross-report rules, roll-ups and the quality report",
+)
+def regional_rollup_after_load(context: dg.RunStatusSensorContext):
+    """Request one regional roll-up per successful year build."""
+    return dg.RunRequest(run_key=f"rollup-after-{context.dagster_run.run_id}")

@@ -1,0 +1,42 @@
+"""Remembering what the warehouse-wide assets were last computed from, so an unchanged rerun writes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pipelines.extract import PARSER_VERSION
+from pipelines.warehouse.store import warehouse_fingerprint
+
+
+def state_fingerprint(warehouse: Path, raw_dir: Path) -> str:
+    """Identity of the inputs of the warehouse-wide assets: every loaded partition, the parser version, the agencies."""
+    h = hashlib.sha256(PARSER_VERSION.encode())
+    h.update((warehouse_fingerprint(warehouse) or "").encode())
+    agencies = Path(raw_dir) / "agencies.csv"
+    if agencies.exists():
+        h.update(agencies.read_bytes())
+    return h.hexdigest()
+
+
+def _path(warehouse: Path, name: str) -> Path:
+    return Path(warehouse) / "parquet" / "_state" / f"{name}.json"
+
+
+def load_state(warehouse: Path, name: str, fingerprint: str) -> dict | None:
+    """The saved summary of ``name`` when it was computed from ``fingerprint``, else None."""
+    path = _path(warehouse, name)
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text(encoding="utf-8"))
+    return state["summary"] if state.get("fingerprint") == fingerprint else None
+
+
+def save_state(warehouse: Path, name: str, fingerprint: str, summary: dict) -> None:
+    """Record that ``name`` was computed from ``fingerprint`` (written atomically)."""
+    path = _path(warehouse, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, "summary": summary}, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
