@@ -3,8 +3,9 @@
 Documents are handled in batches (``BATCH_SIZE``) by a process pool, so a partition of
 ~100,000 documents streams through memory; the large tables (cells, rule_results) are written
 batch by batch into Parquet row groups. A document whose bytes (sha256) and parser version are
-unchanged since the previous run is not read again: its rows are copied from the previous
-Parquet files and only its rules are re-evaluated.
+unchanged since the previous run is not read again: its rows (cells, findings, status) are
+copied from the previous Parquet files. A partition whose inputs did not change at all is not
+touched (see ``partition_fingerprint``).
 
 Status of a report:
 
@@ -20,7 +21,6 @@ Status of a report:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +41,7 @@ from pipelines.rules.narrative_rules import narrative_measures
 from pipelines.rules.findings import columns, message, rule_result_rows
 from pipelines.rules.suites import failed_measures, validate_table
 from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
+from pipelines.warehouse.state import load_state, save_state
 from pipelines.warehouse.store import PARTITIONED_TABLES, parquet_path, read_parquet
 
 BATCH_SIZE = 500
@@ -107,7 +108,7 @@ def _hints(row) -> dict:
 # frames
 
 
-def _cells_frame(ext: Extraction, report_id: str, year, records: list[CellRecord]) -> pd.DataFrame:
+def _cells_frame(report_id: str, year, records: list[CellRecord]) -> pd.DataFrame:
     rows = [r.to_dict() for r in records]
     frame = pd.DataFrame(rows, columns=list(CellRecord.__dataclass_fields__))
     frame.insert(0, "report_year", year)
@@ -124,8 +125,8 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
     if ext.report_year is not None and ext.report_year != year:
         ext.add("warning", "year_mismatch", f"extraction reads report year {ext.report_year}, the inventory {year}")
     agency = agency_registry(str(raw_dir)).resolve(ext.agency_printed)
-    cells = _cells_frame(ext, report_id, year, ext.cells)
-    subs = _cells_frame(ext, report_id, year, ext.subtotals)[
+    cells = _cells_frame(report_id, year, ext.cells)
+    subs = _cells_frame(report_id, year, ext.subtotals)[
         ["report_id", "report_year", "code", "value", "raw", "label", "source_kind", "page", "line", "context"]
     ]
     issues = pd.DataFrame(
@@ -313,19 +314,11 @@ def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path) -> str:
     return h.hexdigest()
 
 
-def _state_path(warehouse: Path, key: str) -> Path:
-    return Path(warehouse) / "parquet" / "_state" / f"{key}.json"
-
-
 def _saved_output(warehouse: Path, key: str, fingerprint: str) -> PartitionOutput | None:
     """The previous result of this partition when its inputs have not changed and its files are all there."""
-    path = _state_path(warehouse, key)
-    if not path.exists() or not all(parquet_path(warehouse, t, key).exists() for t in PARTITIONED_TABLES):
+    o = load_state(warehouse, key, fingerprint)
+    if o is None or not all(parquet_path(warehouse, t, key).exists() for t in PARTITIONED_TABLES):
         return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    if state.get("fingerprint") != fingerprint:
-        return None
-    o = state["output"]
     return PartitionOutput(
         key=key, documents=o["documents"], skipped=True, fingerprint=fingerprint,
         statuses=Counter(o["statuses"]), rule_failures=Counter(o["rule_failures"]),
@@ -335,34 +328,17 @@ def _saved_output(warehouse: Path, key: str, fingerprint: str) -> PartitionOutpu
     )
 
 
-def saved_fingerprint(warehouse: Path, key: str) -> str | None:
-    """Fingerprint of the partition's Parquet files as last written (None when never written)."""
-    path = _state_path(warehouse, key)
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
-
-
 def _save_output(warehouse: Path, out: PartitionOutput) -> None:
-    path = _state_path(warehouse, out.key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "fingerprint": out.fingerprint,
-        "output": {
-            "documents": out.documents, "statuses": dict(out.statuses), "rule_failures": dict(out.rule_failures),
-            "rule_reports": {k: sorted(v) for k, v in out.rule_reports.items()},
-            "rule_not_assessable": dict(out.rule_not_assessable), "rows": dict(out.rows),
-            "schema_problems": out.schema_problems,
-        },
-    }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    save_state(warehouse, out.key, out.fingerprint, {
+        "documents": out.documents, "statuses": dict(out.statuses), "rule_failures": dict(out.rule_failures),
+        "rule_reports": {k: sorted(v) for k, v in out.rule_reports.items()},
+        "rule_not_assessable": dict(out.rule_not_assessable), "rows": dict(out.rows),
+        "schema_problems": out.schema_problems,
+    })
 
 
 def process_partition(
     raw_dir: Path, warehouse: Path, inventory: pd.DataFrame, key: str, workers: int | None = None, progress=None,
-    log=print,
 ) -> PartitionOutput:
     """Extract and validate every document of one partition and write its Parquet files.
 
@@ -394,7 +370,7 @@ def process_partition(
     small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": []}
     try:
         new_docs = docs[~docs.source_path.isin(reusable)]
-        held: list[tuple[Extraction, object]] = []
+        held: list[Extraction] = []
         inv_by_path = {r.source_path: r for r in docs.itertuples(index=False)}
         for start in range(0, len(new_docs), BATCH_SIZE):
             batch = new_docs.iloc[start : start + BATCH_SIZE]

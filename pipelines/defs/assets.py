@@ -144,8 +144,7 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
     n = int((inventory.partition_key == key).sum())
     bar = tqdm(total=n, desc=f"report year {key}", unit="doc", disable=not warehouse.progress, leave=False, file=_tty())
     try:
-        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update,
-                                log=context.log.info)
+        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update)
     finally:
         bar.close()
     context.log.info(
@@ -206,7 +205,7 @@ def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     from pipelines.warehouse.reference import reference_frames
     from pipelines.warehouse.store import UNDATED, connect, load_partition
 
-    from pipelines.process import saved_fingerprint
+    from pipelines.warehouse.state import saved_fingerprint
 
     key = context.partition_key
     wh = Path(warehouse.warehouse_dir)

@@ -1,4 +1,8 @@
-"""Remembering what the warehouse-wide assets were last computed from, so an unchanged rerun writes nothing."""
+"""Remembering what each partition and warehouse-wide asset was last computed from, so an unchanged rerun writes nothing.
+
+One small JSON file per partition or asset under ``warehouse/parquet/_state/``: the fingerprint of
+its inputs and a summary of its result (used to answer Dagster checks without reading data).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,14 @@ def load_state(warehouse: Path, name: str, fingerprint: str) -> dict | None:
         return None
     state = json.loads(path.read_text(encoding="utf-8"))
     return state["summary"] if state.get("fingerprint") == fingerprint else None
+
+
+def saved_fingerprint(warehouse: Path, name: str) -> str | None:
+    """The fingerprint ``name`` was last computed from (None when never computed)."""
+    path = _path(warehouse, name)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
 
 
 def save_state(warehouse: Path, name: str, fingerprint: str, summary: dict) -> None:
