@@ -26,7 +26,8 @@ test: $(STAMP) system-deps  ## run the test suite
 	$(BIN)/python -m pytest -q -n 2 tests
 
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.dagster)
-	mkdir -p warehouse/.dagster && DAGSTER_HOME=$(CURDIR)/warehouse/.dagster $(BIN)/dagster dev -m pipelines.definitions
+	$(BIN)/python -c "from pipelines.runner import prepare_dagster_home; prepare_dagster_home('warehouse/.dagster')"
+	DAGSTER_HOME=$(CURDIR)/warehouse/.dagster $(BIN)/dagster dev -m pipelines.definitions
 
 benchmark: $(STAMP)  ## extraction throughput on the samples + pipeline on 10,000 synthetic reports -> benchmarks/results.json
 	$(BIN)/python benchmarks/benchmark.py --synthetic 10000

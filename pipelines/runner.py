@@ -13,11 +13,27 @@ from pipelines.defs.resources import WarehouseConfig
 from pipelines.definitions import ALL_ASSETS
 from pipelines.warehouse.store import connect
 
-_INSTANCE_YAML = """# Dagster instance created by xxgk run (DAGSTER_HOME={home}).
+_INSTANCE_HEADER = "# Dagster instance of xxgk"
+_INSTANCE_YAML = _INSTANCE_HEADER + """ (DAGSTER_HOME={home}); rewritten by xxgk when it starts with this line.
 telemetry:
   enabled: false
+# DuckDB has a single writer: runs (sensor, schedule, backfill) queue and execute one at a time.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """Create ``home`` with xxgk's ``dagster.yaml`` (one run at a time); a hand-written file is left alone."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    text = _INSTANCE_YAML.format(home=home)
+    if not cfg.exists() or (cfg.read_text(encoding="utf-8").startswith(_INSTANCE_HEADER) and cfg.read_text(encoding="utf-8") != text):
+        cfg.write_text(text, encoding="utf-8")
+    return cfg
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -27,11 +43,7 @@ def dagster_instance() -> dg.DagsterInstance:
     partitions are re-registered by the inventory on every run, so nothing is lost.
     """
     if os.environ.get("DAGSTER_HOME"):
-        home = Path(os.environ["DAGSTER_HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        cfg = home / "dagster.yaml"
-        if not cfg.exists():
-            cfg.write_text(_INSTANCE_YAML.format(home=home), encoding="utf-8")
+        prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 

@@ -84,3 +84,21 @@ def test_new_parser_version_reextracts(built, monkeypatch):
     assert set(cells.parser_version) == {"9999.1+test"}
     again = process.process_partition(raw, wh, inventory, "2023", workers=1)
     assert again.skipped
+
+
+def test_dagster_home_runs_one_run_at_a_time(tmp_path):
+    """The instance xxgk creates queues sensor/backfill runs one at a time (DuckDB has one writer)."""
+    from pipelines.runner import prepare_dagster_home
+
+    home = tmp_path / "dagster_home"
+    prepare_dagster_home(home)
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+    finally:
+        instance.dispose()
+    custom = "telemetry:\n  enabled: false\n"
+    (home / "dagster.yaml").write_text(custom, encoding="utf-8")
+    prepare_dagster_home(home)
+    assert (home / "dagster.yaml").read_text(encoding="utf-8") == custom  # a hand-written file is kept
