@@ -102,3 +102,26 @@ def test_dagster_home_runs_one_run_at_a_time(tmp_path):
     (home / "dagster.yaml").write_text(custom, encoding="utf-8")
     prepare_dagster_home(home)
     assert (home / "dagster.yaml").read_text(encoding="utf-8") == custom  # a hand-written file is kept
+
+
+def test_failed_load_leaves_the_warehouse_as_it_was(built):
+    """A load that breaks halfway (a damaged Parquet file) rolls back: DuckDB keeps every previous row."""
+    from pipelines.warehouse.reference import reference_frames
+    from pipelines.warehouse.store import loaded_fingerprint, load_partition, parquet_path
+
+    raw, wh, _ = built
+
+    def contents():
+        con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
+        try:
+            return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("reports", "cells", "document_rule_results")}
+        finally:
+            con.close()
+
+    before, fingerprint = contents(), loaded_fingerprint(wh, "2023")
+    assert before["cells"] > 0 and fingerprint
+    parquet_path(wh, "document_rule_results", "2023").write_bytes(b"not a parquet file")  # reports and cells load first
+    with pytest.raises(Exception, match="(?i)parquet"):
+        load_partition(wh, "2023", reference_frames(raw), fingerprint="changed")
+    assert contents() == before
+    assert loaded_fingerprint(wh, "2023") == fingerprint

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -73,14 +75,33 @@ def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
     return duckdb.connect(str(path), read_only=read_only)
 
 
+STATE_TABLE = "_loaded_partitions"
+
+
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES:
         con.execute(duckdb_ddl(table))
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)"
+    )
     for stmt in view_statements():
         con.execute(stmt)
 
 
-STATE_TABLE = "_loaded_partitions"
+@contextmanager
+def _transaction(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection inside one transaction (tables ensured): committed on success, else rolled back."""
+    con = connect(warehouse)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        _ensure_tables(con)
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
 
 
 def loaded_fingerprint(warehouse: Path, key: str) -> str | None:
@@ -126,10 +147,7 @@ def load_partition(
         return None
     year = None if key == UNDATED else int(key)
     counts: dict[str, int] = {}
-    con = connect(warehouse)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        _ensure_tables(con)
+    with _transaction(warehouse) as con:
         for table, frame in reference.items():
             con.execute(f'DELETE FROM "{table}"')
             con.register("_reference", to_arrow(table, frame))
@@ -151,35 +169,19 @@ def load_partition(
             counts[table] = con.execute(
                 f'SELECT count(*) FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year]
             ).fetchone()[0]
-        con.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)")
         con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
         con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, now())", [key, fingerprint])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
     return counts
 
 
 def load_whole(warehouse: Path, table: str, frame: pd.DataFrame) -> int:
     """Replace a warehouse-wide table (cross-report findings, roll-ups) in one transaction, and its Parquet file."""
     write_parquet(warehouse, table, frame)
-    con = connect(warehouse)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        _ensure_tables(con)
+    with _transaction(warehouse) as con:
         con.execute(f'DELETE FROM "{table}"')
         con.register("_whole", to_arrow(table, frame))
         con.execute(f'INSERT INTO "{table}" SELECT * FROM _whole')
         con.unregister("_whole")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
     return len(frame)
 
 
@@ -192,17 +194,10 @@ def drop_partition(warehouse: Path, key: str) -> None:
     if not db_path(warehouse).exists():
         return
     year = None if key == UNDATED else int(key)
-    con = connect(warehouse)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        _ensure_tables(con)
+    with _transaction(warehouse) as con:
         for table in PARTITIONED_TABLES:
             con.execute(f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year])
-        con.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)")
         con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
-        con.execute("COMMIT")
-    finally:
-        con.close()
 
 
 def _sql_path(path: Path) -> str:
