@@ -8,19 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs.assets import (
-    REPORT_YEARS,
-    cross_rule_results,
-    document_inventory,
-    out_region_rollups,
-    process_report_year,
-    quality_report,
-    warehouse_db,
-)
+from pipelines.defs.assets import ALL_ASSETS, REPORT_YEARS
 from pipelines.defs.automation import build_year, nightly_rollup, raw_changes, regional_rollup, regional_rollup_after_load
 from pipelines.defs.resources import WarehouseConfig
-
-ALL_ASSETS = [document_inventory, process_report_year, warehouse_db, cross_rule_results, out_region_rollups, quality_report]
 
 
 def build_definitions(warehouse: WarehouseConfig | None = None) -> dg.Definitions:

@@ -9,7 +9,6 @@ vs found, and for narrative rules the quoted sentence.
 from __future__ import annotations
 
 import html
-import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -180,26 +179,16 @@ def build_data_docs(warehouse: Path) -> Path:
     """Great Expectations Data Docs: every generated suite, and the table suites validated on the warehouse tables."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    from pipelines.rules.suites import all_suite_specs
+    from pipelines.rules.suites import all_suite_specs, build_suite, quiet_context
 
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
     root = Path(warehouse) / "reports" / "gx_project"
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    ctx = gx.get_context(mode="file", project_root_dir=str(root))
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    ctx = quiet_context(mode="file", project_root_dir=str(root))
     source = ctx.data_sources.add_or_update_pandas("warehouse")
     con = connect(warehouse, read_only=True)
     try:
-        for name, spec in all_suite_specs().items():
-            suite = gx.ExpectationSuite(name=name, meta=spec.get("meta"))
-            for e in spec["expectations"]:
-                suite.add_expectation_configuration(
-                    ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"], severity=e.get("severity", "critical"))
-                )
-            suite = ctx.suites.add_or_update(suite)
+        for name in all_suite_specs():
+            suite = ctx.suites.add_or_update(build_suite(name))
             if not name.startswith("table_"):
                 continue
             table = name.removeprefix("table_")

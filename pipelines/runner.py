@@ -7,11 +7,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.assets import REPORT_YEARS, document_inventory
-from pipelines.defs.automation import YEAR_ASSETS, regional_rollup
+from pipelines.defs.assets import ALL_ASSETS, REPORT_YEARS, document_inventory, process_report_year, warehouse_db
+from pipelines.defs.automation import regional_rollup
 from pipelines.defs.resources import WarehouseConfig
-from pipelines.definitions import ALL_ASSETS
-from pipelines.warehouse.store import connect
+from pipelines.warehouse.store import connect, db_path
 
 _INSTANCE_HEADER = "# Dagster instance of xxgk"
 _INSTANCE_YAML = _INSTANCE_HEADER + """ (DAGSTER_HOME={home}); rewritten by xxgk when it starts with this line.
@@ -31,7 +30,8 @@ def prepare_dagster_home(home: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     text = _INSTANCE_YAML.format(home=home)
-    if not cfg.exists() or (cfg.read_text(encoding="utf-8").startswith(_INSTANCE_HEADER) and cfg.read_text(encoding="utf-8") != text):
+    current = cfg.read_text(encoding="utf-8") if cfg.exists() else None
+    if current is None or (current.startswith(_INSTANCE_HEADER) and current != text):
         cfg.write_text(text, encoding="utf-8")
     return cfg
 
@@ -71,7 +71,7 @@ def run_pipeline(
     for key in keys:
         res = dg.materialize(
             ALL_ASSETS,
-            selection=dg.AssetSelection.assets(*YEAR_ASSETS[1:]),
+            selection=dg.AssetSelection.assets(process_report_year, warehouse_db),  # the inventory ran above
             partition_key=key,
             instance=instance,
             resources=resources,
@@ -84,8 +84,6 @@ def run_pipeline(
                          run_config=_QUIET, raise_on_error=False)
     if not res.success:
         failed.append("cross-report rules, roll-ups or the quality report failed (see the Dagster log above)")
-    from pipelines.warehouse.store import db_path
-
     text = summarize(warehouse_dir, keys) if db_path(warehouse_dir).exists() else "xxgk: no warehouse database was written"
     if failed:
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)

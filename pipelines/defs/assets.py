@@ -169,7 +169,7 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
             asset_key="document_rule_results",
             check_name=rule.check_name,
             passed=failures == 0,
-            severity=dg.AssetCheckSeverity.ERROR if rule.severity == "error" else dg.AssetCheckSeverity.WARN,
+            severity=_check_severity(rule),
             metadata={
                 "failed_instances": failures,
                 "reports": dg.MetadataValue.json(reports[:50]),
@@ -203,9 +203,8 @@ def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     t4_wide, old_table and their published_* variants.
     """
     from pipelines.warehouse.reference import reference_frames
-    from pipelines.warehouse.store import UNDATED, connect, load_partition
-
     from pipelines.warehouse.state import saved_fingerprint
+    from pipelines.warehouse.store import UNDATED, connect, load_partition
 
     key = context.partition_key
     wh = Path(warehouse.warehouse_dir)
@@ -254,27 +253,25 @@ def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     and the DuckDB table of the same name (part of the rule_results view).
     """
     from pipelines.rules.cross_rules import evaluate_cross
-    from pipelines.warehouse.state import load_state, save_state, state_fingerprint
+    from pipelines.warehouse.state import compute_unless_unchanged
     from pipelines.warehouse.store import CROSS_TABLE, load_whole
 
     wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
-    fingerprint = state_fingerprint(wh, raw)
-    summary = load_state(wh, "cross_rule_results", fingerprint)
-    if summary is None:
+
+    def compute() -> dict:
         rows, measures = evaluate_cross(wh, raw, log=context.log.info)
-        n = load_whole(wh, CROSS_TABLE, rows)
-        summary = {"rows": n, "instances": len(measures), "rules": {}}
+        summary = {"rows": load_whole(wh, CROSS_TABLE, rows), "instances": len(measures), "rules": {}}
         for rule_id, m in (measures.groupby("rule_id") if len(measures) else []):
             fails = m[m.outcome == "fail"]
             summary["rules"][rule_id] = {
                 "failed": len(fails), "reports": sorted(set(fails.report_id))[:50],
                 "not_assessable": int((m.outcome == "not_assessable").sum()),
             }
-        save_state(wh, "cross_rule_results", fingerprint, summary)
-        skipped = False
-    else:
+        return summary
+
+    summary, skipped, fingerprint = compute_unless_unchanged(wh, raw, "cross_rule_results", compute)
+    if skipped:
         context.log.info("warehouse unchanged since the last cross-report run; nothing written")
-        skipped = True
     yield dg.MaterializeResult(
         data_version=dg.DataVersion(fingerprint[:16]),
         metadata={"rows": summary["rows"], "instances": summary["instances"], "skipped_unchanged": skipped},
@@ -286,7 +283,7 @@ def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseCo
         yield dg.AssetCheckResult(
             check_name=rule.check_name,
             passed=r["failed"] == 0,
-            severity=dg.AssetCheckSeverity.WARN if rule.severity == "warning" else dg.AssetCheckSeverity.ERROR,
+            severity=_check_severity(rule),
             metadata={"failed_instances": r["failed"], "reports": dg.MetadataValue.json(r["reports"]),
                       "not_assessable_instances": r["not_assessable"]},
         )
@@ -300,20 +297,18 @@ def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     DuckDB table out_region_rollups and the view v_rollup_vs_reported.
     """
     from pipelines.rollups import compute_rollups
-    from pipelines.warehouse.state import load_state, save_state, state_fingerprint
+    from pipelines.warehouse.state import compute_unless_unchanged
     from pipelines.warehouse.store import load_whole
 
     wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
-    fingerprint = state_fingerprint(wh, raw)
-    summary = load_state(wh, "out_region_rollups", fingerprint)
-    skipped = summary is not None
-    if not skipped:
+
+    def compute() -> dict:
         frame = compute_rollups(wh)
         load_whole(wh, "out_region_rollups", frame)
-        mismatches = frame[frame.difference.fillna(0).abs() > 1e-6]
-        summary = {"rows": len(frame), "regions": int(frame.region_id.nunique()) if len(frame) else 0,
-                   "mismatching_cells": len(mismatches)}
-        save_state(wh, "out_region_rollups", fingerprint, summary)
+        return {"rows": len(frame), "regions": int(frame.region_id.nunique()) if len(frame) else 0,
+                "mismatching_cells": int((frame.difference.fillna(0).abs() > 1e-6).sum())}
+
+    summary, skipped, fingerprint = compute_unless_unchanged(wh, raw, "out_region_rollups", compute)
     return dg.MaterializeResult(
         data_version=dg.DataVersion(fingerprint[:16]),
         metadata={**summary, "skipped_unchanged": skipped},
@@ -324,20 +319,25 @@ def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """The data-quality report warehouse/reports/quality.html (self-contained) and the GX Data Docs."""
     from pipelines.quality import write_report
-    from pipelines.warehouse.state import load_state, save_state, state_fingerprint
+    from pipelines.warehouse.state import compute_unless_unchanged
 
     wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
-    fingerprint = state_fingerprint(wh, raw)
-    path = wh / "reports" / "quality.html"
-    skipped = load_state(wh, "quality_report", fingerprint) is not None and path.exists()
-    if not skipped:
-        path = write_report(wh)
-        save_state(wh, "quality_report", fingerprint, {"path": str(path)})
-    context.log.info(("unchanged: " if skipped else "wrote ") + str(path))
+    summary, skipped, fingerprint = compute_unless_unchanged(
+        wh, raw, "quality_report", lambda: {"path": str(write_report(wh))}, outputs=(wh / "reports" / "quality.html",)
+    )
+    context.log.info(("unchanged: " if skipped else "wrote ") + summary["path"])
     return dg.MaterializeResult(
         data_version=dg.DataVersion(fingerprint[:16]),
-        metadata={"path": dg.MetadataValue.path(str(path)), "skipped_unchanged": skipped},
+        metadata={"path": dg.MetadataValue.path(summary["path"]), "skipped_unchanged": skipped},
     )
+
+
+ALL_ASSETS = [document_inventory, process_report_year, warehouse_db, cross_rule_results, out_region_rollups, quality_report]
+
+
+def _check_severity(rule) -> dg.AssetCheckSeverity:
+    """ERROR for error-level rules (blocking), WARN for warnings."""
+    return dg.AssetCheckSeverity.ERROR if rule.severity == "error" else dg.AssetCheckSeverity.WARN
 
 
 def _tty():

@@ -18,16 +18,11 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.assets import (
-    REPORT_YEARS,
-    cross_rule_results,
-    document_inventory,
-    out_region_rollups,
-    process_report_year,
-    quality_report,
-    warehouse_db,
+    REPORT_YEARS, cross_rule_results, document_inventory, out_region_rollups, process_report_year, quality_report, warehouse_db,
 )
 from pipelines.defs.resources import WarehouseConfig
 
+# what one report year needs: a fresh inventory, then the year's extraction and its DuckDB load
 YEAR_ASSETS = [document_inventory, process_report_year, warehouse_db]
 
 build_year = dg.define_asset_job(

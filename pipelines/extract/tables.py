@@ -24,7 +24,7 @@ from pipelines.extract.documents import FREE, GRID, PIPE, Cell, Document
 from pipelines.extract.labels import ORDER, POSITION, LabelIndex, LabelMatch, label_index, normalized_with_map
 from pipelines.extract.model import ERROR, INFO, WARNING, CellRecord, Extraction
 from pipelines.extract.text import bare, core, norm
-from pipelines.extract.values import BLANK, is_unit, is_value_like, parse_cell
+from pipelines.extract.values import is_unit, is_value_like, parse_cell
 from pipelines.registry import TemplateRow, load_registry
 from pipelines.rules.expressions import linear_constraints
 

@@ -14,20 +14,20 @@
 from __future__ import annotations
 
 import ast
-import itertools
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from pipelines.agencies import AgencyRegistry
 from pipelines.extract.text import norm
-from pipelines.registry import Rule, load_registry
-from pipelines.rules.expressions import cell_code
+from pipelines.registry import ERAS, Rule, load_registry
+from pipelines.rules.expressions import cell_code, substitutions
 
 USABLE = ("published", "published_partial", "quarantined")
 CLONE_MIN_CELLS = 20
 CLONE_MIN_NONZERO = 3
+CROSS_MEASURE_COLUMNS = ["report_id", "report_year", "rule_id", "kind", "severity", "op", "instance", "cells",
+                         "found", "expected", "violation", "missing", "touched", "evidence"]
 
 
 @dataclass
@@ -60,7 +60,7 @@ def body_key(agency_id, agency) -> str:
 
 def load_reports(reports: pd.DataFrame, cells: pd.DataFrame) -> list[Report]:
     """Usable reports (published, partial or quarantined) with their printed values."""
-    reports = reports[reports.status.isin(USABLE) & reports.report_year.notna() & reports.era.isin(["old2014", "v2019", "v2021"])]
+    reports = reports[reports.status.isin(USABLE) & reports.report_year.notna() & reports.era.isin(ERAS)]
     by_report = {rid: g for rid, g in cells[cells.report_id.isin(reports.report_id)].groupby("report_id")}
     out = []
     for r in reports.itertuples(index=False):
@@ -89,9 +89,7 @@ def _compatible(a: Report, b: Report) -> bool:
 
 
 def _row(rule: Rule, report: Report, instance: str, outcome: str, found, expected, cells, evidence, missing=""):
-    violation = {"pass": 0.0, "fail": None, "na": None}[outcome]
-    if outcome == "fail":
-        violation = abs((found or 0) - (expected or 0)) or 1.0
+    violation = {"pass": 0.0, "fail": abs((found or 0) - (expected or 0)) or 1.0, "na": None}[outcome]
     return {
         "report_id": report.report_id, "report_year": report.year, "rule_id": rule.rule_id, "kind": rule.kind,
         "severity": rule.severity, "op": "==", "instance": instance, "cells": " ".join(cells), "found": found,
@@ -101,20 +99,6 @@ def _row(rule: Rule, report: Report, instance: str, outcome: str, found, expecte
 
 # --------------------------------------------------------------------------------------------
 # cross-year
-
-
-def _expand(rule: Rule) -> list[tuple[str, str]]:
-    names = list(dict.fromkeys(re.findall(r"\{(\w+)\}", rule.expression)))
-    domains = {n: [v.strip() for v in vals.split(",")] for n, vals in re.findall(r"\{(\w+)\}\s+in\s+\{([^{}]*)\}", rule.description)}
-    if not names:
-        return [("", rule.expression)]
-    out = []
-    for combo in itertools.product(*(domains[n] for n in names)):
-        text = rule.expression
-        for n, v in zip(names, combo):
-            text = text.replace("{" + n + "}", v)
-        out.append((",".join(f"{n}={v}" for n, v in zip(names, combo)), text))
-    return out
 
 
 def _offset(node) -> int:
@@ -175,7 +159,7 @@ def _year_rule(rule: Rule, prev: Report, current: Report) -> list[dict]:
         same = all(current.values[c] == prev.values[c] for c in common)
         return [_row(rule, current, f"{len(common)} cells", "fail" if same else "pass", float(same), 0.0, [], evidence)]
     out = []
-    for label, text in _expand(rule):
+    for label, text in substitutions(rule):
         tree = ast.parse(text, mode="eval").body
         conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
         for node in conjuncts:
@@ -208,10 +192,9 @@ def _op(node) -> str:
 # cross-level
 
 
-def _level_codes(rule: Rule, era: str) -> list[str]:
+def _level_codes(era: str) -> list[str]:
     """x of L-AGG/L-DISTRICTS: additive cells of the era's tables (stocks and de-duplicated totals excluded)."""
-    reg = load_registry()
-    return [i.code for i in reg.indicators_for(era) if i.additive]
+    return [i.code for i in load_registry().indicators_for(era) if i.additive]
 
 
 def cross_level_measures(reports: list[Report], agencies: AgencyRegistry) -> list[dict]:
@@ -242,7 +225,7 @@ def cross_level_measures(reports: list[Report], agencies: AgencyRegistry) -> lis
                 rows.append(_row(rule, r, "", "na", None, None, [], "",
                                  missing="children without a report for this year: " + ", ".join(missing_kids)))
                 continue
-            for code in _level_codes(rule, r.era):
+            for code in _level_codes(r.era):
                 if code not in r.values:
                     continue
                 parts = [(a, kid_reports[a.agency_id].values.get(code)) for a in subset]
@@ -260,8 +243,7 @@ def cross_measures(reports: pd.DataFrame, cells: pd.DataFrame, agencies: AgencyR
     """All cross-report measures as a frame (same columns as document measures plus report_year, evidence)."""
     reps = load_reports(reports, cells)
     rows = cross_year_measures(reps) + cross_level_measures(reps, agencies)
-    return pd.DataFrame(rows, columns=["report_id", "report_year", "rule_id", "kind", "severity", "op", "instance", "cells",
-                                       "found", "expected", "violation", "missing", "touched", "evidence"])
+    return pd.DataFrame(rows, columns=CROSS_MEASURE_COLUMNS)
 
 
 def evaluate_cross(warehouse, raw_dir, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -272,7 +254,7 @@ def evaluate_cross(warehouse, raw_dir, log=None) -> tuple[pd.DataFrame, pd.DataF
     """
     from pipelines.rules.evaluate import outcome
     from pipelines.rules.findings import rule_result_rows
-    from pipelines.rules.suites import failed_measures
+    from pipelines.rules.suites import check_agreement
     from pipelines.warehouse.store import connect
 
     agencies = AgencyRegistry.load(raw_dir)
@@ -294,15 +276,11 @@ def evaluate_cross(warehouse, raw_dir, log=None) -> tuple[pd.DataFrame, pd.DataF
     finally:
         con.close()
     if not frames:
-        empty = cross_measures(pd.DataFrame(columns=["report_id", "report_year", "status", "era", "scope", "agency_id", "agency"]),
-                               pd.DataFrame(columns=["report_id", "code", "value", "recovery"]), agencies)
-        empty["outcome"] = pd.Series(dtype=object)
+        empty = pd.DataFrame(columns=[*CROSS_MEASURE_COLUMNS, "outcome"])
         return rule_result_rows(empty, {}), empty
     measures = pd.concat(frames, ignore_index=True)
     measures["outcome"] = outcome(measures.violation)
     era_of = {r.rule_id: r.era for r in load_registry().rules}
     for era, group in measures.groupby(measures.rule_id.map(era_of)):
-        failed = failed_measures(group, era)
-        if set(failed.index) != set(group.index[group.outcome == "fail"]):
-            raise RuntimeError(f"Great Expectations and the cross-report rules disagree ({era})")
+        check_agreement(group, era, "cross-report rules")
     return rule_result_rows(measures, {}), measures

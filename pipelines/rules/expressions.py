@@ -134,21 +134,31 @@ def placeholder_domains(rule: Rule) -> dict[str, list[str]]:
     return domains
 
 
-def expand(rule: Rule) -> list[RuleInstance]:
-    """All instances of an in-table rule (placeholders expanded, conjunctions split)."""
-    if rule.kind not in IN_TABLE_KINDS:
-        raise RuleSyntaxError(f"{rule.rule_id}: kind {rule.kind} is not an in-table rule")
+def substitutions(rule: Rule) -> list[tuple[str, str]]:
+    """(label, expression) for every combination of the rule's placeholder values, e.g. ('col=total', '...').
+
+    A rule without placeholders gives one pair with an empty label; any kind of rule.
+    """
     names = list(dict.fromkeys(_PLACEHOLDER.findall(rule.expression)))
     domains = placeholder_domains(rule)
     missing = [n for n in names if n not in domains]
     if missing:
         raise RuleSyntaxError(f"{rule.rule_id}: no values for placeholder(s) {missing}")
-    out: list[RuleInstance] = []
+    out = []
     for combo in itertools.product(*(domains[n] for n in names)):
         text = rule.expression
         for name, value in zip(names, combo):
             text = text.replace("{" + name + "}", value)
-        label = ",".join(f"{n}={v}" for n, v in zip(names, combo))
+        out.append((",".join(f"{n}={v}" for n, v in zip(names, combo)), text))
+    return out
+
+
+def expand(rule: Rule) -> list[RuleInstance]:
+    """All instances of an in-table rule (placeholders expanded, conjunctions split)."""
+    if rule.kind not in IN_TABLE_KINDS:
+        raise RuleSyntaxError(f"{rule.rule_id}: kind {rule.kind} is not an in-table rule")
+    out: list[RuleInstance] = []
+    for label, text in substitutions(rule):
         parts = [p.strip() for p in text.split(";") if p.strip()]
         for k, part in enumerate(parts):
             suffix = f"#{k + 1}" if len(parts) > 1 else ""

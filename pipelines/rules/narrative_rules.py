@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from pipelines.extract.narrative import NarrativeFigure, first_values
 from pipelines.registry import load_registry
-from pipelines.rules.expressions import cell_code, linear_constraints
+from pipelines.rules.expressions import cell_code, linear_constraints, substitutions
 
 INF = math.inf
 _IMPLIES = re.compile(r"\((narr\.\w+) implies ([^()]*)\)")
@@ -152,14 +152,6 @@ def _conjuncts(expression: str) -> list[ast.AST]:
     return [tree]
 
 
-def _expand(expression: str, description: str) -> list[tuple[str, str]]:
-    m = re.search(r"\{(\w+)\}\s+in\s+\{([^{}]*)\}", description)
-    if "{" not in expression or not m:
-        return [("", expression)]
-    name, values = m.group(1), [v.strip() for v in m.group(2).split(",")]
-    return [(f"{name}={v}", expression.replace("{" + name + "}", v)) for v in values]
-
-
 def _row(rule, instance, outcome, found, expected, cells, evidence, missing=""):
     def point(iv):
         if iv is None:
@@ -193,7 +185,7 @@ def _plan(era: str) -> tuple:
             out.append((rule, handler, ()))
             continue
         parts = []
-        for label, expression in _expand(rule.expression, rule.description):
+        for label, expression in substitutions(rule):
             for node in _conjuncts(expression):
                 names = _narr_names(node)
                 parts.append((" ".join(p for p in (label, ",".join(names)) if p), node, _codes(node)))

@@ -121,19 +121,24 @@ def drift(directory: Path) -> list[str]:
 # validation
 
 
-@lru_cache(maxsize=1)
-def _context():
+def quiet_context(**kwargs):
+    """A GX data context (``gx.get_context(**kwargs)``) without progress bars or info logging."""
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    ctx = gx.get_context(mode="ephemeral")
+    ctx = gx.get_context(**kwargs)
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return ctx
 
 
-@lru_cache(maxsize=32)
-def _suite(name: str):
+@lru_cache(maxsize=1)
+def _context():
+    return quiet_context(mode="ephemeral")
+
+
+def build_suite(name: str):
+    """The GX ExpectationSuite of a generated suite spec (``rules_<era>`` or ``table_<name>``)."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -144,6 +149,9 @@ def _suite(name: str):
             ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"], severity=e.get("severity", "critical"))
         )
     return suite
+
+
+_suite = lru_cache(maxsize=32)(build_suite)
 
 
 def validate(frame: pd.DataFrame, suite_name: str, index_columns: list[str]):
@@ -193,6 +201,16 @@ def failed_measures(measures: pd.DataFrame, era: str) -> pd.DataFrame:
         return measures.iloc[0:0]
     pairs = pd.MultiIndex.from_frame(measures[["report_id", "rule_id"]]).isin(list(failing))
     return measures[pairs & (measures.violation > TOLERANCE)]
+
+
+def check_agreement(measures: pd.DataFrame, era: str, what: str) -> None:
+    """Raise when the GX suite and the rule engine's own outcome (``measures.outcome``) disagree on any instance."""
+    gx_failed = set(failed_measures(measures, era).index)
+    engine_failed = set(measures.index[measures.outcome == "fail"])
+    if gx_failed != engine_failed:
+        raise RuntimeError(
+            f"Great Expectations and the {what} disagree on {len(gx_failed ^ engine_failed)} rule instance(s) ({era})"
+        )
 
 
 def validate_table(frame: pd.DataFrame, table: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.extract import PARSER_VERSION
@@ -52,3 +53,19 @@ def save_state(warehouse: Path, name: str, fingerprint: str, summary: dict) -> N
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"fingerprint": fingerprint, "summary": summary}, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(path)
+
+
+def compute_unless_unchanged(
+    warehouse: Path, raw_dir: Path, name: str, compute: Callable[[], dict], outputs: tuple[Path, ...] = ()
+) -> tuple[dict, bool, str]:
+    """Run a warehouse-wide asset's ``compute()`` only when its inputs (``state_fingerprint``) changed or an output is gone.
+
+    Returns (summary, skipped, fingerprint); the summary is ``compute()``'s, saved for the next run.
+    """
+    fingerprint = state_fingerprint(warehouse, raw_dir)
+    summary = load_state(warehouse, name, fingerprint)
+    if summary is not None and all(Path(o).exists() for o in outputs):
+        return summary, True, fingerprint
+    summary = compute()
+    save_state(warehouse, name, fingerprint, summary)
+    return summary, False, fingerprint
