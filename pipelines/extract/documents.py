@@ -45,6 +45,10 @@ class Cell:
     row_index: int | None = None
     col_index: int | None = None
     bbox: tuple[float, float, float, float] | None = None
+    # readers that can misread (OCR) say how sure they are and what else the text could be;
+    # the verification stage chooses among the alternatives with the tables' own equalities
+    confidence: float | None = None
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass
