@@ -27,6 +27,7 @@ PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_i
 REFERENCE_TABLES = ("indicators", "rules", "agencies")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
+LANDING_TABLES = ("inventory_skipped",)  # paths of raw/ that are not documents, with the reason
 DB_FILE = "xxgk.duckdb"
 UNDATED = "undated"
 
@@ -79,7 +80,7 @@ STATE_TABLE = "_loaded_partitions"
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES:
+    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES + LANDING_TABLES:
         con.execute(duckdb_ddl(table))
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)"
