@@ -335,7 +335,7 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
     known = {}
     if previous is not None and not previous.empty:
         known = {r.source_path: r for r in previous.itertuples(index=False)}
-    rows, skipped = [], []
+    rows, skipped, to_read = [], [], []
     for item in walk(raw_dir):
         rel = path_id(item.rel)
         if item.reason_kind is not None:
@@ -347,11 +347,11 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
             st = path.stat()
             prev = known.get(rel)
             if prev is not None and prev.size_bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
-                sha, year, agency = prev.sha256, prev.report_year, prev.agency_printed
-                year = None if pd.isna(year) else int(year)
+                sha, year, agency = prev.sha256, None if pd.isna(prev.report_year) else int(prev.report_year), prev.agency_printed
             else:
-                sha = sha256_of(path)
-                year, agency = sniff(path, sha) if file_type_of(path) in DOCUMENT_TYPES else (None, None)
+                sha, year, agency = sha256_of(path), None, None
+                if file_type_of(path) in DOCUMENT_TYPES:
+                    to_read.append((len(rows), path, sha))
         except OSError as exc:
             kind = "vanished" if isinstance(exc, FileNotFoundError) else "unreadable"
             skipped.append({"source_path": rel, "entry_type": "file", "reason_kind": kind,
@@ -359,25 +359,29 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
                             "size_bytes": item.size_bytes})
             continue
         m = manifest.get(rel, {})
-        manifest_year = _int(m.get("report_year"))
-        report_year = year if year is not None else manifest_year
-        rows.append(
-            {
-                "source_path": rel,
-                "source_file": rel.rsplit("/", 1)[-1],
-                "file_type": file_type_of(path),
-                "sha256": sha,
-                "size_bytes": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "report_year": report_year,
-                "partition_key": str(report_year) if report_year is not None else UNDATED,
-                "agency_printed": agency,
-                "manifest_agency": m.get("agency") or None,
-                "manifest_year": manifest_year,
-                "manifest_sha256": m.get("sha256") or None,
-            }
-        )
+        rows.append({
+            "source_path": rel, "source_file": rel.rsplit("/", 1)[-1], "file_type": file_type_of(path), "sha256": sha,
+            "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "report_year": year, "agency_printed": agency,
+            "manifest_agency": m.get("agency") or None, "manifest_year": _int(m.get("report_year")),
+            "manifest_sha256": m.get("sha256") or None,
+        })
+    for (k, _, _), (year, agency) in zip(to_read, sniff_all([(path, sha) for _, path, sha in to_read])):
+        rows[k].update(report_year=year, agency_printed=agency)
+    for row in rows:
+        if row["report_year"] is None:
+            row["report_year"] = row["manifest_year"]  # the manifest only when the document does not say
+        row["partition_key"] = str(row["report_year"]) if row["report_year"] is not None else UNDATED
     return Inventory(pd.DataFrame(rows, columns=INVENTORY_COLUMNS), pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
+
+
+def sniff_all(items: list[tuple[Path, str]]) -> list[tuple[int | None, str | None]]:
+    """``sniff`` of every (path, sha256), in order.
+
+    TODO(h8 interface 9): run these in the warm worker pool (``workers.run_all``) once it is on
+    main: the reading then happens in parallel and under the per-document limits, so a file that
+    crashes a C library costs its own year, not the inventory.
+    """
+    return [sniff(path, sha) for path, sha in items]
 
 
 def scan(raw_dir: Path, previous: pd.DataFrame | None = None) -> pd.DataFrame:

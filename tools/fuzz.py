@@ -16,6 +16,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -32,6 +33,10 @@ def _init() -> None:
     import logging
 
     logging.disable(logging.WARNING)
+    if sys.platform == "linux":  # a worker never outlives the run that started it
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _chunk(args: tuple[list[str], int, int]) -> tuple[Counter, list[dict], float]:
@@ -89,8 +94,34 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     print(f"fuzz: {total:,} cases ({len(seeds)} seeds × {per_seed:,}, numbers {args.start}–{args.start + per_seed - 1}), "
           f"{args.processes} processes", flush=True)
-    with mp.get_context("forkserver").Pool(args.processes, initializer=_init, maxtasksperchild=20) as pool:
-        for c, found, secs in pool.imap_unordered(_chunk, tasks):
+
+    def save(done_seconds: float) -> dict:
+        result = {
+            "command": "tools/fuzz.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "seeds": seeds, "first_case": args.start, "cases_planned": total, "cases": counts["cases"],
+            "processes": args.processes, "wall_seconds": round(done_seconds, 1),
+            "cases_per_second": round(counts["cases"] / done_seconds, 2) if done_seconds else None,
+            "extraction_ms_per_case": round(seconds / max(counts["cases"], 1) * 1000, 1),
+            "findings": {k: v for k, v in counts.items() if k != "cases"},
+            "examples": kept,
+        }
+        args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return result
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    pool = mp.get_context("forkserver").Pool(args.processes, initializer=_init, maxtasksperchild=20)
+    results = pool.imap_unordered(_chunk, tasks)
+    try:
+        for _ in tasks:
+            while True:
+                if stop:
+                    raise KeyboardInterrupt
+                try:
+                    c, found, secs = results.next(timeout=1.0)
+                    break
+                except mp.TimeoutError:
+                    continue
             counts.update(c)
             seconds += secs
             for f in found:
@@ -101,17 +132,17 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = time.monotonic() - began
             rate = done / elapsed if elapsed else 0.0
             bad = {k: v for k, v in counts.items() if k != "cases"}
-            print(f"  {done:,}/{total:,} cases, {rate:,.0f}/s, {seconds / max(done, 1) * 1000:.1f} ms extraction each, "
-                  f"findings {bad or 'none'}, about {(total - done) / rate / 60 if rate else 0:,.0f} min left", flush=True)
+            save(elapsed)
+            print(f"  {done:,}/{total:,} cases, {rate:,.1f}/s, {seconds / max(done, 1) * 1000:.1f} ms extraction each, "
+                  f"findings {bad or 'none'}, about {(total - done) / rate / 3600 if rate else 0:,.1f} h left", flush=True)
+        pool.close()
+    except KeyboardInterrupt:
+        print("fuzz: interrupted; the figures so far are saved", flush=True)
+        pool.terminate()
+    finally:
+        pool.join()
     elapsed = time.monotonic() - began
-    result = {
-        "command": "tools/fuzz.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "seeds": seeds, "first_case": args.start, "cases": counts["cases"], "processes": args.processes,
-        "wall_seconds": round(elapsed, 1), "cases_per_second": round(counts["cases"] / elapsed, 1),
-        "findings": {k: v for k, v in counts.items() if k != "cases"},
-        "examples": kept,
-    }
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    result = save(elapsed)
     print(f"fuzz: {counts['cases']:,} cases in {elapsed / 60:.1f} min; findings {result['findings'] or 'none'}; "
           f"results in {args.out}")
     return 1 if result["findings"] else 0

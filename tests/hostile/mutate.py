@@ -60,7 +60,6 @@ CI_SEEDS = [
 ]
 ALL_SEEDS = CI_SEEDS + [
     "incoming/fujian_pingtan_zone_admin_committee_2023.txt",
-    "incoming/fujian_pingtan_zone_admin_committee_2022.txt",
     "incoming/chongqing_jiulongpo_erlang_subdistrict_2022.excerpt.txt",
     "pingtan/pingtan_zone_admin_committee_2023.html",
 ]
