@@ -49,7 +49,7 @@ from pipelines.extract.twins import MANIFEST, sha256_of
 from pipelines.warehouse.store import UNDATED
 
 ROOT_METADATA = {MANIFEST, "agencies.csv", "README.md", "PROVENANCE.md"}
-DATA_SUFFIXES = {".csv", ".tsv"}
+DATA_SUFFIXES = {b".csv", b".tsv"}
 DOCUMENT_TYPES = set(FILE_TYPES.values())
 SNIFF_BYTES = 8 << 20  # text read by the inventory: the whole file up to this size, else its head
 PDF_SNIFF_PAGES = 3  # pages of a PDF's text layer read for the title and 统计期限
@@ -182,7 +182,7 @@ def walk(raw_dir: Path) -> list[Found]:
                 found.append(Found(rel, "special", "special_file", f"a {what}, not a regular file: not read"))
             elif not rel_dir and os.fsdecode(entry.name) in ROOT_METADATA:
                 found.append(Found(rel, "file", "metadata", "landing-zone metadata (not a report)", size_bytes=st.st_size))
-            elif os.path.splitext(entry.name)[1].lower() in {s.encode() for s in DATA_SUFFIXES}:
+            elif os.path.splitext(entry.name)[1].lower() in DATA_SUFFIXES:
                 found.append(Found(rel, "file", "data_file", "table data (.csv/.tsv), not a report format", size_bytes=st.st_size))
             else:
                 found.append(Found(rel, "file", size_bytes=st.st_size))

@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -56,7 +57,7 @@ def _replay(case_id: str) -> int:
     base = mutate.Baseline.of(seed)
     outcome = mutate.judge(case, base)
     mutate.judge_statuses([outcome])
-    out = ROOT / "tools" / f"replay{case.suffix}"
+    out = Path(tempfile.gettempdir()) / f"xxgk-fuzz-replay{case.suffix}"
     out.write_bytes(case.data)
     print(f"case {case.id}: {'; '.join(case.steps)}\nmutated document: {out}")
     if outcome.ext is not None:
