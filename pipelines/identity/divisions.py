@@ -125,6 +125,16 @@ class DivisionRegistry:
             self.by_code[old] = Division(old, r["old_name"], level_of(old), parent if parent in self.by_code else (old[:2] + "0000"),
                                          "renamed" if succ else ("zone" if r["change"] == "zone" else "abolished"), succ,
                                          r["between"], r["source"])
+        # a zone re-coded (苏州工业园区 320571 → 320576, now a current division) is one zone: the older code points to
+        # the newer one
+        latest: dict[tuple, Division] = {(d.parent_code, d.name): d for d in self.by_code.values() if d.status == "current"}
+        for d in sorted((d for d in self.by_code.values() if d.status == "zone"), key=lambda d: d.changed or "", reverse=True):
+            newer = latest.get((d.parent_code, d.name))
+            if newer is not None:
+                self.by_code[d.code] = Division(d.code, d.name, d.level, d.parent_code, "renamed", newer.current_code,
+                                                d.changed, d.source)
+            else:
+                latest[(d.parent_code, d.name)] = d
         self.by_name: dict[str, list[Division]] = {}
         for d in self.by_code.values():
             self.by_name.setdefault(d.name, []).append(d)

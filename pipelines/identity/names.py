@@ -101,7 +101,7 @@ def classify_body(rest: str) -> Body | None:
         return Body(GOVERNMENT, "管理委员会", "")
     if rest in _OFFICE:
         return Body(OFFICE, "人民政府办公厅" if rest.endswith("厅") else "人民政府办公室", "")
-    m = _TOWN.match(rest)
+    m = _TOWN.match(rest.removeprefix("人民政府"))  # 浦东新区人民政府陆家嘴街道办事处
     if m:
         town = m.group("name")
         suffix = "办事处" if town.endswith("街道") else "人民政府"

@@ -16,7 +16,8 @@ or one differing character among the divisions of a place the name already fixed
 
 The ``agency_id`` is derived from the identity only: ``<region>:gov`` (the people's government),
 ``<region>:office``, ``<region>:dept:<department>``, ``<county>:town:<town>``,
-``<region>:zone:<zone>``, with the region's *current* code, so a renamed county keeps its id.
+``<region>:zone:<zone>`` (``<zone>:zone`` for a zone with its own code), with the region's *current* code, so
+a renamed county keeps its id.
 """
 
 from __future__ import annotations
@@ -239,22 +240,23 @@ class Resolver:
         return d.name
 
     def government_id(self, code: str) -> str:
-        """Agency id of a region's people's government."""
-        return f"{code}:gov"
+        """Agency id of a region's governing body: its people's government, or the committee of a functional zone."""
+        d = self.reg.get(code)
+        return f"{code}:zone" if d is not None and d.status == "zone" else f"{code}:gov"
 
-    def government(self, d: Division, printed=None, match="registry") -> Resolution:
-        """The people's government of a division (its zone committee for a functional zone)."""
+    def government(self, d: Division, printed=None, match="registry", committee: bool = False) -> Resolution:
+        """The people's government of a division, or its administrative committee (管理委员会) when it is a zone."""
         d = self.reg.current(d.code) or d
         parent = self.government_id(d.parent_code) if d.parent_code else None
-        kind = ZONE if d.status == "zone" else GOVERNMENT
-        name = self.display_prefix(d) + ("管理委员会" if kind == ZONE else "人民政府")
-        return Resolution(printed, self.government_id(d.code), name, d.code, d.level, kind, parent, match)
+        if committee or d.status == "zone":
+            return Resolution(printed, f"{d.code}:zone", self.display_prefix(d) + "管理委员会", d.code, d.level, ZONE, parent, match)
+        return Resolution(printed, f"{d.code}:gov", self.display_prefix(d) + "人民政府", d.code, d.level, GOVERNMENT, parent, match)
 
     def body_in(self, d: Division, body: Body, printed=None, match="registry", where: Division | None = None) -> Resolution:
         """A body of ``body``'s kind belonging to division ``d`` (``where``: a deeper division it sits in)."""
         d = self.reg.current(d.code) or d
         if body.kind == GOVERNMENT:
-            return self.government(d, printed, match)
+            return self.government(d, printed, match, committee=body.name == "管理委员会")
         prefix = self.display_prefix(d)
         owner = self.government_id(d.code)
         if body.kind == OFFICE:
@@ -274,9 +276,9 @@ class Resolver:
         if d is None or len(parts) < 2:
             return None
         kind = parts[1]
-        if kind == "gov":
-            return self.government(d)
         key = parts[2] if len(parts) > 2 else ""
+        if kind in ("gov", "zone") and not key:
+            return self.government(d, committee=kind == "zone")
         body = {
             "office": Body(OFFICE, "人民政府办公室", ""),
             "town": Body(TOWNSHIP, key + ("办事处" if key.endswith("街道") else "人民政府"), key),
@@ -311,7 +313,7 @@ class Resolver:
         ctx = context.text()
         if not chain:
             return self._placed_by_context(printed, name, body, context)
-        place = chain[-1]
+        place = list({(self.reg.current(d.code) or d).code: d for d in chain[-1]}.values())  # former + current name: one place
         if len(place) > 1:
             picked = self._pick_by_context(place, ctx)
             if len(picked) != 1:
@@ -331,11 +333,10 @@ class Resolver:
         if body.kind == DEPARTMENT:
             inner = self.parse_places_inside(rest, d)
             return self.body_in(d, body, printed, match, where=inner)
-        if body.kind == ZONE:
-            zone = self.names.get(body.key)
-            coded = [z for z in zone or [] if z.status == "zone" and self.reg.is_within(z.code, d.code)]
+        if body.kind == ZONE:  # a zone named after its city (淮安市 + 淮安经济技术开发区) that has its own code
+            coded = {z.current_code for z in self.names.get(body.key, []) if self._inside(z, d)}
             if len(coded) == 1:
-                return self.government(coded[0], printed, match)
+                return self.government(self.reg.get(coded.pop()), printed, match, committee=True)
         return self.body_in(d, body, printed, match)
 
     def parse_places_inside(self, rest: str, owner: Division) -> Division | None:
