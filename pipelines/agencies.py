@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.identity.names import DEPARTMENT, clean
+from pipelines.identity.names import DEPARTMENT, classify_body, clean
 from pipelines.identity.resolver import Context, Resolution, default_resolver
 
 AGENCY_FILE = "agencies.csv"
@@ -166,8 +166,6 @@ def identity_columns(raw_dir: Path, printed, manifest_agency=None, title=None, o
     res = agency_resolver(raw_dir).resolve(_str(printed), context)
     kind = res.kind
     if not res.resolved:
-        from pipelines.identity.names import classify_body
-
         body = classify_body(clean(printed)) if printed else None
         kind = DEPARTMENT if body is not None and body.kind == DEPARTMENT else None
     return {
@@ -181,7 +179,9 @@ def identity_columns(raw_dir: Path, printed, manifest_agency=None, title=None, o
 
 def resolve_reports(raw_dir: Path, reports: pd.DataFrame) -> pd.DataFrame:
     """Re-place the bodies of stored report rows (raw/agencies.csv or the resolver may have changed)."""
-    rows = [identity_columns(raw_dir, r.agency_printed, None, r.title, r.opening_text) for r in reports.itertuples(index=False)]
+    manifest = _manifest(str(raw_dir), _stamp(Path(raw_dir) / MANIFEST))
+    rows = [identity_columns(raw_dir, r.agency_printed, manifest.get(r.report_id, {}).get("agency"), r.title, r.opening_text)
+            for r in reports.itertuples(index=False)]
     out = reports.copy()
     for col in ("agency", "agency_id", "agency_kind", "agency_match", "agency_unresolved_reason"):
         out[col] = [row[col] for row in rows]
@@ -193,12 +193,13 @@ def _str(v) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _manifest_notes(raw_dir: str, stamp: tuple) -> dict[str, str]:
+def _manifest(raw_dir: str, stamp: tuple) -> dict[str, dict]:
+    """raw/MANIFEST.csv rows by file (report_id)."""
     path = Path(raw_dir) / MANIFEST
     if not path.exists():
         return {}
     with path.open(encoding="utf-8", newline="") as f:
-        return {r.get("file", ""): r.get("notes") or "" for r in csv.DictReader(f)}
+        return {r.get("file", ""): r for r in csv.DictReader(f)}
 
 
 def mirror_reason(raw_dir: Path, source_path: str, issue_kinds) -> str | None:
@@ -206,7 +207,7 @@ def mirror_reason(raw_dir: Path, source_path: str, issue_kinds) -> str | None:
     name = Path(source_path).name
     if _MIRROR_WORDS.search(name):
         return f"the file name says mirror ({name})"
-    notes = _manifest_notes(str(raw_dir), _stamp(Path(raw_dir) / MANIFEST)).get(source_path, "")
+    notes = _manifest(str(raw_dir), _stamp(Path(raw_dir) / MANIFEST)).get(source_path, {}).get("notes") or ""
     if re.search(r"mirror", notes, re.IGNORECASE) or "镜像" in notes:
         return "raw/MANIFEST.csv notes say mirror: " + notes[:80]
     if "untrusted_source" in set(issue_kinds):

@@ -262,10 +262,9 @@ def _print_table(rows: list[list], header: list[str]) -> None:
         click.echo(line)
 
 
-if __name__ == "__main__":
-    main()
-
-
 from pipelines.identity.cli import agencies  # noqa: E402  (the ``xxgk agencies`` command lives with the resolver)
 
 main.add_command(agencies)
+
+if __name__ == "__main__":
+    main()

@@ -475,7 +475,8 @@ def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progr
     for table in small:
         prev = read_parquet(warehouse, table, key)
         small[table].append(prev[prev.report_id.isin(wanted)].copy())
-    reports = small["reports"][-1] = resolve_reports(raw_dir, small["reports"][-1])  # raw/agencies.csv may have changed
+    reports = resolve_reports(raw_dir, small["reports"][-1])  # raw/agencies.csv or the resolver may have changed
+    small["reports"][-1] = reports
     out.statuses.update(reports.status.value_counts().to_dict())
     for table, writer in writers.items():
         path = parquet_path(warehouse, table, key)

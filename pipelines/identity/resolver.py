@@ -23,7 +23,7 @@ a renamed county keeps its id.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
@@ -361,7 +361,7 @@ class Resolver:
                 region = self.reg.get(hint.region_code)
                 if hint.kind == TOWNSHIP and body.kind != TOWNSHIP:
                     return Resolution(printed, reason=f"'{name}' names no place; raw/MANIFEST.csv names a town ({hint.name})")
-                return replace(self.body_in(region, body, printed, "context"), match="context")
+                return self.body_in(region, body, printed, "context")
         text = "|".join(clean(t) for t in (context.title, context.opening) if t)
         region, why = self.region_from_text(text)
         if region is None:

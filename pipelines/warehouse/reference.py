@@ -52,7 +52,7 @@ def seen_agencies(warehouse: Path | None) -> pd.DataFrame:
     """(agency_id, agency_printed) of every report in the warehouse's Parquet files."""
     from pipelines.warehouse.store import parquet_path
 
-    files = sorted(parquet_path(warehouse, "reports").parent.joinpath("reports").glob("*.parquet")) if warehouse else []
+    files = sorted(parquet_path(warehouse, "reports", "any").parent.glob("*.parquet")) if warehouse else []
     frames = [pd.read_parquet(f, columns=["agency_id", "agency_printed"]) for f in files]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["agency_id", "agency_printed"])
 
