@@ -1,4 +1,4 @@
-"""Who reported: the division registry, the resolver on 289 printed body names, overrides, copies of a report."""
+"""Who reported: the division registry, the resolver on 291 printed body names, overrides, copies of a report."""
 
 from __future__ import annotations
 

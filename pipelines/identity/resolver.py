@@ -122,17 +122,21 @@ class Resolver:
         return out
 
     def _fuzzy_at(self, text: str, i: int, within: list[Division] | None) -> list[tuple[str, list[Division], str]]:
-        """Misprinted place names at ``i``: a look-alike character anywhere, any one character inside a known place."""
+        """Misprinted place names at ``i``: a look-alike character anywhere, any one character inside a known place.
+
+        Only names of three or more characters, with the level suffix (县/区/市 …) as printed: 新区 is
+        never read as 郊区, nor 洪泽县 as some other 洪泽区.
+        """
         out = []
         look = confusables()
-        for j in range(i + 2, min(len(text), i + MAX_NAME) + 1):
+        for j in range(i + 3, min(len(text), i + MAX_NAME) + 1):
             if text[j - 1] not in _NAME_END:
                 continue
             piece = text[i:j]
             hits: dict[str, str] = {}
             for cand in self._by_length.get(len(piece), []):
                 diff = [(a, b) for a, b in zip(piece, cand) if a != b]
-                if len(diff) != 1:
+                if len(diff) != 1 or piece[-1] != cand[-1]:
                     continue
                 if diff[0][1] in look.get(diff[0][0], ()):
                     hits[cand] = "ocr_confusable"
