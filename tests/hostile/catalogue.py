@@ -117,9 +117,11 @@ class Kit:
             self.payloads[rel] = clean
         return p
 
-    def synth(self, fmt: str, tag: str) -> bytes:
-        """A consistent synthetic 2022 report (txt/md/html) of the made-up body ``{tag}市…`` (UTF-8)."""
-        return _synth_report(fmt).replace("示例市", f"{tag}市").encode("utf-8")
+    @staticmethod
+    def synth(fmt: str, tag: str) -> bytes:
+        """A consistent synthetic 2022 report (txt/md/html) of a made-up body ``{tag}市…`` (UTF-8), one per tag."""
+        text, body = _synth_report(fmt)
+        return text.replace(body, f"{tag}市{SYNTH_BODIES[fmt]}").encode("utf-8")
 
     def sample(self, rel: str, rename: tuple[str, str] | None = None) -> bytes:
         """A bundled sample's bytes, its reporting body renamed so that it is no copy of the sample."""
@@ -129,14 +131,24 @@ class Kit:
         return data
 
 
+SYNTH_BODIES = {"txt": "人民政府办公室", "md": "教育局", "html": "财政局"}
+
+
 @functools.lru_cache(maxsize=None)
-def _synth_report(fmt: str) -> str:
+def _synth_report(fmt: str) -> tuple[str, str]:
+    """(text, printed body name) of the first synthetic 2022 report of a format that speaks for one body."""
+    import csv
+
     from pipelines.synth import generate
 
     with tempfile.TemporaryDirectory(prefix="xxgk-hostile-synth-") as tmp:
         generate(Path(tmp), districts=0, years=(2022,), seed=7)
-        stem = {"txt": "synth-city-office_2022.txt", "md": "synth-city-dept1_2022.md", "html": "synth-city-dept2_2022.html"}[fmt]
-        return (Path(tmp) / "2022" / stem).read_text(encoding="utf-8")
+        with (Path(tmp) / "MANIFEST.csv").open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                text = (Path(tmp) / row["file"]).read_text(encoding="utf-8")
+                if row["file"].endswith("." + fmt) and "编制而成" not in text:  # not a region's aggregate
+                    return text, row["agency"]
+    raise AssertionError(f"xxgk synth wrote no single-body .{fmt} report")
 
 
 @dataclass(frozen=True)

@@ -86,15 +86,15 @@ class Seed:
 def load_seed(name: str) -> Seed:
     """A seed by name: a path under raw/, or ``synth:txt|md|html|flat`` (a synthetic 2022 report; flat = one cell per line)."""
     if name.startswith("synth:"):
-        from hostile.catalogue import _synth_report
+        from hostile.catalogue import Kit
 
         fmt = name.split(":", 1)[1]
         if fmt == "flat":
             out = []
-            for line in _synth_report("txt").splitlines():
+            for line in Kit.synth("txt", "测平").decode("utf-8").splitlines():
                 out.extend([f"{c} |" for c in line.split("\t")] + ["|"] if "\t" in line else [line])
             return Seed(name, ("\n".join(out) + "\n").encode("utf-8"), ".txt")
-        return Seed(name, _synth_report(fmt).encode("utf-8"), "." + fmt)
+        return Seed(name, Kit.synth(fmt, "测种"), "." + fmt)
     path = SAMPLES / name
     return Seed(name, path.read_bytes(), path.suffix)
 
@@ -452,14 +452,15 @@ def pipeline_statuses(exts: list, raw_dir: Path = SAMPLES) -> dict[str, str]:
     """source_path -> status as ``process`` decides it (rules evaluated on the batch)."""
     import pandas as pd
 
+    from pipelines.inventory import INVENTORY_COLUMNS
     from pipelines.process import decide_status, evaluate, extraction_frames
 
     if not exts:
         return {}
     frames = []
     for e in exts:
-        inv = pd.Series({"source_path": e.source_path, "source_file": e.source_path, "file_type": e.file_type,
-                         "report_year": e.report_year, "sha256": "0" * 64, "size_bytes": 0})
+        inv = pd.Series({**dict.fromkeys(INVENTORY_COLUMNS), "source_path": e.source_path, "source_file": e.source_path,
+                         "file_type": e.file_type, "report_year": e.report_year, "sha256": "0" * 64, "size_bytes": 0})
         frames.append(extraction_frames(e, inv, raw_dir))
     with warnings.catch_warnings():  # pandas' notice about all-NA columns in the concatenation
         warnings.simplefilter("ignore", FutureWarning)
