@@ -315,11 +315,11 @@ def baseline(name: str) -> Baseline:
     return Baseline.of(load_seed(name))
 
 
-def extract_bytes(data: bytes, suffix: str, directory: str | None = None):
+def extract_bytes(data: bytes, suffix: str):
     """Extraction of a document given as bytes (written to a temporary file of that type)."""
     from pipelines.extract import extract_document
 
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=directory) as f:
+    with tempfile.NamedTemporaryFile(suffix=suffix) as f:
         f.write(data)
         f.flush()
         return extract_document(Path(f.name), source_path=f"fuzz{suffix}")
@@ -359,7 +359,7 @@ def _valid(text: str) -> bool:
 
 
 @dataclass
-class Outcome:
+class CaseResult:
     """What one case gave: its extraction (None after an exception/hang) and the findings so far."""
 
     case: Case
@@ -369,17 +369,17 @@ class Outcome:
     seconds: float = 0.0
 
 
-def judge(case: Case, base: Baseline, time_limit: float = TIME_LIMIT, directory: str | None = None) -> Outcome:
+def judge(case: Case, base: Baseline, time_limit: float = TIME_LIMIT) -> CaseResult:
     """Extract one case and apply the per-document checks (the status check needs the batch: ``judge_statuses``)."""
     from pipelines.inventory import sniff
 
-    out = Outcome(case, None)
+    out = CaseResult(case, None)
     # CPU time, not wall time: a busy machine must not turn a slow case into a hang
     old = signal.signal(signal.SIGPROF, _alarm)
     signal.setitimer(signal.ITIMER_PROF, time_limit)
     start = time.perf_counter()
     try:
-        with tempfile.NamedTemporaryFile(suffix=case.suffix, dir=directory) as f:
+        with tempfile.NamedTemporaryFile(suffix=case.suffix) as f:
             f.write(case.data)
             f.flush()
             from pipelines.extract import extract_document
@@ -437,7 +437,7 @@ def check(case: Case, base: Baseline, ext, year: int | None) -> list[Finding]:
     return findings
 
 
-def judge_statuses(outcomes: list[Outcome], raw_dir: Path = SAMPLES) -> None:
+def judge_statuses(outcomes: list[CaseResult], raw_dir: Path = SAMPLES) -> None:
     """Add ``lost_published`` findings: the batch's statuses by the pipeline's own rules and status decision."""
     # a document with an error-level issue is rejected whatever the rules say (process.decide_status)
     statuses = pipeline_statuses([o.ext for o in outcomes if o.ext is not None and o.lost and not o.ext.fatal], raw_dir)
@@ -470,17 +470,16 @@ def pipeline_statuses(exts: list, raw_dir: Path = SAMPLES) -> dict[str, str]:
     return dict(zip(reports.report_id, reports.status))
 
 
-def run(seed_names: list[str], numbers: range, batch: int = 200, time_limit: float = TIME_LIMIT,
-        directory: str | None = None) -> tuple[Counter, list[Finding], float]:
+def run(seed_names: list[str], numbers: range, batch: int = 200, time_limit: float = TIME_LIMIT) -> tuple[Counter, list[Finding], float]:
     """Run cases ``numbers`` of every seed: (counts by kind incl. 'cases', findings, extraction seconds)."""
     counts: Counter = Counter()
     findings: list[Finding] = []
     seconds = 0.0
     bases = {name: baseline(name) for name in seed_names}
-    pending: list[Outcome] = []
+    pending: list[CaseResult] = []
     for n in numbers:
         for name, base in bases.items():
-            o = judge(make_case(base.seed, n), base, time_limit, directory)
+            o = judge(make_case(base.seed, n), base, time_limit)
             seconds += o.seconds
             pending.append(o)
             if len(pending) >= batch:
@@ -489,7 +488,7 @@ def run(seed_names: list[str], numbers: range, batch: int = 200, time_limit: flo
     return counts, findings, seconds
 
 
-def _flush(pending: list[Outcome], counts: Counter, findings: list[Finding]) -> None:
+def _flush(pending: list[CaseResult], counts: Counter, findings: list[Finding]) -> None:
     judge_statuses(pending)
     for o in pending:
         counts["cases"] += 1
