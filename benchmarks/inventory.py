@@ -79,8 +79,8 @@ def landing_zone(n: int, scratch: Path) -> dict:
     raw = scratch / "raw"
     if scratch.exists():
         shutil.rmtree(scratch)
-    per_district = 99
-    districts = max(1, n // (per_district + 1))
+    per_district = max(100, -(-n // 25))  # as benchmarks/benchmark.py: synth uses a real prefecture (a few dozen counties)
+    districts = max(1, round(n / per_district))
     generate(raw, districts=districts, bodies_per_district=per_district - 1, years=(2023,), seed=3)
     shutil.copytree(ROOT / "raw" / "incoming", raw / "incoming")
     cold = _timed(take_stock, raw)
