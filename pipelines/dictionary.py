@@ -12,6 +12,7 @@ TABLE_INTRO = {
     "rule_results": "Rule findings: failures, and not-assessable sum/identity/bound instances of printed rows.",
     "extraction_issues": "What the extractor could not read, per document.",
     "printed_subtotals": "Non-standard subtotal lines of Table 三.",
+    "uncoded_rows": "Printed table rows that map to no code (extra local rows), kept with their values.",
     "document_inventory": "The landing zone (Parquet only): every file, its hash and partition.",
     "agencies": "The agency registry (raw/agencies.csv).",
     "indicators": "The cell vocabulary (pipelines/registry/data/indicators.csv), one row per code.",

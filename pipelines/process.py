@@ -33,8 +33,9 @@ import pyarrow.parquet as pq
 
 from pipelines.agencies import agency_registry
 from pipelines.extract import PARSER_VERSION, extract_document
-from pipelines.extract.model import CellRecord, Extraction
-from pipelines.extract.twins import BatchTwins, agency_key
+from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
+from pipelines.extract.model import CellRecord, Extraction, Issue, UncodedRow
+from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.registry import ERAS
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
@@ -48,7 +49,7 @@ from pipelines.warehouse.store import PARTITIONED_TABLES, parquet_path, read_par
 BATCH_SIZE = 500
 POOL_THRESHOLD = 16
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
-PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
+PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 
 
 @dataclass
@@ -143,7 +144,11 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
     ]
     issues = pd.DataFrame(
         [{"report_id": report_id, "report_year": year, **i.to_dict()} for i in ext.issues],
-        columns=["report_id", "report_year", "severity", "kind", "message", "location"],
+        columns=["report_id", "report_year", *Issue.__dataclass_fields__],
+    )
+    uncoded = pd.DataFrame(
+        [{"report_id": report_id, "report_year": year, **u.to_dict()} for u in ext.uncoded],
+        columns=["report_id", "report_year", *UncodedRow.__dataclass_fields__],
     )
     report = {
         "report_id": report_id,
@@ -159,6 +164,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "agency_id": agency.agency_id if agency else None,
         "era": ext.era,
         "scope": ext.scope,
+        "origin": ext.origin,
         "status": "rejected" if ext.fatal else "published",
         "reason": None,
         "n_cells": len(ext.cells),
@@ -176,7 +182,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         columns=columns("narrative_figures"),
     )
     return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues,
-            "narrative_figures": figures}
+            "narrative_figures": figures, "uncoded_rows": uncoded}
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,7 +380,9 @@ def process_partition(
             if inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION and r.report_id not in twin_ids:
                 reusable.add(r.report_id)
     writers = {t: _Writer(warehouse, t, key) for t in ("cells", "document_rule_results")}
-    small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": []}
+    small: dict[str, list[pd.DataFrame]] = {
+        "reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": [], "uncoded_rows": [],
+    }
     try:
         new_docs = docs[~docs.source_path.isin(reusable)]
         held: list[Extraction] = []
@@ -432,6 +440,7 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
         "printed_subtotals": conform("printed_subtotals", subs),
         "extraction_issues": conform("extraction_issues", issues),
         "narrative_figures": conform("narrative_figures", figures),
+        "uncoded_rows": conform("uncoded_rows", joined["uncoded_rows"]),
     }
     for table, frame in frames.items():
         if len(frame):
@@ -443,7 +452,7 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
 
 
 def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path) -> list[Extraction]:
-    """Re-extract documents with ambiguous glued digits, with the same report's other copies as reference."""
+    """The twin-fill step: fill ambiguous glued digits from another copy of the same report (recovery = twin, filled_from)."""
     keys = {e.source_path: (agency_key(raw_dir, e.agency_printed), e.report_year) for e in held}
     wanted = {k for k in keys.values()}
     candidates = []
@@ -452,11 +461,9 @@ def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, in
         if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
             candidates.append((str(raw_dir / r.source_path), r.source_path, _hints(r)))
     twins = BatchTwins([_extract_job(j) for j in candidates] + held, raw_dir)
-    out = []
     for ext in held:
-        inv = inv_by_path[ext.source_path]
-        out.append(extract_document(raw_dir / ext.source_path, twin_lookup=twins, source_path=ext.source_path, hints=_hints(inv)))
-    return out
+        fill_from_copy(ext, twins(ext))
+    return held
 
 
 def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progress, raw_dir: Path) -> None:

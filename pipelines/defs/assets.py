@@ -33,6 +33,7 @@ _DESCRIPTIONS = {
     "extraction_issues": "What the extractor could not read, per document: error (document unusable), warning (part of a table lost), info.",
     "printed_subtotals": "Non-standard subtotal lines of Table 三 (（三）不予公开 … printed with values), checked by T3-SUBTOT.",
     "narrative_figures": "Figures and claims stated in the narrative text (收到申请X件, 占33.9%, 均获维持 …) with their sentence, for the narrative rules.",
+    "uncoded_rows": "Printed table rows that map to no code (extra local rows such as 行政检查/行政确认), kept with their values and place.",
 }
 DOCUMENT_RULE_KINDS = (*IN_TABLE_KINDS, "narrative")
 

@@ -138,16 +138,6 @@ def detect_scope(doc: Document) -> str:
     return "unknown"
 
 
-def traditional_share(text: str) -> float:
-    """Share of CJK characters that only exist in traditional script (mirror copies)."""
-    reg = load_registry()
-    markers = set("".join(reg.variants("traditional_marker")))
-    cjk = [c for c in text if "\u4e00" <= c <= "\u9fff"]
-    if not cjk:
-        return 0.0
-    return sum(1 for c in cjk if c in markers) / len(cjk)
-
-
 def is_local_form(doc: Document) -> str | None:
     """The marker word when an old-era table is a local form (cumulative/periodic columns)."""
     text = norm(doc.text)

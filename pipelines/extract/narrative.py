@@ -7,6 +7,7 @@ every figure keeps its sentence and place so that a finding can quote its eviden
 
 from __future__ import annotations
 
+import bisect
 import csv
 import re
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 
 from pipelines.extract.documents import FREE, Document
-from pipelines.extract.labels import normalized_with_map
+from pipelines.extract.text import fold, squeeze
 from pipelines.registry import load_registry
 
 _STOP = "。；;！!？?\n"
@@ -68,16 +69,20 @@ class _Flat:
     """Running text of a document without whitespace, mapped back to lines and pages."""
 
     def __init__(self, doc: Document):
-        parts, where = [], []
+        parts, self.starts, self.places = [], [], []
+        pos = 0
         for line in doc.lines:
             if line.mode != FREE:
                 continue
             cell = line.cells[0]
-            normed, _ = normalized_with_map(cell.text)
+            normed = squeeze(fold(cell.text))
+            if not normed:
+                continue
             parts.append(normed)
-            where.extend([(cell.line, cell.page)] * len(normed))
+            self.starts.append(pos)
+            self.places.append((cell.line, cell.page))
+            pos += len(normed)
         self.text = "".join(parts)
-        self.where = where
 
     def sentence(self, start: int, end: int) -> str:
         lo = max((self.text.rfind(c, 0, start) for c in _STOP), default=-1) + 1
@@ -86,7 +91,9 @@ class _Flat:
         return self.text[lo : hi + 1][:400]
 
     def place(self, offset: int) -> tuple[int | None, int | None]:
-        return self.where[offset] if 0 <= offset < len(self.where) else (None, None)
+        if not 0 <= offset < len(self.text):
+            return (None, None)
+        return self.places[bisect.bisect_right(self.starts, offset) - 1]
 
 
 def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
@@ -153,3 +160,8 @@ def first_values(figures: list[NarrativeFigure]) -> dict[str, NarrativeFigure]:
         key = f"pct:{f.qualifier}" if f.figure == "pct" else f.figure
         out.setdefault(key, f)
     return out
+
+
+def evidence(figures: list[NarrativeFigure]) -> dict[str, tuple[float, str]]:
+    """The first stated value of each figure with its sentence (evidence for the verification stage)."""
+    return {k: (f.value, f.sentence) for k, f in first_values(figures).items() if not k.startswith("pct:") and f.code is None}

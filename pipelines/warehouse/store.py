@@ -23,7 +23,9 @@ import pyarrow.parquet as pq
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.views import view_statements
 
-PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
+PARTITIONED_TABLES = (
+    "reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures", "uncoded_rows",
+)
 REFERENCE_TABLES = ("indicators", "rules", "agencies")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)

@@ -1,0 +1,314 @@
+"""Stage 3: giving printed rows their template rows, and recovering rows whose labels were lost.
+
+* A labelled row takes the first candidate template row after the previous one; a label that
+  reappears earlier in the template starts a new copy of the table (the copy with the most rows
+  is the table; the others fill its gaps and are compared with it).
+* Rows printed without a label (``BARE``) are placed only between labelled rows: a label printed
+  alone immediately followed by a value row, for every such pair in a gap (pdftotext and
+  one-cell-per-line layouts), or — when the labels are scattered — only if the number of value
+  rows of the right width equals the number of template rows missing there.
+* Table 四's single row is the first run of values after its printed header.
+
+Nothing is placed by counting numbers alone: every value sits under a printed label, in a gap
+bounded by printed labels, or after Table 四's printed header. What cannot be placed is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pipelines.extract import glued
+from pipelines.extract.documents import FREE, GRID, PIPE, Document
+from pipelines.extract.labels import ORDER, PAIRED, POSITION
+from pipelines.extract.model import WARNING
+from pipelines.extract.scan import VALUE_RUN, Scan
+from pipelines.extract.table_model import BARE, LABEL, LABELLED, UNCODED, PrintedRow, Reading, Token, row_location
+from pipelines.extract.text import fold
+from pipelines.extract.values import is_value_like
+from pipelines.registry import TemplateRow, load_registry
+
+TABLE_NAMES = {"t2": "Table 二 (主动公开)", "t3": "Table 三 (依申请)", "t4": "Table 四 (复议/诉讼)", "old": "统计表"}
+
+
+@dataclass
+class Placement:
+    """Readings of every template row found, plus what could not be placed."""
+
+    readings: list[Reading] = field(default_factory=list)
+    problems: list[tuple[str, str, list[str], str, str | None, str]] = field(default_factory=list)
+    uncoded: list[tuple[str, PrintedRow]] = field(default_factory=list)  # (table, row) of rows that map to no code
+
+    def problem(self, kind: str, table: str, codes: list[str], message: str, where: str | None, printed: str = "") -> None:
+        """Record template cells that could not be placed, and why."""
+        self.problems.append((kind, table, codes, message, where, printed))
+
+
+def trim(tokens: list[Token], mode: str, width: int) -> list[Token]:
+    """Drop empty cells that belong to label columns (left) or padding (right)."""
+    tokens = list(tokens)
+    if mode == PIPE:
+        while tokens and not tokens[-1].text.strip():
+            tokens.pop()
+    elif mode == GRID:
+        while len(tokens) > width and (not tokens[0].text.strip() or not tokens[-1].text.strip()):
+            if not tokens[0].text.strip() and tokens[-1].text.strip():
+                tokens.pop(0)
+            else:
+                tokens.pop()
+    return tokens
+
+
+class Placer:
+    """Assigns printed rows to template rows for one document."""
+
+    def __init__(self, doc: Document, scan: Scan, widths: dict[str, int]):
+        self.doc = doc
+        self.scan = scan
+        self.era = scan.era
+        self.reg = load_registry()
+        self.widths = widths  # value columns per table (Table 三 may print a subtotal column)
+        self.out = Placement()
+        self.instances: dict[str, list[list[PrintedRow]]] = {}
+
+    def width(self, row: TemplateRow) -> int:
+        """Printed value columns of a template row."""
+        return self.widths.get(row.table_id, row.width)
+
+    # ------------------------------------------------------------------ labelled rows
+    def segment(self) -> None:
+        """Choose a template row for every labelled row; a jump back in the template starts a new copy."""
+        for table in ("t2", "t3", "old"):
+            instances: list[list[PrintedRow]] = []
+            last = -1
+            for h in self.scan.rows:
+                if h.match is None or not h.match.rows or h.match.rows[0].table_id != table:
+                    continue
+                cands = sorted(h.match.rows, key=lambda r: r.order)
+                later = [r for r in cands if r.order > last]
+                if h.kind == LABEL:
+                    h.chosen = later[0] if later else cands[0]
+                    continue
+                if not instances or not later:
+                    instances.append([])
+                    h.chosen = cands[0]
+                else:
+                    h.chosen = later[0]
+                h.instance = len(instances) - 1
+                instances[-1].append(h)
+                last = h.chosen.order
+            if instances:
+                self.instances[table] = instances
+
+    def assign(self) -> None:
+        """Readings for the main copy of each table (other copies fill gaps and are compared)."""
+        for table, instances in self.instances.items():
+            main = max(range(len(instances)), key=lambda k: (len(instances[k]), k))
+            main_rows = {h.chosen.key for h in instances[main]}
+            for k, inst in enumerate(instances):
+                for h in inst:
+                    if k == main or h.chosen.key not in main_rows:
+                        self.out.readings.append(Reading(h.chosen, h, list(h.tokens), h.match.how))
+                        main_rows.add(h.chosen.key)
+                    else:
+                        self.out.readings.append(Reading(h.chosen, h, list(h.tokens), h.match.how, copy=True))
+        for table in ("t2", "t3", "old"):
+            self._fill_gaps(table, self.instances.get(table, [[]]))
+
+    # ------------------------------------------------------------------ unlabelled rows
+    def _region(self, table: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        a = self.scan.anchors
+        if table == "t2":
+            return a.t2, a.t3 or a.t4_header
+        if table == "t3":
+            return a.t3, a.t4_header
+        return None, None
+
+    def _fill_gaps(self, table: str, instances: list[list[PrintedRow]]) -> None:
+        main = max(instances, key=len) if instances else []
+        start, end = self._region(table)
+        if table != "old" and start is None and not main:
+            return
+        rows = [r for r in self.reg.template(self.era) if r.table_id == table and self.era in r.eras and not r.is_subtotal]
+        filled = {rd.row.key for rd in self.out.readings if rd.row.table_id == table}
+        in_region = [
+            r for r in self.scan.rows
+            if (start is None or r.pos >= start) and (end is None or r.pos < end)
+        ]
+        anchors = sorted(main, key=lambda h: h.pos)
+        bounds: list[PrintedRow | None] = [None, *anchors, None]
+        for prev, nxt in zip(bounds, bounds[1:]):
+            if table == "old" and (prev is None or nxt is None):
+                continue  # the 统计表 has no printed start or end: only gaps between labelled rows
+            if prev is None and start is None:
+                continue
+            lo = prev.chosen.order if prev else -1
+            hi = nxt.chosen.order if nxt else 10**9
+            gap = [r for r in in_region if (prev is None or r.pos > prev.pos) and (nxt is None or r.pos < nxt.pos)]
+            bares = [r for r in gap if r.kind == BARE]
+            if not bares:
+                continue
+            slots = [r for r in rows if lo < r.order < hi and r.key not in filled]
+            alone = [r for r in gap if r.kind == LABEL and r.chosen is not None and r.chosen.table_id == table
+                     and r.chosen.key not in filled and lo < r.chosen.order < hi]
+            placed = self._pair(gap, alone, bares)
+            if placed is not None:
+                for label, bare in placed:
+                    self.out.readings.append(Reading(label.chosen, bare, list(bare.tokens), PAIRED))
+                    bare.chosen = label.chosen
+                    filled.add(label.chosen.key)
+                continue
+            candidates = [b for b in bares if len(trim(b.tokens, b.mode, self.widths.get(table, 7))) in {self.width(s) for s in slots}]
+            if candidates and len(candidates) == len(slots) and all(
+                len(trim(b.tokens, b.mode, self.width(s))) == self.width(s) for b, s in zip(candidates, slots)
+            ):
+                for b, r in zip(candidates, slots):
+                    self.out.readings.append(Reading(r, b, list(b.tokens), ORDER))
+                    b.chosen = r
+                    filled.add(r.key)
+            elif slots:
+                where = f"between '{prev.label if prev else 'table start'}' and '{nxt.label if nxt else 'table end'}'"
+                self.out.problem(
+                    "unplaced_rows", table, [c for slot in slots for c in slot.codes],
+                    f"{TABLE_NAMES[table]}: {len(bares)} unlabelled value row(s) {where} for {len(slots)} missing "
+                    f"template row(s) ({', '.join(s.key for s in slots[:6])}{'…' if len(slots) > 6 else ''}); not assigned",
+                    row_location(bares[0]), " / ".join(b.fragment or " | ".join(t.text for t in b.tokens) for b in bares)[:300],
+                )
+
+    @staticmethod
+    def _pair(gap: list[PrintedRow], alone: list[PrintedRow], bares: list[PrintedRow]) -> list[tuple[PrintedRow, PrintedRow]] | None:
+        """Label-alone rows each immediately followed by one value row, and nothing else unlabelled."""
+        if not alone or len(alone) != len(bares):
+            return None
+        seq = [r for r in gap if r.kind in (LABEL, BARE, LABELLED, UNCODED)]
+        pairs = []
+        for label in alone:
+            k = seq.index(label)
+            if k + 1 >= len(seq) or seq[k + 1].kind != BARE:
+                return None
+            pairs.append((label, seq[k + 1]))
+        if len({id(b) for _, b in pairs}) != len(bares):
+            return None
+        return pairs
+
+    # ------------------------------------------------------------------ Table 四
+    def locate_t4(self) -> Reading | None:
+        """Table 四's single row: the value run right after its printed header."""
+        if self.era == "old2014":
+            return None
+        a = self.scan.anchors
+        row = self.reg.template_row(self.era, "t4")
+        if a.t4 is not None:
+            li, off = a.t4
+            line = self.doc.lines[li]
+            if line.mode != FREE:
+                tokens = []
+                for c in line.cells[off:]:
+                    if not is_value_like(c.text):
+                        break
+                    tokens.append(Token(c.text, c))
+                fragment = " | ".join(t.text for t in tokens)
+                nxt = li + 1
+                while len(tokens) < row.width and nxt < len(self.doc.lines) and self.doc.lines[nxt].mode != FREE:
+                    more = self.doc.lines[nxt].cells
+                    if not all(is_value_like(c.text) for c in more):
+                        break
+                    tokens += [Token(c.text, c) for c in more]
+                    nxt += 1
+            else:
+                cell = line.cells[0]
+                folded = fold(cell.text)
+                frag = VALUE_RUN.match(folded, off).group(0)
+                tokens = [Token(p, cell) for p in glued.tokenize(frag)]
+                fragment = frag.strip()
+                nxt = li + 1
+                while len(tokens) < row.width and nxt < len(self.doc.lines) and self.doc.lines[nxt].mode == FREE:
+                    more = self.doc.lines[nxt].cells[0]
+                    text = fold(more.text).strip()
+                    run = VALUE_RUN.match(text)
+                    if not (run and run.end() == len(text)):
+                        break
+                    tokens += [Token(p, more) for p in glued.tokenize(text)]
+                    fragment += " " + text
+                    nxt += 1
+            src = PrintedRow(LABELLED, a.t4, line.mode, line.source_kind, tokens=tokens, fragment=fragment, chosen=row)
+            return Reading(row, src, tokens, POSITION)
+        return self._t4_blank_grid(row)
+
+    def _t4_blank_grid(self, row: TemplateRow) -> Reading | None:
+        """Table 四 printed as a grid whose data row is entirely blank (a form not yet filled in)."""
+        lines = self.doc.lines
+        start = self.scan.anchors.t3 or (0, 0)
+        for li in range(start[0], len(lines)):
+            line = lines[li]
+            if line.mode == FREE:
+                continue
+            forms = [re.sub(r"\s", "", c.text) for c in line.cells]
+            if "行政复议" not in forms or "行政诉讼" not in forms:
+                continue
+            for nxt in range(li + 1, min(li + 6, len(lines))):
+                cand = lines[nxt]
+                if cand.mode == FREE:
+                    break
+                if all(is_value_like(c.text) for c in cand.cells):
+                    tokens = [Token(c.text, c) for c in cand.cells]
+                    src = PrintedRow(LABELLED, (nxt, 0), cand.mode, cand.source_kind, tokens=tokens,
+                                     fragment=" | ".join(t.text for t in tokens), chosen=row)
+                    return Reading(row, src, tokens, POSITION)
+        return None
+
+    def uncoded(self) -> list[tuple[str, PrintedRow]]:
+        """Rows that look like table rows but map to no code, with the table they sit in."""
+        out = []
+        for r in self.scan.rows:
+            if r.kind != UNCODED:
+                continue
+            table = self._table_at(r)
+            if table is not None:
+                out.append((table, r))
+        return out
+
+    def _table_at(self, row: PrintedRow) -> str | None:
+        if self.era == "old2014":
+            main = max(self.instances.get("old", [[]]), key=len)
+            if main and min(h.pos for h in main) < row.pos < max(h.pos for h in main):
+                return "old"
+            return None
+        for table in ("t2", "t3"):
+            start, end = self._region(table)
+            if start is not None and row.pos >= start and (end is None or row.pos < end):
+                return table
+        return None
+
+    def run(self) -> Placement:
+        """Segment, assign, place unlabelled rows, locate Table 四."""
+        self.segment()
+        self.assign()
+        t4 = self.locate_t4()
+        if t4 is not None:
+            self.out.readings.append(t4)
+        self.out.uncoded = self.uncoded()
+        return self.out
+
+
+def t3_header_texts(doc: Document, scan: Scan, first_row: tuple[int, int] | None) -> list[str]:
+    """Printed texts between Table 三's anchor and its first row (the column headers)."""
+    start = scan.anchors.t3
+    if start is None or first_row is None or first_row <= start:
+        return []
+    out = []
+    for li in range(start[0], first_row[0] + 1):
+        line = doc.lines[li]
+        if line.mode == FREE:
+            squeezed, _, _ = scan.line_forms(doc, li)
+            lo = start[1] if li == start[0] else 0
+            hi = first_row[1] if li == first_row[0] else len(squeezed)
+            if hi > lo:
+                out.append(squeezed[lo:hi])
+        else:
+            for ci, cell in enumerate(line.cells):
+                if (li, ci) < start or (li, ci) >= first_row:
+                    continue
+                if cell.text.strip() and not is_value_like(cell.text):
+                    out.append(cell.text)
+    return out
