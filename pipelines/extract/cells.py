@@ -117,7 +117,7 @@ class CellReader:
             if cmap.how == "unknown":
                 return None, "unknown", None, cmap.note
             if table == "t3":
-                return [f"{row.key}.{k}" for k in cmap.keys], cmap.how, cmap.subtotal, ""
+                return [row.codes[row.column_keys.index(k)] for k in cmap.keys], cmap.how, cmap.subtotal, ""
             return [f"t4.{k}" for k in cmap.keys], cmap.how, None, ""
         return list(row.codes), "header" if table != "old" else "position", None, ""
 

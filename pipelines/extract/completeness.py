@@ -25,10 +25,16 @@ OTHER_SPLIT = ("t3.results.other.no_correction", "t3.results.other.unpaid_fee", 
 
 
 def expected_codes(era: str, read: set[str]) -> dict[str, list[str]]:
-    """Codes a report of the era should print, by table (（六） as one row or its three sub-rows)."""
+    """Codes a report of the era should print, by table (（六） as one row or its three sub-rows).
+
+    The template order of Table 三 has the single （六） row before its three sub-rows; when neither
+    layout was read, the cells of both are expected (one of them is what the report printed).
+    """
     single = any(c.startswith("t3.results.other.") and c.count(".") == 3 for c in read)
     split = any(c.startswith(OTHER_SPLIT) for c in read)
-    use_single = era == "v2019" or (single and not split)
+    # v2021 reports print the three rows, or (洪泽 2023) the 2019 single row; when neither was read, both are reported
+    use_single = era == "v2019" or single or not split
+    use_split = era != "v2019" and not single
     out: dict[str, list[str]] = {}
     for row in load_registry().template(era):
         if row.is_subtotal:
@@ -36,7 +42,7 @@ def expected_codes(era: str, read: set[str]) -> dict[str, list[str]]:
         if row.key == "t3.results.other":
             wanted = use_single
         elif row.key in OTHER_SPLIT:
-            wanted = not use_single
+            wanted = use_split
         else:
             wanted = era in row.eras
         if wanted:

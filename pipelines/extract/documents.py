@@ -137,6 +137,7 @@ def _decode(raw: bytes) -> Decoded:
 
 _ARCHIVE_SPLIT = re.compile(r"^=+\s*正文\s*=+\s*$")
 _HEADER_KV = re.compile(r"^(#\s*)?(?P<key>[\w\u4e00-\u9fff ]{1,12})\s*[:：]\s*(?P<value>.*)$")
+MAX_PIPE_CELL = 80  # a line whose '|' separate longer stretches is running text that happens to contain '|'
 _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
@@ -202,7 +203,7 @@ def read_text(path: Path, text: str, kind: str) -> Document:
             cells = [Cell(p.strip(), line=lineno, col_index=k) for k, p in enumerate(body.split("|"))]
             lines.append(Line(cells, GRID, source_kind))
             continue
-        if kind == "txt" and "|" in line:
+        if kind == "txt" and "|" in line and len(line) <= MAX_PIPE_CELL * (line.count("|") + 1):
             pending.append((lineno, line))
             continue
         flush_pipes()

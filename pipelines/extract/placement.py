@@ -20,14 +20,17 @@ from dataclasses import dataclass, field
 
 from pipelines.extract import glued
 from pipelines.extract.documents import FREE, GRID, PIPE, Document
-from pipelines.extract.labels import ORDER, PAIRED, POSITION
+from rapidfuzz import fuzz
+
+from pipelines.extract.labels import FUZZY, ORDER, PAIRED, POSITION
 from pipelines.extract.model import WARNING
 from pipelines.extract.scan import VALUE_RUN, Scan
 from pipelines.extract.table_model import BARE, LABEL, LABELLED, UNCODED, PrintedRow, Reading, Token, row_location
-from pipelines.extract.text import fold
+from pipelines.extract.text import bare, fold, match_form
 from pipelines.extract.values import is_value_like
 from pipelines.registry import TemplateRow, load_registry
 
+MISPRINT_CUTOFF = 60.0  # similarity a misprinted label needs to the one template row missing in its gap
 TABLE_NAMES = {"t2": "Table 二 (主动公开)", "t3": "Table 三 (依申请)", "t4": "Table 四 (复议/诉讼)", "old": "统计表"}
 
 
@@ -80,15 +83,17 @@ class Placer:
         """Choose a template row for every labelled row; a jump back in the template starts a new copy."""
         for table in ("t2", "t3", "old"):
             instances: list[list[PrintedRow]] = []
-            last = -1
+            last = last_any = -1
             for h in self.scan.rows:
                 if h.match is None or not h.match.rows or h.match.rows[0].table_id != table:
                     continue
                 cands = sorted(h.match.rows, key=lambda r: r.order)
-                later = [r for r in cands if r.order > last]
-                if h.kind == LABEL:
-                    h.chosen = later[0] if later else cands[0]
+                if h.kind == LABEL:  # a label printed alone: it does not start a copy of the table
+                    after = [r for r in cands if r.order > last_any]
+                    h.chosen = after[0] if after else cands[0]
+                    last_any = h.chosen.order
                     continue
+                later = [r for r in cands if r.order > last]
                 if not instances or not later:
                     instances.append([])
                     h.chosen = cands[0]
@@ -96,7 +101,7 @@ class Placer:
                     h.chosen = later[0]
                 h.instance = len(instances) - 1
                 instances[-1].append(h)
-                last = h.chosen.order
+                last = last_any = h.chosen.order
             if instances:
                 self.instances[table] = instances
 
@@ -127,6 +132,11 @@ class Placer:
     def _fill_gaps(self, table: str, instances: list[list[PrintedRow]]) -> None:
         main = max(instances, key=len) if instances else []
         start, end = self._region(table)
+        if table == "old":
+            labelled = [r.pos for r in self.scan.rows if r.match is not None and r.chosen is not None and r.chosen.table_id == "old"]
+            start = min(labelled) if labelled else None
+            if start is None:
+                return
         if table != "old" and start is None and not main:
             return
         rows = [r for r in self.reg.template(self.era) if r.table_id == table and self.era in r.eras and not r.is_subtotal]
@@ -138,26 +148,33 @@ class Placer:
         anchors = sorted(main, key=lambda h: h.pos)
         bounds: list[PrintedRow | None] = [None, *anchors, None]
         for prev, nxt in zip(bounds, bounds[1:]):
-            if table == "old" and (prev is None or nxt is None):
-                continue  # the 统计表 has no printed start or end: only gaps between labelled rows
-            if prev is None and start is None:
-                continue
             lo = prev.chosen.order if prev else -1
             hi = nxt.chosen.order if nxt else 10**9
             gap = [r for r in in_region if (prev is None or r.pos > prev.pos) and (nxt is None or r.pos < nxt.pos)]
+            # both layouts of （六） compete for a misprinted label: it takes the one it is clearly closest to
+            union = [r for r in self.reg.template(self.era) if r.table_id == table and not r.is_subtotal
+                     and lo < r.order < hi and r.key not in filled]
+            for row, slot in self._misprinted(gap, union, bounded=prev is not None and nxt is not None):
+                self.out.readings.append(Reading(slot, row, list(row.tokens), FUZZY))
+                row.chosen = slot
+                filled.add(slot.key)
+            slots = [r for r in rows if lo < r.order < hi and r.key not in filled]
             bares = [r for r in gap if r.kind == BARE]
             if not bares:
                 continue
-            slots = [r for r in rows if lo < r.order < hi and r.key not in filled]
+            # a section line such as （五）不予处理 is a subtotal row only when printed with its values
             alone = [r for r in gap if r.kind == LABEL and r.chosen is not None and r.chosen.table_id == table
-                     and r.chosen.key not in filled and lo < r.chosen.order < hi]
+                     and not r.chosen.is_subtotal and r.chosen.key not in filled and lo < r.chosen.order < hi]
             placed = self._pair(gap, alone, bares)
             if placed is not None:
                 for label, bare in placed:
                     self.out.readings.append(Reading(label.chosen, bare, list(bare.tokens), PAIRED))
                     bare.chosen = label.chosen
+                    bare.label, bare.label_cell = label.label, label.label_cell
                     filled.add(label.chosen.key)
                 continue
+            if (prev is None or nxt is None) and (table == "old" or start is None):
+                continue  # order placement needs a printed start (anchor) and end
             candidates = [b for b in bares if len(trim(b.tokens, b.mode, self.widths.get(table, 7))) in {self.width(s) for s in slots}]
             if candidates and len(candidates) == len(slots) and all(
                 len(trim(b.tokens, b.mode, self.width(s))) == self.width(s) for b, s in zip(candidates, slots)
@@ -175,19 +192,42 @@ class Placer:
                     row_location(bares[0]), " / ".join(b.fragment or " | ".join(t.text for t in b.tokens) for b in bares)[:300],
                 )
 
+    def _misprinted(self, gap: list[PrintedRow], slots: list[TemplateRow], bounded: bool) -> list[tuple[PrintedRow, TemplateRow]]:
+        """Rows whose label is too misprinted to match on its own (1.属于国家秘蜜, 2.重复申清), placed in the one
+        missing template row of their gap that their label is clearly closest to."""
+        out = []
+        if not bounded or not slots:
+            return out
+        for row in gap:
+            if row.kind != UNCODED or row.chosen is not None:
+                continue
+            target = bare(match_form(row.label))
+            scores = sorted(((max(fuzz.ratio(target, bare(match_form(v))) for v in slot.labels), k)
+                             for k, slot in enumerate(slots) if slot.labels and len(trim(row.tokens, row.mode, self.width(slot))) == self.width(slot)),
+                            reverse=True)
+            if scores and scores[0][0] >= MISPRINT_CUTOFF and (len(scores) == 1 or scores[1][0] < scores[0][0] - 10):
+                slot = slots[scores[0][1]]
+                out.append((row, slot))
+                slots = [s for s in slots if s is not slot]
+        return out
+
     @staticmethod
     def _pair(gap: list[PrintedRow], alone: list[PrintedRow], bares: list[PrintedRow]) -> list[tuple[PrintedRow, PrintedRow]] | None:
-        """Label-alone rows each immediately followed by one value row, and nothing else unlabelled."""
-        if not alone or len(alone) != len(bares):
+        """Labels printed alone, each on the line right before a value row (pdftotext, one cell per line).
+
+        Accepted only when every value row of the gap directly follows such a label: a value row
+        anywhere else means the layout is not label-then-values, and nothing is paired.
+        """
+        if not alone:
             return None
-        seq = [r for r in gap if r.kind in (LABEL, BARE, LABELLED, UNCODED)]
+        by_line = {r.pos[0]: r for r in alone}
         pairs = []
-        for label in alone:
-            k = seq.index(label)
-            if k + 1 >= len(seq) or seq[k + 1].kind != BARE:
+        for bare in bares:
+            label = by_line.get(bare.pos[0] - 1)
+            if label is None or bare.pos[1] != 0:
                 return None
-            pairs.append((label, seq[k + 1]))
-        if len({id(b) for _, b in pairs}) != len(bares):
+            pairs.append((label, bare))
+        if len({id(label) for label, _ in pairs}) != len(pairs) or len({label.chosen.key for label, _ in pairs}) != len(pairs):
             return None
         return pairs
 
@@ -261,7 +301,7 @@ class Placer:
         """Rows that look like table rows but map to no code, with the table they sit in."""
         out = []
         for r in self.scan.rows:
-            if r.kind != UNCODED:
+            if r.kind != UNCODED or r.chosen is not None:
                 continue
             table = self._table_at(r)
             if table is not None:

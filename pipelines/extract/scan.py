@@ -40,6 +40,7 @@ _NOT_A_ROW = re.compile(
     r"其他|总计|合计|小计|统计指标|单位|统计数|指标名称|计量单位|数据\d*|[一二三四五六七八九十]+、.*情况)$"
 )
 MAX_UNCODED_LABEL = 40
+_UNIT_THEN_NUMBER = re.compile(r"^(万元|元|件|条|项|个|人次|人|次|篇|份)(?=[\d-])")
 _MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期%％")
 DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
 
@@ -50,6 +51,7 @@ class Anchors:
 
     t2: tuple[int, int] | None = None
     t3: tuple[int, int] | None = None
+    old: tuple[int, int] | None = None  # the old 统计表's header (统计指标 | 单位 | 统计数)
     t4: tuple[int, int] | None = None  # the first value of Table 四 (after its header)
     t4_header: tuple[int, int] | None = None
     t4_header_text: str = ""
@@ -156,9 +158,10 @@ class Scanner:
     # ------------------------------------------------------------------ regions
     def locate(self) -> None:
         """Find the table anchors (new eras)."""
-        if self.era == "old2014":
-            return
         a = self.scan.anchors
+        if self.era == "old2014":
+            a.old = _find_anchor(self.doc, self.scan, self.reg.variants("anchor", "old"))
+            return
         a.t2 = _find_anchor(self.doc, self.scan, self.reg.variants("anchor", "t2"))
         a.t3 = _find_anchor(self.doc, self.scan, self.reg.variants("anchor", "t3"))
         found = find_t4_header(self.doc, a.t3 or a.t2)
@@ -278,7 +281,7 @@ class Scanner:
             stop = spans[n + 1][0] if n + 1 < len(spans) else hi
             frag = self._fragment(squeezed, index, folded, end, stop)
             damaged = frag == DAMAGE
-            tokens = [] if damaged else [Token(p, cell) for p in glued.tokenize(frag)]
+            tokens = [] if damaged else value_tokens(frag, cell)
             label = squeezed[start:end]
             if match is None:
                 if not tokens:
@@ -290,6 +293,17 @@ class Scanner:
                                  tokens=tokens, fragment=frag.strip(), damaged=damaged))
         if not hits and not spans:
             self._bare_free(li, line, folded)
+            if (not self.scan.rows or self.scan.rows[-1].pos[0] != li) and len(squeezed) <= MAX_UNCODED_LABEL + 20:
+                self._label_alone(li, line, squeezed[lo:hi])
+
+    def _label_alone(self, li: int, line, text: str) -> None:
+        """A line that is only a (possibly misprinted) label: its values follow on the next line."""
+        if not self._row_like(text):
+            return
+        allowed = self.allowed((li, 0), FREE)
+        match = self.index.match_cell(text, allowed) if allowed else None
+        if match is not None:
+            self._add(PrintedRow(LABEL, (li, 0), FREE, line.source_kind, label=text, label_cell=line.cells[0], match=match))
 
     def _fragment(self, squeezed, index, folded, end: int, stop: int) -> str:
         """Value text printed after a label (in the folded text, whitespace kept: it separates numbers)."""
@@ -318,17 +332,8 @@ class Scanner:
         out = []
         if hi - lo < 2:
             return out
-        text = squeezed[lo:hi]
-        for m in _SEGMENT.finditer(text):
-            seg_start, seg_end = lo + m.start(), lo + m.end()
-            seg = squeezed[seg_start:seg_end]
-            # the label part is what follows the last sentence or clause boundary
-            cut = max(seg.rfind(c) for c in "。；;：:，,")
-            if cut >= 0:
-                seg_start += cut + 1
-                seg = squeezed[seg_start:seg_end]
-            if not self._row_like(seg) or not has_cjk(seg[-1:] + seg[-2:-1]):
-                continue
+        for m in _SEGMENT.finditer(squeezed, lo, hi):
+            seg_start, seg_end = m.start(), m.end()
             frag = self._fragment(squeezed, index, folded, seg_end, hi)
             if frag == DAMAGE or not _HAS_DIGIT.search(frag):
                 continue
@@ -338,10 +343,20 @@ class Scanner:
             allowed = self.allowed((li, seg_start), FREE)
             if not allowed:
                 continue
-            match = self.index.match_cell(seg, allowed)
+            # a (misprinted) label runs from the last sentence boundary; an uncoded row's label from the last clause
+            boundary = max(squeezed.rfind(c, seg_start, seg_end) for c in "。；;")
+            sentence = boundary + 1 if boundary >= 0 else seg_start
+            seg = squeezed[sentence:seg_end]
+            match = self.index.match_cell(seg, allowed) if has_cjk(seg[-2:]) and len(seg) <= 2 * MAX_UNCODED_LABEL else None
             if match is not None and match.how != FUZZY and len(core(seg)) > len(core(match.rows[0].labels[0])) + 8:
                 match = None
-            out.append((seg_start, seg_end, match))
+            if match is None:
+                clause = sentence + max(seg.rfind(c) for c in "：:，,") + 1
+                seg = squeezed[clause:seg_end]
+                if not self._row_like(seg) or not has_cjk(seg[-2:]):
+                    continue
+                sentence = clause
+            out.append((sentence, seg_end, match))
         return out
 
     def _bare_free(self, li: int, line, folded: str) -> None:
@@ -352,7 +367,7 @@ class Scanner:
         run = VALUE_RUN.match(stripped)
         cell = line.cells[0]
         if run.end() == len(stripped):
-            tokens = [Token(p, cell) for p in glued.tokenize(stripped)]
+            tokens = value_tokens(stripped, cell)
             if not all(is_value_like(t.text) for t in tokens):
                 return
         elif is_value_like(stripped):
@@ -362,11 +377,19 @@ class Scanner:
         self._add(PrintedRow(BARE, (li, 0), FREE, line.source_kind, tokens=tokens, fragment=stripped))
 
     def _scan_free_old(self, li: int, line) -> None:
-        """Old 统计表 rows in running text: a label at the start of the line, its values after it."""
+        """Old 统计表 rows in running text: a label at the start of the line (anywhere after the table's
+        header, for a table flattened into running text), its values after it."""
         cell = line.cells[0]
         text = cell.text
         squeezed, index, folded = self.scan.line_forms(self.doc, li)
-        occs = self.index.find_in_text(squeezed, frozenset({"old"}), at_start_only_for=frozenset({"old"}))
+        anchor = self.scan.anchors.old
+        if anchor is not None and anchor[0] == li:
+            occs = [o for o in self.index.find_in_text(squeezed, frozenset({"old"})) if o.start >= anchor[1]] or \
+                self.index.find_in_text(squeezed, frozenset({"old"}), at_start_only_for=frozenset({"old"}))
+        elif anchor is not None and anchor[0] < li and line.source_kind == "text" and len(squeezed) > 200:
+            occs = self.index.find_in_text(squeezed, frozenset({"old"}))
+        else:
+            occs = self.index.find_in_text(squeezed, frozenset({"old"}), at_start_only_for=frozenset({"old"}))
         if not occs:
             if len(squeezed) <= 60 and "\t" not in text:
                 m = re.match(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|篇|份|万元|元)?\s*([\d.,]+)$", folded.strip())
@@ -383,11 +406,19 @@ class Scanner:
             stop = occs[k + 1].start if k + 1 < len(occs) else len(squeezed)
             frag = self._fragment(squeezed, index, folded, occ.end, stop)
             damaged = frag == DAMAGE
-            tokens = [] if damaged else [Token(p, cell) for p in glued.tokenize(frag)]
+            tokens = [] if damaged else value_tokens(frag, cell)
             kind = LABELLED if tokens else LABEL
             self._add(PrintedRow(kind, (li, occ.start), FREE, line.source_kind, label=squeezed[occ.start : occ.end],
                                  label_cell=cell, match=LabelMatch(occ.rows, occ.how), tokens=tokens, fragment=frag.strip(),
                                  damaged=damaged))
+
+
+def value_tokens(frag: str, cell) -> list[Token]:
+    """Tokens of a printed value fragment; a unit glued before the number (条10931) is its own token."""
+    pieces = glued.tokenize(frag)
+    if pieces and (m := _UNIT_THEN_NUMBER.match(pieces[0])):
+        pieces[:1] = [m.group(1), pieces[0][m.end():]]
+    return [Token(p, cell) for p in pieces]
 
 
 def scan_document(doc: Document, era: str) -> Scan:
