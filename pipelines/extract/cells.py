@@ -124,6 +124,7 @@ class CellReader:
     def read(self, readings: list[Reading]) -> ReadCells:
         """Parse every reading (main copies first; copies are compared afterwards)."""
         self.placed = {id(rd.source) for rd in readings}
+        self.spaced = self._spaced_tables(readings)
         for rd in sorted(readings, key=lambda r: r.copy):
             self._read_one(rd)
         self._reattach()
@@ -165,6 +166,13 @@ class CellReader:
                 cells[code] = rec
         elif rd.source.mode == FREE and not tokens and unit_token is not None and len(codes) == 1:
             cells = {codes[0]: record(codes[0], Token("", unit_token.cell), rd, column_match)}
+        elif rd.source.mode == FREE and 1 < len(tokens) < len(codes) and row.table_id in self.spaced:
+            self._lose(
+                "row_shape", row.table_id, list(codes),
+                f"row '{label}': {len(tokens)} value(s) for {len(codes)} column(s) in a table printed with its cells apart "
+                "(blank cells dropped in conversion?); not read", rd, tokens,
+            )
+            return
         elif rd.source.mode == FREE and 0 < len(tokens) <= len(codes):
             pieces = [t.text for t in tokens]
             splits, complete = glued.row_splits(pieces, kinds)
@@ -187,6 +195,27 @@ class CellReader:
                 if code not in self.out.direct:
                     self.out.direct[code] = rec
                     self.source_of[code] = rd.source
+
+    @staticmethod
+    def _spaced_tables(readings: list[Reading]) -> set[str]:
+        """Tables printed as running text with their cells apart (most rows give one token per column).
+
+        In such a table a row with fewer tokens than columns lost blank cells in conversion: its
+        values cannot be placed. Only tables whose rows run together (平潭's flattened pages) are
+        read as glued digits.
+        """
+        spaced: dict[str, int] = {}
+        glued_rows: dict[str, int] = {}
+        for rd in readings:
+            if rd.source.mode != FREE or rd.row.width < 3:
+                continue
+            n = len(rd.tokens)
+            table = rd.row.table_id
+            if n == rd.row.width:
+                spaced[table] = spaced.get(table, 0) + 1
+            elif n == 1:
+                glued_rows[table] = glued_rows.get(table, 0) + 1
+        return {t for t, n in spaced.items() if n >= 3 and n > glued_rows.get(t, 0)}
 
     def _lose(self, kind: str, table: str, codes: list[str], message: str, rd: Reading, tokens: list[Token]) -> None:
         if rd.copy:

@@ -81,7 +81,14 @@ class LabelIndex:
                 free.setdefault((m, row.key), (row, is_extra))
         # longest first so that 行政规范性文件 wins over 规范性文件 at the same place
         self.free_variants = sorted(((f, r, e) for (f, _), (r, e) in free.items()), key=lambda t: -len(t[0]))
-        self._fuzzy_choices = [f for f in self._bare if len(f) >= MIN_FUZZY_LENGTH]
+        # fuzzy matching compares a label with numbering and notes (1 error in 29 characters) and without (the core words)
+        self._fuzzy_rows: dict[str, list[TemplateRow]] = {}
+        for table in (self._exact, self._bare):
+            for form, rows in table.items():
+                if len(form) >= MIN_FUZZY_LENGTH:
+                    bucket = self._fuzzy_rows.setdefault(form, [])
+                    bucket.extend(r for r in rows if r not in bucket)
+        self._fuzzy_choices = list(self._fuzzy_rows)
         self._prefixes = sorted({f for f in self._core if len(f) >= 2}, key=len, reverse=True)
 
     def match_cell(self, text: str, tables: frozenset[str] | set[str]) -> LabelMatch | None:
@@ -103,7 +110,7 @@ class LabelIndex:
                 if any((r.key, form) in self._is_variant for r in rows):
                     how = VARIANT
                 return LabelMatch(rows, how)
-        return self._prefix(c, tables) or self._fuzzy(bare(m), tables)
+        return self._prefix(c, tables) or self._fuzzy((m, bare(m)), tables)
 
     def _prefix(self, c: str, tables: frozenset[str]) -> LabelMatch | None:
         """A complete label followed by an appended note or definition (行政许可（指…）, 行政许可：…)."""
@@ -114,15 +121,16 @@ class LabelIndex:
                     return LabelMatch(rows, PREFIX)
         return None
 
-    def _fuzzy(self, target: str, tables: frozenset[str]) -> LabelMatch | None:
-        if len(target) < MIN_FUZZY_LENGTH:
-            return None
-        hits = process.extract(target, self._fuzzy_choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=6)
+    def _fuzzy(self, targets: tuple[str, ...], tables: frozenset[str]) -> LabelMatch | None:
         best: list[tuple[float, TemplateRow]] = []
-        for form, score, _ in hits:
-            if abs(len(form) - len(target)) > max(3, len(form) // 4):
+        for target in dict.fromkeys(targets):
+            if len(target) < MIN_FUZZY_LENGTH:
                 continue
-            best.extend((score, r) for r in self._bare[form] if r.table_id in tables)
+            hits = process.extract(target, self._fuzzy_choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=6)
+            for form, score, _ in hits:
+                if abs(len(form) - len(target)) > max(3, len(form) // 4):
+                    continue
+                best.extend((score, r) for r in self._fuzzy_rows[form] if r.table_id in tables)
         if not best:
             return None
         top = max(b[0] for b in best)

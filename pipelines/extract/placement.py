@@ -158,7 +158,8 @@ class Placer:
                 self.out.readings.append(Reading(slot, row, list(row.tokens), FUZZY))
                 row.chosen = slot
                 filled.add(slot.key)
-            slots = [r for r in rows if lo < r.order < hi and r.key not in filled]
+            slots = [r for r in rows if lo < r.order < hi and r.key not in filled
+                     and not ("t3.results.other" in filled and r.key.startswith("t3.results.other."))]
             bares = [r for r in gap if r.kind == BARE]
             if not bares:
                 continue
@@ -176,14 +177,20 @@ class Placer:
             if (prev is None or nxt is None) and (table == "old" or start is None):
                 continue  # order placement needs a printed start (anchor) and end
             candidates = [b for b in bares if len(trim(b.tokens, b.mode, self.widths.get(table, 7))) in {self.width(s) for s in slots}]
-            if candidates and len(candidates) == len(slots) and all(
-                len(trim(b.tokens, b.mode, self.width(s))) == self.width(s) for b, s in zip(candidates, slots)
-            ):
-                for b, r in zip(candidates, slots):
-                    self.out.readings.append(Reading(r, b, list(b.tokens), ORDER))
-                    b.chosen = r
-                    filled.add(r.key)
-            elif slots:
+            for layout in self._layouts(slots, union):
+                if candidates and len(candidates) == len(layout) and all(
+                    len(trim(b.tokens, b.mode, self.width(s))) == self.width(s) for b, s in zip(candidates, layout)
+                ):
+                    for b, r in zip(candidates, layout):
+                        self.out.readings.append(Reading(r, b, list(b.tokens), ORDER))
+                        b.chosen = r
+                        filled.add(r.key)
+                    break
+            else:
+                layout = None
+            if layout is not None:
+                continue
+            if slots:
                 where = f"between '{prev.label if prev else 'table start'}' and '{nxt.label if nxt else 'table end'}'"
                 self.out.problem(
                     "unplaced_rows", table, [c for slot in slots for c in slot.codes],
@@ -191,6 +198,16 @@ class Placer:
                     f"template row(s) ({', '.join(s.key for s in slots[:6])}{'…' if len(slots) > 6 else ''}); not assigned",
                     row_location(bares[0]), " / ".join(b.fragment or " | ".join(t.text for t in b.tokens) for b in bares)[:300],
                 )
+
+    def _layouts(self, slots: list[TemplateRow], union: list[TemplateRow]) -> list[list[TemplateRow]]:
+        """The gap's missing rows, and — when they include （六）'s three 2021 rows — the same with the single
+        2019 （六） row instead (2021+ reports that still print it, 洪泽 2023)."""
+        split = [r for r in slots if r.key.startswith("t3.results.other.")]
+        single = [r for r in union if r.key == "t3.results.other"]
+        if not split or not single:
+            return [slots]
+        at = slots.index(split[0])
+        return [slots, [r for r in slots[:at] if r not in split] + single + [r for r in slots[at:] if r not in split]]
 
     def _misprinted(self, gap: list[PrintedRow], slots: list[TemplateRow], bounded: bool) -> list[tuple[PrintedRow, TemplateRow]]:
         """Rows whose label is too misprinted to match on its own (1.属于国家秘蜜, 2.重复申清), placed in the one
@@ -201,8 +218,9 @@ class Placer:
         for row in gap:
             if row.kind != UNCODED or row.chosen is not None:
                 continue
-            target = bare(match_form(row.label))
-            scores = sorted(((max(fuzz.ratio(target, bare(match_form(v))) for v in slot.labels), k)
+            full = match_form(row.label)
+            target = bare(full)
+            scores = sorted(((max(max(fuzz.ratio(full, match_form(v)), fuzz.ratio(target, bare(match_form(v)))) for v in slot.labels), k)
                              for k, slot in enumerate(slots) if slot.labels and len(trim(row.tokens, row.mode, self.width(slot))) == self.width(slot)),
                             reverse=True)
             if scores and scores[0][0] >= MISPRINT_CUTOFF and (len(scores) == 1 or scores[1][0] < scores[0][0] - 10):

@@ -55,7 +55,7 @@ SECTION_OF = {  # Table 三 sub-rows are printed under these section cells
 }
 DEFINITIONS = {
     "t2.licensing": "（指行政机关根据公民、法人或者其他组织的申请，经依法审查，准予其从事特定活动的行为）",
-    "t2.penalty": "（指行政机关依法对违反行政管理秩序的公民、法人或者其他组织，以减损权益或者增加义务的方式予以惩戒的行为）",
+    "t2.penalty": "：指行政机关依法对违反行政管理秩序的公民、法人或者其他组织，以减损权益或者增加义务的方式予以惩戒的行为",
 }
 EXTRA_ROWS = [("行政检查", "12"), ("行政确认", "7")]
 
