@@ -11,8 +11,8 @@ totals). Policy (PLAN.md interface 2):
   (``value_status = ambiguous``) with its candidates. Figures the narrative states about a table
   cell (``narr.* == cell`` in the narrative rules) are then used as evidence, one at a time, for
   cells still ambiguous (``narrative``); a statement that fits no cut is ignored;
-* OCR: a reading every evaluable equality confirms is kept (``confirmed``); cells in a failing
-  equality are re-read from their alternatives, and replaced only when every satisfying
+* OCR: a reading an evaluable equality confirms is kept (``confirmed``); a cell that is only in
+  failing equalities is re-read from its alternatives, and replaced only when every satisfying
   combination gives the same value (``alternative``), otherwise missing with
   ``value_status = ocr_unverified`` and the candidates; an OCR cell no equality covers is kept
   only at or above ``OCR_CONFIDENCE_THRESHOLD`` and marked ``unchecked``.
@@ -241,21 +241,36 @@ def verify(era: str, fixed: dict[str, float], units: list[Unit], figures: dict[s
     glued = [u for u in units if u.source == "glued"]
     ocr = [u for u in units if u.source == "ocr"]
     primaries = {u.codes[0]: number(u.primary[0]) for u in ocr if u.primary and _is_number(u.primary[0])}
-    # OCR cells in an equality that fails with the readings as given are suspects
+    # OCR cells in an equality that fails with the readings as given, and in none that holds, are suspects
     known = {**fixed, **primaries}
-    suspects: set[str] = set()
+    failing: set[str] = set()
+    holding: set[str] = set()
     for _, coeffs in constraints:
-        if all(c in known for c in coeffs) and not _holds(coeffs, {}, known):
-            suspects |= {c for c in coeffs if c in primaries}
+        if all(c in known for c in coeffs):
+            (holding if _holds(coeffs, {}, known) else failing).update(c for c in coeffs if c in primaries)
+    suspects = failing - holding
+    for _, coeffs in constraints:
+        # an equality that fails although each OCR cell in it is confirmed elsewhere: two compensating misreadings
+        # (or the document's own error) — every OCR cell in it is re-read
+        in_it = [c for c in coeffs if c in primaries]
+        if in_it and all(c in known for c in coeffs) and not _holds(coeffs, {}, known) and not suspects & set(in_it):
+            suspects |= set(in_it)
     ocr_no_number = {u.codes[0] for u in ocr if u.codes[0] not in primaries}
     solve_units = glued + [u for u in ocr if u.codes[0] in suspects or u.codes[0] in ocr_no_number]
     base = {**fixed, **{c: v for c, v in primaries.items() if c not in suspects}}
     solved = solve(solve_units, base, constraints)
     if not solved.consistent:
         out.notes.append("no combination of the candidate readings satisfies all of the table's equalities")
-        # fall back to what each unit decides with its own equalities only
+        # glued digits fall back to what each row decides with its own equalities (the document's own error
+        # is then reported by the rules); OCR readings are never chosen against a failing equality
         solved = solve(solve_units, base, tuple((r, co) for r, co in constraints if _single_unit(co, solve_units)))
+        for i, u in enumerate(solve_units):
+            if u.source == "ocr":
+                solved.undecidable.add(i)
     decided, undecided = _per_code(solve_units, solved)
+    for u in solve_units:
+        if u.source == "ocr" and u.codes[0] in undecided and not undecided[u.codes[0]]:
+            undecided[u.codes[0]] = [c[0] for c in u.candidates]  # nothing fits: show what was read and tried
     source = {c: u.source for u in solve_units for c in u.codes}
     for code, value in decided.items():
         out.values[code] = value
