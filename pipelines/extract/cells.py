@@ -12,10 +12,11 @@ when exactly one cell of the adjacent row is blank, and reported otherwise.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pipelines.extract import glued
-from pipelines.extract.documents import FREE
+from pipelines.extract.documents import FREE, PIPE
 from pipelines.extract.headers import t2_columns
 from pipelines.extract.labels import ORDER, POSITION
 from pipelines.extract.placement import trim
@@ -26,6 +27,7 @@ from pipelines.extract.verify import Unit, ocr_candidates
 from pipelines.registry import load_registry, subtotal_code
 
 _LEADING_ZERO = re.compile(r"0\d+")
+SPAN_AGREEMENT = 0.75
 _ANNOTATED = re.compile(r"^\s*[+-]?\d[\d,.]*\s*(?:万元|元|件|条|项|个)?\s*[(（].+[)）]\s*$")
 
 
@@ -125,6 +127,7 @@ class CellReader:
         """Parse every reading (main copies first; copies are compared afterwards)."""
         self.placed = {id(rd.source) for rd in readings}
         self.spaced = self._spaced_tables(readings)
+        self.spans = self._spans(readings)
         for rd in sorted(readings, key=lambda r: r.copy):
             self._read_one(rd)
         self._reattach()
@@ -137,7 +140,14 @@ class CellReader:
         if row.has_unit_column and tokens and is_unit(tokens[0].text):
             unit_token = tokens.pop(0)
         width = row.width + (1 if row.table_id == "t3" and self.columns.get("t3", ColumnMap((), "")).subtotal is not None else 0)
-        tokens = trim(tokens, rd.source.mode, width)
+        if rd.source.mode == PIPE and row.table_id in self.spans:
+            tokens, why = self._pipe_cells(rd, tokens, width)
+            if why:
+                self._lose("row_shape", row.table_id, list(row.codes), f"row '{rd.source.label or row.key}': {why}; not read",
+                           rd, tokens)
+                return
+        else:
+            tokens = trim(tokens, rd.source.mode, width)
         if rd.source.mode != FREE and len(tokens) < width and all(t.text.strip() for t in tokens) and any(
             len(t.text.split()) > 1 for t in tokens
         ):
@@ -196,6 +206,39 @@ class CellReader:
                     self.out.direct[code] = rec
                     self.source_of[code] = rd.source
 
+    def _pipe_cells(self, rd: Reading, tokens: list[Token], width: int) -> tuple[list[Token], str]:
+        """A '|'-flattened row's cells, using the table's own layout for the empty cells after its last value.
+
+        Where row boundaries are lost, the empty cells after a row's last value are blank cells,
+        padding or the separator of the next row. When every complete row of the table spans the
+        same number of cells, a short row spanning that number ends in blank cells (read as blank),
+        and a row spanning more (a repeated or inserted line) is not read.
+        """
+        span = self.spans[rd.row.table_id]
+        lead, _ = _split_trailing(tokens)
+        if len(lead) == width and (len(tokens) <= span or rd.source.ends_line):
+            return lead, ""
+        if len(lead) < width and len(tokens) == span:
+            return lead + [Token("", tokens[-1].cell)] * (width - len(lead)), ""
+        return tokens, (f"{len(lead)} value(s) in {len(tokens)} cells where every complete row of the table spans "
+                        f"{span} (a repeated, inserted or deleted line?)")
+
+    def _spans(self, readings: list[Reading]) -> dict[str, int]:
+        """Per table, the number of '|' cells every complete row spans (value cells and the empty ones after them)."""
+        seen: dict[str, Counter] = {}
+        for rd in readings:
+            if rd.source.mode != PIPE or rd.copy:
+                continue
+            lead, trailing = _split_trailing(rd.tokens)
+            if len(lead) == rd.row.width and all(t.text.strip() for t in lead) and trailing and not rd.source.ends_line:
+                seen.setdefault(rd.row.table_id, Counter())[len(rd.tokens)] += 1
+        out = {}
+        for table, spans in seen.items():
+            (span, n), total = spans.most_common(1)[0], sum(spans.values())
+            if n >= 2 and n >= SPAN_AGREEMENT * total:  # one odd row (a repeated line) does not break the convention
+                out[table] = span
+        return out
+
     @staticmethod
     def _spaced_tables(readings: list[Reading]) -> set[str]:
         """Tables printed as running text with their cells apart (most rows give one token per column).
@@ -250,6 +293,14 @@ class CellReader:
                 self.out.detached.append((
                     f"value '{toks[0].text.strip()}' printed on a line of its own: no adjacent row has exactly one "
                     "blank cell to take it; not attached", location(toks[0].cell)))
+
+
+def _split_trailing(tokens: list[Token]) -> tuple[list[Token], int]:
+    """(tokens up to the last non-empty one, number of empty cells after it)."""
+    end = len(tokens)
+    while end and not tokens[end - 1].text.strip():
+        end -= 1
+    return tokens[:end], len(tokens) - end
 
 
 def _digits(text: str) -> str:

@@ -24,7 +24,8 @@ _BOMS = (
 _VOCABULARY = frozenset("政府信息公开工作年度报告申请情况的和本年行政复议诉讼处理数量件資訊公開報告申請處理數複議訴訟")
 _NUL_RUN = re.compile(r"\x00+")
 _CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
-MAX_BAD_SHARE = 0.01  # UTF-8 with at most this share of undecodable characters is UTF-8 with damage
+MAX_BAD_SHARE = 0.01
+MIN_VOCABULARY = 8  # characters of the reports' vocabulary a double-byte reading must yield to be believed  # UTF-8 with at most this share of undecodable characters is UTF-8 with damage
 
 
 class BinaryContent(ValueError):
@@ -70,10 +71,11 @@ def decode(raw: bytes) -> Decoded:
 
 def _utf16_without_bom(raw: bytes) -> str | None:
     sample = raw[:4096]
-    if len(sample) < 8 or sample.count(0) < len(sample) // 4:
-        return None
     even = sample[0::2].count(0)
     odd = sample[1::2].count(0)
+    # UTF-16 text puts the NUL of every ASCII character (digits, spaces, newlines) on one side
+    if len(sample) < 8 or even + odd < len(sample) // 20 or max(even, odd) < 4 * min(even, odd) + 4:
+        return None
     enc = "utf-16-le" if odd > even else "utf-16-be"
     try:
         text = raw.decode(enc)
@@ -91,7 +93,7 @@ def _double_byte(raw: bytes) -> tuple[str, str] | None:
         except UnicodeDecodeError:
             continue
         score = sum(1 for ch in text if ch in _VOCABULARY)
-        if best is None or score > best[0]:
+        if score >= MIN_VOCABULARY and (best is None or score > best[0]):
             best = (score, enc, text)
     return (best[1], best[2]) if best else None
 

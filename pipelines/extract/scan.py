@@ -236,7 +236,8 @@ class Scanner:
                 continue
             kind = LABELLED if tokens else LABEL
             self._add(PrintedRow(kind, pos, line.mode, line.source_kind, label=cell.text, label_cell=cell, match=match,
-                                 tokens=tokens, fragment=" | ".join(t.text for t in tokens), table_index=cell.table_index))
+                                 tokens=tokens, fragment=" | ".join(t.text for t in tokens), table_index=cell.table_index,
+                                 ends_line=j == len(cells)))
             i = j
 
     @staticmethod

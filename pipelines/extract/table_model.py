@@ -55,6 +55,7 @@ class PrintedRow:
     instance: int = 0
     table_index: int | None = None
     damaged: bool = False  # its values run into an unreadable region (undecodable bytes, NULs)
+    ends_line: bool = False  # its value cells run to the end of the line (nothing printed after them)
 
     @property
     def table_id(self) -> str | None:
