@@ -23,14 +23,29 @@ _AGENCY_PREFIX = re.compile(r"^(?:正文|现公布|现将|现予公布|公布|�
 _AGENCY_SUFFIX = re.compile(r"(政府|办公室|办公厅|局|委员会|委|区|县|市|省|管委会|街道办事处|街道|镇|乡|厅|中心|院|署|办|所|队|处)$")
 
 
-def _title_from(text: str) -> tuple[int, str] | None:
-    m = _TITLE.search(norm(text))
-    if not m:
-        return None
-    pre = _AGENCY_PREFIX.sub("", m.group("pre"))
+_NOTICE_WORDS = re.compile(r"关于|做好|印发|转发|通知|部署|要求")
+_HEADING_MARK = re.compile(r"^#+\s*")
+
+
+def _title_match(text: str, whole: bool = False) -> re.Match | None:
+    """The first report title in (normalized) text that is the report's own: not the name of a document
+    quoted in 《》, not a notice about reports (关于做好…年度报告…的通知); ``whole``: ending the text."""
+    for m in _TITLE.finditer(text):
+        if whole and m.end() != len(text):
+            continue
+        before = text[: m.start()]
+        if before.rfind("《") > before.rfind("》"):
+            continue  # inside 《…》: a cited document
+        if _NOTICE_WORDS.search(m.group("pre")) or text[m.end() : m.end() + 6].startswith(("编制", "的通知", "有关事项", "工作的")):
+            continue
+        return m
+    return None
+
+
+def _title_from(m: re.Match) -> tuple[int, str]:
+    pre = _AGENCY_PREFIX.sub("", _HEADING_MARK.sub("", m.group("pre")))
     agency = pre or m.group("post")
-    agency = agency.strip("的 ")
-    return int(m.group("year")), agency
+    return int(m.group("year")), agency.strip("的 #")
 
 
 def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
@@ -39,10 +54,11 @@ def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
         value = doc.meta.get(key)
         if value:
             value = value.split("_")[0].strip()
-            found = _title_from(value)
-            if found:
-                return value, found[0], found[1] or None
-    texts = [ln.text for ln in doc.lines[:80]]
+            m = _title_match(norm(value))
+            if m:
+                year, agency = _title_from(m)
+                return value, year, agency or None
+    texts = [_HEADING_MARK.sub("", ln.text.strip()) for ln in doc.lines[:80]]
     for i in range(len(texts)):
         for back in range(0, 3):
             if i - back < 0:
@@ -50,11 +66,10 @@ def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
             joined = norm("".join(texts[i - back : i + 1]))
             if len(joined) > 120:
                 break
-            m = _TITLE.search(joined)
-            if not m or m.end() != len(joined):
+            m = _title_match(joined, whole=True)
+            if not m:
                 continue
-            found = _title_from(joined)
-            year, agency = found
+            year, agency = _title_from(m)
             if not agency and i - back - 1 >= 0:
                 prev = norm(texts[i - back - 1])
                 if len(prev) <= 30 and _AGENCY_SUFFIX.search(prev) and not re.search(r"[。，,；;:：]", prev):
@@ -62,11 +77,10 @@ def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
             return joined, year, agency or None
     # a title quoted in the preamble: 现公布广东省人民政府办公厅2023年政府信息公开工作年度报告
     head = norm("".join(texts[:20]))[:1500]
-    m = _TITLE.search(head)
+    m = _title_match(head)
     if m:
-        found = _title_from(m.group(0))
-        if found:
-            return _AGENCY_PREFIX.sub("", m.group(0)), found[0], found[1] or None
+        year, agency = _title_from(m)
+        return _AGENCY_PREFIX.sub("", m.group(0)), year, agency or None
     return None, None, None
 
 
