@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pipelines.extract import glued
 from pipelines.extract.documents import FREE, PIPE
@@ -27,6 +28,8 @@ from pipelines.extract.verify import Unit, ocr_candidates
 from pipelines.registry import load_registry, subtotal_code
 
 _LEADING_ZERO = re.compile(r"0\d+")
+_WS = re.compile(r"\s")
+_NOT_DIGIT = re.compile(r"[^\d.\-]")
 SPAN_AGREEMENT = 0.75
 _ANNOTATED = re.compile(r"^\s*[+-]?\d[\d,.]*\s*(?:万元|元|件|条|项|个)?\s*[(（].+[)）]\s*$")
 
@@ -162,7 +165,7 @@ class CellReader:
             sub = record(subtotal_code("legal_persons", row.key.split(".", 1)[1]), sub_tok, rd, column_match)
             if not rd.copy:
                 self.out.subtotals.append(sub)
-        kinds = tuple(self.reg.by_code[c].value_type if c in self.reg.by_code else "count" for c in codes)
+        kinds = _kinds(tuple(codes))
         if len(tokens) == len(codes) and all(_single(t.text, k) for t, k in zip(tokens, kinds)):
             cells = {}
             for code, tok, kind in zip(codes, tokens, kinds):
@@ -295,6 +298,13 @@ class CellReader:
                     "blank cell to take it; not attached", location(toks[0].cell)))
 
 
+@lru_cache(maxsize=4096)
+def _kinds(codes: tuple[str, ...]) -> tuple[str, ...]:
+    """Value types (count / signed / money) of a row's codes."""
+    by_code = load_registry().by_code
+    return tuple(by_code[c].value_type if c in by_code else "count" for c in codes)
+
+
 def _split_trailing(tokens: list[Token]) -> tuple[list[Token], int]:
     """(tokens up to the last non-empty one, number of empty cells after it)."""
     end = len(tokens)
@@ -304,7 +314,7 @@ def _split_trailing(tokens: list[Token]) -> tuple[list[Token], int]:
 
 
 def _digits(text: str) -> str:
-    return re.sub(r"\s", "", text)
+    return _WS.sub("", text)
 
 
 def _single(text: str, kind: str) -> bool:
@@ -312,7 +322,7 @@ def _single(text: str, kind: str) -> bool:
     parsed = parse_cell(text)
     if parsed.status != NUMBER:
         return True
-    digits = re.sub(r"[^\d.\-]", "", text.split("(")[0].split("（")[0])
+    digits = _NOT_DIGIT.sub("", text.split("(")[0].split("（")[0])
     return not (kind == "count" and _LEADING_ZERO.fullmatch(digits))
 
 

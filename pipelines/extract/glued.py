@@ -17,6 +17,7 @@ _COUNT = re.compile(r"0|[1-9]\d*")
 _SIGNED = re.compile(r"-?(?:0|[1-9]\d*)")
 _MONEY = re.compile(r"(?:0|[1-9]\d*)(?:\.\d+)?")
 _UNIT_SUFFIX = re.compile(r"(万元|元)$")
+_MINUS = re.compile(r"(?<=[\d.])(?=-)")
 _PATTERNS = {"money": _MONEY, "signed": _SIGNED, "count": _COUNT}
 
 
@@ -24,7 +25,7 @@ def tokenize(fragment: str) -> list[str]:
     """Whitespace pieces of a printed fragment, with a minus sign starting a new piece."""
     pieces = []
     for tok in fragment.split():
-        pieces.extend(p for p in re.split(r"(?<=[\d.])(?=-)", tok) if p)
+        pieces.extend(p for p in _MINUS.split(tok) if p) if "-" in tok else pieces.append(tok)
     return pieces
 
 

@@ -90,6 +90,9 @@ class LabelIndex:
                     bucket.extend(r for r in rows if r not in bucket)
         self._fuzzy_choices = list(self._fuzzy_rows)
         self._prefixes = sorted({f for f in self._core if len(f) >= 2}, key=len, reverse=True)
+        self._by_first: dict[str, list[tuple[str, TemplateRow, bool]]] = {}
+        for v in self.free_variants:
+            self._by_first.setdefault(v[0][:1], []).append(v)
 
     def match_cell(self, text: str, tables: frozenset[str] | set[str]) -> LabelMatch | None:
         """Match a whole cell's text to template rows of the allowed tables."""
@@ -142,7 +145,9 @@ class LabelIndex:
         text = lookalike(squeezed)
         taken = bytearray(len(text))
         found: list[list] = []
-        for form, row, is_extra in self.free_variants:
+        only_start = tables <= at_start_only_for
+        candidates = self._by_first.get(text[:1], ()) if only_start else self.free_variants
+        for form, row, is_extra in candidates:
             if row.table_id not in tables or len(form) < 2:
                 continue
             start = 0
@@ -164,6 +169,12 @@ class LabelIndex:
                 found.append([k, end, [row], is_extra])
         found.sort(key=lambda f: f[0])
         return [Occurrence(k, end, tuple(rows), VARIANT if is_extra else EXACT) for k, end, rows, is_extra in found]
+
+
+@lru_cache(maxsize=128)
+def variants(kind: str, key: str | None = None) -> tuple[str, ...]:
+    """The registry's printed variants of one kind (and key), read once per process."""
+    return tuple(load_registry().variants(kind, key))
 
 
 @lru_cache(maxsize=8)

@@ -10,6 +10,7 @@ import re
 
 from pipelines.extract.documents import FREE, Document
 from pipelines.extract.model import INFO, WARNING, Extraction
+from pipelines.extract.labels import variants
 from pipelines.extract.text import norm
 from pipelines.registry import load_registry
 
@@ -108,10 +109,9 @@ def detect_year(doc: Document, ext: Extraction, title_year: int | None) -> int |
 
 def detect_era(doc: Document, year: int | None) -> str | None:
     """Table format from printed signatures (Table 二 columns, （六） split rows), else from the year."""
-    reg = load_registry()
     text = norm(doc.text)
-    counts = {era: sum(1 for v in reg.variants("era_marker", era) if norm(v) in text) for era in ("v2021", "v2019", "old2014")}
-    new_anchor = any(norm(v) in text for v in reg.variants("anchor", "t3") + reg.variants("anchor", "t2"))
+    counts = {era: sum(1 for v in variants("era_marker", era) if norm(v) in text) for era in ("v2021", "v2019", "old2014")}
+    new_anchor = any(norm(v) in text for v in variants("anchor", "t3") + variants("anchor", "t2"))
     if counts["v2021"] or counts["v2019"]:
         if counts["v2021"] != counts["v2019"]:
             return "v2021" if counts["v2021"] > counts["v2019"] else "v2019"
@@ -140,11 +140,10 @@ def detect_scope(doc: Document) -> str:
     Only the preamble is read (the first sentences that mention the report or its 编制), so
     table labels such as 本机关不掌握 never decide the scope.
     """
-    reg = load_registry()
     running = norm("".join(ln.cells[0].text for ln in doc.lines if ln.mode == FREE)[:6000])
     sentences = [s for s in running.split("。")[:12] if "报告" in s or "编制" in s][:4]
     preamble = "。".join(sentences)
-    for pattern in reg.variants("scope_marker", "region_aggregate"):
+    for pattern in variants("scope_marker", "region_aggregate"):
         if re.search(pattern, preamble):
             return "region_aggregate"
     if re.search(r"本机关|本单位|本部门|我局|我办|我委|我单位|本局|本办", preamble):
@@ -155,7 +154,7 @@ def detect_scope(doc: Document) -> str:
 def is_local_form(doc: Document) -> str | None:
     """The marker word when an old-era table is a local form (cumulative/periodic columns)."""
     text = norm(doc.text)
-    for v in load_registry().variants("local_form_marker", "old2014"):
+    for v in variants("local_form_marker", "old2014"):
         if norm(v) in text:
             return v
     return None

@@ -20,21 +20,21 @@ _PINYIN = re.compile(r"(?<=[\u4e00-\u9fff])\(([a-zü]{1,6}[1-5]?)\)")
 MIN_PINYIN = 5
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 @lru_cache(maxsize=1)
-def _markers() -> frozenset[str]:
-    return frozenset("".join(load_registry().variants("traditional_marker")))
+def _markers() -> re.Pattern:
+    return re.compile("[" + re.escape("".join(load_registry().variants("traditional_marker"))) + "]")
 
 
 def traditional_share(text: str) -> float:
     """Share of CJK characters that only exist in traditional script."""
-    markers = _markers()
-    cjk = total = 0
-    for ch in text[:20000]:
-        if "\u4e00" <= ch <= "\u9fff":
-            cjk += 1
-            if ch in markers:
-                total += 1
-    return total / cjk if cjk else 0.0
+    head = text[:20000]
+    if not _markers().search(head):
+        return 0.0
+    cjk = len(_CJK.findall(head))
+    return len(_markers().findall(head)) / cjk if cjk else 0.0
 
 
 @lru_cache(maxsize=1)

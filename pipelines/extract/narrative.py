@@ -127,15 +127,16 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
         if m:
             line, page = flat.place(fig.offset)
             found.append(NarrativeFigure("pct", float(m.group("n")), None, fig.figure, fig.sentence, line, page, end))
-    for lb in load_registry().labels_of("claim"):
-        for m in re.finditer(lb.variant, text):
+    for key, rx in _claims():
+        for m in rx.finditer(text):
             line, page = flat.place(m.start())
-            found.append(NarrativeFigure(lb.key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
-    for lb in load_registry().labels_of("template_hole"):
-        for line in doc.lines:
-            if line.mode != FREE:
-                continue
-            m = re.search(lb.variant, line.cells[0].text)
+            found.append(NarrativeFigure(key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
+    holes = _holes()
+    for line in doc.lines:
+        if line.mode != FREE:
+            continue
+        for rx in holes:
+            m = rx.search(line.cells[0].text)
             if m:
                 found.append(NarrativeFigure("template_hole", 1.0, None, m.group(0), line.cells[0].text[:300],
                                              line.cells[0].line, line.cells[0].page, -1))
@@ -148,8 +149,23 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _claims() -> tuple[tuple[str, re.Pattern], ...]:
+    """Compiled claim patterns (labels.csv kind ``claim``)."""
+    return tuple((lb.key, re.compile(lb.variant)) for lb in load_registry().labels_of("claim"))
+
+
+@lru_cache(maxsize=1)
+def _holes() -> tuple[re.Pattern, ...]:
+    """Compiled template-hole patterns (labels.csv kind ``template_hole``)."""
+    return tuple(re.compile(lb.variant) for lb in load_registry().labels_of("template_hole"))
+
+
+_FIGURE_END = re.compile(r"\d+(?:\.\d+)?[件条次篇人]")
+
+
 def _figure_end(text: str, start: int) -> int:
-    m = re.compile(r"\d+(?:\.\d+)?[件条次篇人]").search(text, start)
+    m = _FIGURE_END.search(text, start)
     return m.end() if m else start
 
 

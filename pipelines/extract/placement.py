@@ -15,6 +15,7 @@ bounded by printed labels, or after Table 四's printed header. What cannot be p
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ from pipelines.extract.labels import FUZZY, ORDER, PAIRED, POSITION
 from pipelines.extract.model import WARNING
 from pipelines.extract.scan import VALUE_RUN, Scan
 from pipelines.extract.table_model import BARE, LABEL, LABELLED, UNCODED, PrintedRow, Reading, Token, row_location
-from pipelines.extract.text import bare, fold, match_form
+from pipelines.extract.text import bare, fold, match_form, squeeze
 from pipelines.extract.values import is_value_like
 from pipelines.registry import TemplateRow, load_registry
 
@@ -147,10 +148,13 @@ class Placer:
         ]
         anchors = sorted(main, key=lambda h: h.pos)
         bounds: list[PrintedRow | None] = [None, *anchors, None]
+        positions = [r.pos for r in in_region]  # rows are scanned in reading order
         for prev, nxt in zip(bounds, bounds[1:]):
             lo = prev.chosen.order if prev else -1
             hi = nxt.chosen.order if nxt else 10**9
-            gap = [r for r in in_region if (prev is None or r.pos > prev.pos) and (nxt is None or r.pos < nxt.pos)]
+            first = bisect.bisect_right(positions, prev.pos) if prev else 0
+            last = bisect.bisect_left(positions, nxt.pos) if nxt else len(positions)
+            gap = in_region[first:last]
             # both layouts of （六） compete for a misprinted label: it takes the one it is clearly closest to
             union = [r for r in self.reg.template(self.era) if r.table_id == table and not r.is_subtotal
                      and lo < r.order < hi and r.key not in filled]
@@ -301,7 +305,7 @@ class Placer:
             line = lines[li]
             if line.mode == FREE:
                 continue
-            forms = [re.sub(r"\s", "", c.text) for c in line.cells]
+            forms = [squeeze(c.text) for c in line.cells]
             if "行政复议" not in forms or "行政诉讼" not in forms:
                 continue
             for nxt in range(li + 1, min(li + 6, len(lines))):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pipelines.extract import glued
 from pipelines.extract.documents import FREE, Document
 from pipelines.extract.headers import t2_column_keys, t2_header_columns_in_text, t2_header_key
-from pipelines.extract.labels import FUZZY, LabelIndex, LabelMatch, label_index
+from pipelines.extract.labels import FUZZY, LabelIndex, LabelMatch, label_index, variants
 from pipelines.extract.table_model import BARE, HEADER, LABEL, LABELLED, UNCODED, PrintedRow, Token
 from pipelines.extract.text import core, fold, has_cjk, match_form, norm, squeeze, squeeze_with_map
 from pipelines.extract.values import is_value_like
@@ -41,6 +41,7 @@ _NOT_A_ROW = re.compile(
 )
 MAX_UNCODED_LABEL = 40
 _UNIT_THEN_NUMBER = re.compile(r"^(万元|元|件|条|项|个|人次|人|次|篇|份)(?=[\d-])")
+_OLD_ROW_LINE = re.compile(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|篇|份|万元|元)?\s*([\d.,]+)$")
 _MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期%％")
 DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
 
@@ -160,10 +161,10 @@ class Scanner:
         """Find the table anchors (new eras)."""
         a = self.scan.anchors
         if self.era == "old2014":
-            a.old = _find_anchor(self.doc, self.scan, self.reg.variants("anchor", "old"))
+            a.old = _find_anchor(self.doc, self.scan, variants("anchor", "old"))
             return
-        a.t2 = _find_anchor(self.doc, self.scan, self.reg.variants("anchor", "t2"))
-        a.t3 = _find_anchor(self.doc, self.scan, self.reg.variants("anchor", "t3"))
+        a.t2 = _find_anchor(self.doc, self.scan, variants("anchor", "t2"))
+        a.t3 = _find_anchor(self.doc, self.scan, variants("anchor", "t3"))
         found = find_t4_header(self.doc, a.t3 or a.t2)
         if found:
             a.t4_header, a.t4, a.t4_header_text = found
@@ -196,6 +197,7 @@ class Scanner:
                     self._scan_free(li, line)
             else:
                 self._scan_cells(li, line)
+        self.scan.rows.sort(key=lambda r: r.pos)  # headers of a line are found before its rows
         return self.scan
 
     def _add(self, row: PrintedRow) -> None:
@@ -255,7 +257,7 @@ class Scanner:
         lo = first[1] if first is not None and first[0] == li else 0
         hi = len(squeezed)
         if a.t4_header is not None and a.t4_header[0] == li:
-            hi = next((k for k, o in enumerate(index) if o >= a.t4_header[1]), len(squeezed))
+            hi = bisect.bisect_left(index, a.t4_header[1])
         allowed_any = frozenset({"t2", "t3"})
         occs = [o for o in self.index.find_in_text(squeezed[lo:hi], allowed_any)]
         hits = []
@@ -393,7 +395,7 @@ class Scanner:
             occs = self.index.find_in_text(squeezed, frozenset({"old"}), at_start_only_for=frozenset({"old"}))
         if not occs:
             if len(squeezed) <= 60 and "\t" not in text:
-                m = re.match(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|篇|份|万元|元)?\s*([\d.,]+)$", folded.strip())
+                m = _OLD_ROW_LINE.match(folded.strip())
                 if m and has_cjk(m.group(1)):
                     match = self.index.match_cell(m.group(1), frozenset({"old"}))
                     if match is not None and match.how == FUZZY:

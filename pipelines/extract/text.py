@@ -18,7 +18,7 @@ import unicodedata
 from functools import lru_cache
 
 _SPACE = re.compile(r"[\s\u3000\u200b\u200c\u200d\ufeff\xa0]+")
-_NON_SPACE = re.compile(r"[^\s\u3000\u200b\u200c\u200d\ufeff\xa0]")
+_NON_SPACE_RUN = re.compile(r"[^\s\u3000\u200b\u200c\u200d\ufeff\xa0]+")
 _QUOTES = {"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "〈": "<", "〉": ">"}
 # PDF fonts sometimes map a glyph to a CJK *radical* code point (U+2E80-U+2EFF, U+2F00-U+2FDF)
 # instead of the ideograph; NFKC fixes the Kangxi block but not the supplement.
@@ -27,7 +27,9 @@ _RADICALS = {
     "⻝": "食", "⺟": "母", "⻄": "西", "⻆": "角", "⻬": "齐", "⻩": "黄", "⻚": "页", "⻙": "韦",
     "⻉": "贝", "⻈": "讠", "⾦": "金", "⻘": "青", "⻣": "骨", "⻤": "鬼", "⻨": "麦",
 }
-_FOLD = str.maketrans({**_QUOTES, **_RADICALS, "\u3000": " ", "\xa0": " ", "〇": "0"})
+# full-width ASCII (！-～) to ASCII by table: most of what NFKC changes in these reports, without its cost
+_FULLWIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}
+_FOLD = str.maketrans({**_FULLWIDTH, **_QUOTES, **_RADICALS, "\u3000": " ", "\xa0": " ", "〇": "0"})
 # characters OCR engines confuse with the ones printed in table labels (compared, never stored);
 # each maps to the character the registry's labels use
 _LOOKALIKES = str.maketrans({
@@ -53,9 +55,12 @@ def fold(text: str) -> str:
     """NFKC (full-width digits and brackets to ASCII), ASCII quotes, radicals mapped back; whitespace kept."""
     if not text:
         return ""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return text.translate(_FOLD)
+    if text.isascii():
+        return text
+    text = text.translate(_FOLD)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    return text
 
 
 def squeeze(text: str) -> str:
@@ -65,8 +70,10 @@ def squeeze(text: str) -> str:
 
 def squeeze_with_map(text: str) -> tuple[str, list[int]]:
     """``squeeze(text)`` plus, for each kept character, its index in ``text``."""
-    index = [m.start() for m in _NON_SPACE.finditer(text)]
-    return "".join(text[i] for i in index), index
+    index: list[int] = []
+    for m in _NON_SPACE_RUN.finditer(text):
+        index.extend(range(m.start(), m.end()))
+    return squeeze(text), index
 
 
 @lru_cache(maxsize=65536)

@@ -112,7 +112,10 @@ def solve(units: list[Unit], fixed: dict[str, float], constraints) -> _Solved:
         if len(touched) == 1:
             (i,) = touched
             u = units[i]
-            cands[i] = [s for s in cands[i] if _holds(coeffs, {c: number(v) for c, v in zip(u.codes, s)}, fixed)]
+            # the constant part once, then only the unit's own positions per candidate
+            const = sum(coef * fixed[c] for c, coef in coeffs.items() if c not in owner)
+            at = [(k, coeffs[c]) for k, c in enumerate(u.codes) if c in coeffs]
+            cands[i] = [s for s in cands[i] if abs(const + sum(coef * number(s[k]) for k, coef in at)) < 1e-6]
         else:
             links.append((coeffs, touched))
     undecidable = {i for i, u in enumerate(units) if not u.complete}
