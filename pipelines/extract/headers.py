@@ -100,7 +100,7 @@ def t2_columns(header: list[str], row_keys: tuple[str, ...], n_values: int) -> C
 
 
 @lru_cache(maxsize=1)
-def _t3_vocabulary() -> list[tuple[str, str, str]]:
+def _t3_vocabulary() -> tuple[tuple[str, str, str], ...]:
     """(match form, kind, key) of Table 三 header words, longest first."""
     reg = load_registry()
     out = []
@@ -111,36 +111,35 @@ def _t3_vocabulary() -> list[tuple[str, str, str]]:
         out.append((match_form(lb.variant), "group", lb.key))
     for lb in reg.labels_of("column_subtotal"):
         out.append((match_form(lb.variant), "subtotal", lb.key))
-    return sorted(set(out), key=lambda t: -len(t[0]))
+    return tuple(sorted(set(out), key=lambda t: (-len(t[0]), t)))
 
 
 @lru_cache(maxsize=1)
-def _t4_vocabulary() -> list[tuple[str, str, str]]:
+def _t4_vocabulary() -> tuple[tuple[str, str, str], ...]:
     reg = load_registry()
     out = [(match_form(lb.variant), "outcome", lb.key) for lb in reg.labels_of("t4_outcome")]
     out += [(match_form(lb.variant), "block", lb.key) for lb in reg.labels_of("t4_block")]
-    return sorted(set(out), key=lambda t: -len(t[0]))
+    return tuple(sorted(set(out), key=lambda t: (-len(t[0]), t)))
+
+
+@lru_cache(maxsize=4)
+def _vocabulary_regex(vocabulary: tuple) -> tuple[re.Pattern, dict[str, tuple[str, str]]]:
+    lookup = {form: (kind, key) for form, kind, key in vocabulary}
+    return re.compile("|".join(re.escape(f) for f, _, _ in vocabulary)), lookup
 
 
 def tokenize_header(text: str, vocabulary) -> list[tuple[str, str]]:
     """Greedy longest-match of header words; text between them becomes ('junk', text)."""
+    rx, lookup = _vocabulary_regex(tuple(vocabulary))
     out: list[tuple[str, str]] = []
-    junk = []
     k = 0
-    while k < len(text):
-        for form, kind, key in vocabulary:
-            if text.startswith(form, k):
-                if junk:
-                    out.append(("junk", "".join(junk)))
-                    junk = []
-                out.append((kind, key))
-                k += len(form)
-                break
-        else:
-            junk.append(text[k])
-            k += 1
-    if junk:
-        out.append(("junk", "".join(junk)))
+    for m in rx.finditer(text):
+        if m.start() > k:
+            out.append(("junk", text[k : m.start()]))
+        out.append(lookup[m.group(0)])
+        k = m.end()
+    if k < len(text):
+        out.append(("junk", text[k:]))
     return out
 
 

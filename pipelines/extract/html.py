@@ -57,22 +57,25 @@ def read_html(path: Path, text: str) -> Document:
         table.tail = tail
         tables.append(grid)
     for el in body.iter(*_BLOCK):
-        el.text = f"\n\ue001{el.sourceline or 0}\ue002" + (el.text or "")
+        text = el.text
+        el.text = f"\n\ue001{el.sourceline or 0}\ue002{text}" if text and not text.isspace() else "\n"
         el.tail = "\n" + (el.tail or "")
     lines: list[Line] = []
     source = body.sourceline or 0
     for piece in etree.tostring(body, method="text", encoding="unicode").split("\n"):
-        marks = _MARK.findall(piece)
-        if marks:
-            source = int(marks[-1])
+        if not piece or piece.isspace():
+            continue
+        first = None
+        if "\ue001" in piece:
+            marks = _MARK.findall(piece)
+            first, source = int(marks[0]), int(marks[-1])
             piece = _MARK.sub("", piece)
-        found = _TABLE.search(piece)
-        if found:
-            lines.extend(tables[int(found.group(1))])
+        if "\ue000" in piece:
+            lines.extend(tables[int(_TABLE.search(piece).group(1))])
             continue
         joined = clean_line(piece)
         if joined:
-            lines.append(Line([Cell(joined, line=int(marks[0]) if marks else source, col_index=0)], FREE, "html"))
+            lines.append(Line([Cell(joined, line=first or source, col_index=0)], FREE, "html"))
     if not lines:
         raise DocumentError("empty", "the HTML page has no text")
     full_text = "\n".join(ln.text for ln in lines)
@@ -80,7 +83,7 @@ def read_html(path: Path, text: str) -> Document:
 
 
 def _cell_text(td) -> str:
-    return clean_line(td.text_content())
+    return clean_line("".join(td.itertext()))
 
 
 def _read_table(table, counter: list[int], lines: list[Line]) -> None:
@@ -91,7 +94,7 @@ def _read_table(table, counter: list[int], lines: list[Line]) -> None:
     t_index = counter[0]
     counter[0] += 1
     occupied: set[tuple[int, int]] = set()
-    rows = [tr for tr in table.iter("tr") if _nearest_table(tr) is table]
+    rows = table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr")
     for r, tr in enumerate(rows):
         c = 0
         cells = []

@@ -140,7 +140,8 @@ class Placer:
                 return
         if table != "old" and start is None and not main:
             return
-        rows = [r for r in self.reg.template(self.era) if r.table_id == table and self.era in r.eras and not r.is_subtotal]
+        template = [r for r in self.reg.template(self.era) if r.table_id == table and not r.is_subtotal]
+        rows = [r for r in template if self.era in r.eras]
         filled = {rd.row.key for rd in self.out.readings if rd.row.table_id == table}
         in_region = [
             r for r in self.scan.rows
@@ -156,8 +157,7 @@ class Placer:
             last = bisect.bisect_left(positions, nxt.pos) if nxt else len(positions)
             gap = in_region[first:last]
             # both layouts of （六） compete for a misprinted label: it takes the one it is clearly closest to
-            union = [r for r in self.reg.template(self.era) if r.table_id == table and not r.is_subtotal
-                     and lo < r.order < hi and r.key not in filled]
+            union = [r for r in template if lo < r.order < hi and r.key not in filled]
             for row, slot in self._misprinted(gap, union, bounded=prev is not None and nxt is not None):
                 self.out.readings.append(Reading(slot, row, list(row.tokens), FUZZY))
                 row.chosen = slot
