@@ -10,11 +10,13 @@ touched (see ``partition_fingerprint``).
 Status of a report:
 
 * ``rejected`` – not a readable report (unreadable/empty file, not a report, no table,
-  traditional-character mirror, local form outside the vocabulary);
+  local form outside the vocabulary);
 * ``quarantined`` – an error-level rule fails, the document prints two copies of a table that
   disagree, or its report year cannot be read;
-* ``published_partial`` – passes every blocking rule but some cells could not be read
-  (ambiguous glued digits, rows of the wrong shape, tables missing from an excerpt);
+* ``published_partial`` – passes every blocking rule but some cells could not be read (any
+  issue kind of ``extract.completeness.PARTIAL_ISSUE_KINDS``: ambiguous glued digits, rows of the
+  wrong shape, tables or cells missing, unverified OCR, damaged bytes), or the copy is a
+  third-party mirror;
 * ``published`` – everything else.
 """
 

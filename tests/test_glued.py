@@ -6,7 +6,6 @@ from conftest import RAW
 from pipelines.extract import extract_document
 from pipelines.extract.glued import row_splits
 from pipelines.extract.verify import Unit, verify
-from pipelines.rules.expressions import linear_constraints
 
 COLS = ("natural_person", "commercial_enterprise", "research_institution", "public_welfare_org", "legal_service_org", "other_org", "total")
 

@@ -171,7 +171,9 @@ class CellReader:
             for code, tok, kind in zip(codes, tokens, kinds):
                 rec = record(code, tok, rd, column_match)
                 if rd.source.source_kind == "ocr" and not rd.copy and rec.value_status != BLANK:
-                    options = [c for c in ocr_candidates(_digits(tok.text), tok.cell.alternatives) if glued.valid(c, kind)]
+                    # a reader's alternatives belong to its whole cell: they apply when the token is the cell
+                    alts = tok.cell.alternatives if tok.text.strip() == tok.cell.text.strip() else ()
+                    options = [c for c in ocr_candidates(_digits(tok.text), alts) if glued.valid(c, kind)]
                     unit = Unit((code,), [(o,) for o in options], "ocr", primary=(_digits(tok.text),),
                                 confidence=tok.cell.confidence)
                     self.out.units.append((unit, rd, rec))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-MAX_SPLITS_PER_ROW = 200_000
+MAX_SPLITS_PER_ROW = 20_000  # more cuts than this: the row is left missing (too many readings)
+MAX_COUNT_DIGITS = 9  # no count in these tables reaches a billion
+MAX_MONEY_CHARS = 16
 
 _COUNT = re.compile(r"0|[1-9]\d*")
 _SIGNED = re.compile(r"-?(?:0|[1-9]\d*)")
@@ -39,19 +41,25 @@ def _cuts(piece: str, kinds: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     """Ways to cut one piece into ``len(kinds)`` valid numbers of those kinds (prefixes pruned early)."""
     n, k = len(piece), len(kinds)
     out: list[tuple[str, ...]] = []
+    # the most characters parts j.. can still take (a piece longer than that has no cut)
+    room = [0] * (k + 1)
+    for j in range(k - 1, -1, -1):
+        room[j] = room[j + 1] + (MAX_MONEY_CHARS if kinds[j] == "money" else MAX_COUNT_DIGITS + 1)
 
     def rec(start: int, j: int, acc: tuple[str, ...]) -> bool:
+        if n - start > room[j]:
+            return True
         if j == k - 1:
             last = piece[start:]
-            if last and valid(last, kinds[j]):
+            if last and valid(last, kinds[j]) and not _dead(last, kinds[j]):
                 out.append(acc + (last,))
             return len(out) < MAX_SPLITS_PER_ROW
         # leave at least one character for each remaining part
         for end in range(start + 1, n - (k - 1 - j) + 1):
             part = piece[start:end]
+            if _dead(part, kinds[j]):
+                break  # growing the part never makes it valid
             if not valid(part, kinds[j]):
-                if _dead(part, kinds[j]):
-                    break  # a redundant leading zero never becomes valid by growing
                 continue
             if not rec(end, j + 1, acc + (part,)):
                 return False
@@ -63,7 +71,10 @@ def _cuts(piece: str, kinds: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 
 
 def _dead(part: str, kind: str) -> bool:
+    """True when no longer part starting like this can be valid (a redundant leading 0, or too many digits)."""
     digits = part[1:] if part.startswith("-") else part
+    if len(digits) > (MAX_MONEY_CHARS if kind == "money" else MAX_COUNT_DIGITS):
+        return True
     return len(digits) > 1 and digits[0] == "0" and not (kind == "money" and digits[1] == ".")
 
 

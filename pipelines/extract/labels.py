@@ -181,9 +181,3 @@ def variants(kind: str, key: str | None = None) -> tuple[str, ...]:
 def label_index(era: str) -> LabelIndex:
     """Label index of one era, built once per process."""
     return LabelIndex(era)
-
-
-def contains_any(text: str, variants: list[str]) -> bool:
-    """True when the normalized text contains any normalized variant."""
-    m = match_form(text)
-    return any(match_form(v) in m for v in variants if v)

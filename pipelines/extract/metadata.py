@@ -12,7 +12,6 @@ from pipelines.extract.documents import FREE, Document
 from pipelines.extract.model import INFO, WARNING, Extraction
 from pipelines.extract.labels import variants
 from pipelines.extract.text import norm
-from pipelines.registry import load_registry
 
 _SUFFIX = r"(?:政府)?(?:信息|政务)公开(?:工作)?(?:年度)?(?:报告|年报)"
 _TITLE = re.compile(r"(?P<pre>[^。，,；;:：!！?？《》“”\"]{0,40}?)(?P<year>(?:19|20)\d{2})年度?(?P<post>[^。，,；;:：《》]{0,40}?)" + _SUFFIX)

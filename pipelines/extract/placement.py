@@ -16,7 +16,6 @@ bounded by printed labels, or after Table 四's printed header. What cannot be p
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass, field
 
 from pipelines.extract import glued
@@ -24,7 +23,6 @@ from pipelines.extract.documents import FREE, GRID, PIPE, Document
 from rapidfuzz import fuzz
 
 from pipelines.extract.labels import FUZZY, ORDER, PAIRED, POSITION
-from pipelines.extract.model import WARNING
 from pipelines.extract.scan import VALUE_RUN, Scan
 from pipelines.extract.table_model import BARE, LABEL, LABELLED, UNCODED, PrintedRow, Reading, Token, row_location
 from pipelines.extract.text import bare, fold, match_form, squeeze

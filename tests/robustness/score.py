@@ -56,16 +56,21 @@ def score_rendering(stem: str, shape: str, folder: Path) -> tuple[Counter, objec
 def main() -> None:
     totals = Counter()
     docs = set()
+    shapes: dict[str, Counter] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for stem, shape in renderings():
             counts, _ = score_rendering(stem, shape, Path(tmp))
             totals.update(counts)
             totals["renderings"] += 1
+            shapes.setdefault(shape, Counter()).update(counts)
             docs.add(stem)
             flag = "" if not (counts["wrong"] or counts["invented"] or counts["silently_missing"]) else "  <-- "
             print(f"{stem[:44]:44} {shape:20} cells {counts['cells']:4} correct {counts['correct']:4} "
                   f"missing(reason) {counts['missing_with_reason']:3} silent {counts['silently_missing']:3} "
                   f"wrong {counts['wrong']} invented {counts['invented']}{flag}")
+    print("\n| shape | cells | correct | missing with reason | wrong |\n|---|---|---|---|---|")
+    for shape, c in shapes.items():
+        print(f"| {shape} | {c['cells']} | {c['correct']} | {c['missing_with_reason']} | {c['wrong'] + c['invented']} |")
     print(f"TOTAL documents {len(docs)} renderings {totals['renderings']} cells {totals['cells']} correct {totals['correct']} "
           f"missing-with-reason {totals['missing_with_reason']} silently-missing {totals['silently_missing']} "
           f"wrong {totals['wrong']} invented {totals['invented']}")
