@@ -43,6 +43,7 @@ MAX_UNCODED_LABEL = 40
 _UNIT_THEN_NUMBER = re.compile(r"^(万元|元|件|条|项|个|人次|人|次|篇|份)(?=[\d-])")
 _OLD_ROW_LINE = re.compile(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|篇|份|万元|元)?\s*([\d.,]+)$")
 _MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期%％")
+T4_HEADER_LINES = 40  # header rows (or one character per token) between 行政复议 and Table 四's values
 DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
 
 
@@ -99,14 +100,25 @@ def _find_anchor(doc: Document, scan: Scan, variants: list[str]) -> tuple[int, i
 def find_t4_header(doc: Document, start: tuple[int, int] | None) -> tuple[tuple[int, int], tuple[int, int], str] | None:
     """Table 四's header: 行政复议 … 行政诉讼 made of header words only, up to the first digit.
 
+    The header may run over several lines (one per header row, or one character per token);
+    it is searched from every line that mentions 行政复议, over at most ``T4_HEADER_LINES`` lines.
     Returns (header position, position of the first value, the header text).
     """
     first = start[0] if start else 0
+    for li in range(first, len(doc.lines)):
+        if "复" in doc.lines[li].text and "行政复议" in squeeze(doc.lines[li].text):
+            found = _t4_header_from(doc, li, start if li == first else None)
+            if found:
+                return found
+    return None
+
+
+def _t4_header_from(doc: Document, first: int, start: tuple[int, int] | None):
     parts: list[str] = []
     owners: list[tuple[int, int, list[int] | None]] = []  # (line, cell, squeezed->folded index for free lines)
     bounds: list[int] = []
     pos = 0
-    for li in range(first, len(doc.lines)):
+    for li in range(first, min(first + T4_HEADER_LINES, len(doc.lines))):
         line = doc.lines[li]
         for ci, cell in enumerate(line.cells):
             if line.mode == FREE:
