@@ -319,8 +319,11 @@ def _digits(text: str) -> str:
     return _WS.sub("", text)
 
 
+@lru_cache(maxsize=65536)
 def _single(text: str, kind: str) -> bool:
     """False for a token that is a run of glued digits rather than one number (a count with a leading 0)."""
+    if text.isdigit():
+        return not (kind == "count" and len(text) > 1 and text[0] == "0")
     parsed = parse_cell(text)
     if parsed.status != NUMBER:
         return True

@@ -10,6 +10,8 @@ verified) or, when no stage saw it, that its row is not printed (``cell_missing`
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pipelines.extract.model import WARNING, CellRecord, Extraction
 from pipelines.extract.placement import TABLE_NAMES
 from pipelines.registry import load_registry
@@ -25,13 +27,19 @@ OTHER_SPLIT = ("t3.results.other.no_correction", "t3.results.other.unpaid_fee", 
 
 
 def expected_codes(era: str, read: set[str]) -> dict[str, list[str]]:
+    """Codes a report of the era should print, by table (see ``_expected``)."""
+    single = any(c.startswith("t3.results.other.") and c.count(".") == 3 for c in read)
+    split = any(c.startswith(OTHER_SPLIT) for c in read)
+    return _expected(era, single, split)
+
+
+@lru_cache(maxsize=32)
+def _expected(era: str, single: bool, split: bool) -> dict[str, list[str]]:
     """Codes a report of the era should print, by table (（六） as one row or its three sub-rows).
 
     The template order of Table 三 has the single （六） row before its three sub-rows; when neither
     layout was read, the cells of both are expected (one of them is what the report printed).
     """
-    single = any(c.startswith("t3.results.other.") and c.count(".") == 3 for c in read)
-    split = any(c.startswith(OTHER_SPLIT) for c in read)
     # v2021 reports print the three rows, or (洪泽 2023) the 2019 single row; when neither was read, both are reported
     use_single = era == "v2019" or single or not split
     use_split = era != "v2019" and not single

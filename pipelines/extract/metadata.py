@@ -30,6 +30,8 @@ _HEADING_MARK = re.compile(r"^#+\s*")
 def _title_match(text: str, whole: bool = False) -> re.Match | None:
     """The first report title in (normalized) text that is the report's own: not the name of a document
     quoted in 《》, not a notice about reports (关于做好…年度报告…的通知); ``whole``: ending the text."""
+    if "报告" not in text and "年报" not in text:
+        return None
     for m in _TITLE.finditer(text):
         if whole and m.end() != len(text):
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import itertools
 import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -131,15 +132,17 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
         for m in rx.finditer(text):
             line, page = flat.place(m.start())
             found.append(NarrativeFigure(key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
-    holes = _holes()
-    for line in doc.lines:
-        if line.mode != FREE:
-            continue
-        for rx in holes:
-            m = rx.search(line.cells[0].text)
-            if m:
-                found.append(NarrativeFigure("template_hole", 1.0, None, m.group(0), line.cells[0].text[:300],
-                                             line.cells[0].line, line.cells[0].page, -1))
+    free = [ln.cells[0] for ln in doc.lines if ln.mode == FREE]
+    joined = "\n".join(c.text for c in free)
+    starts = list(itertools.accumulate((len(c.text) + 1 for c in free[:-1]), initial=0))
+    for rx in _holes():
+        seen: set[int] = set()
+        for m in rx.finditer(joined):  # the patterns never span a line break
+            k = bisect.bisect_right(starts, m.start()) - 1
+            if k not in seen:
+                seen.add(k)
+                cell = free[k]
+                found.append(NarrativeFigure("template_hole", 1.0, None, m.group(0), cell.text[:300], cell.line, cell.page, -1))
     found.sort(key=lambda f: (f.offset, f.figure))
     counts: dict[tuple, int] = {}
     for f in found:

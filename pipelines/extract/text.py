@@ -116,6 +116,9 @@ def clean_line(text: str) -> str:
     return _SPACE.sub(" ", text or "").strip()
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def has_cjk(text: str) -> bool:
     """True when the text holds at least one CJK ideograph."""
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return _CJK.search(text) is not None
