@@ -18,13 +18,12 @@ from __future__ import annotations
 from pipelines.extract.cells import CellReader, ReadCells, record
 from pipelines.extract.columns import decide_t3, decide_t4, numbers
 from pipelines.extract.completeness import report_losses
-from pipelines.extract.documents import Document
+from pipelines.extract.documents import FREE, Document
 from pipelines.extract.headers import t3_columns, t4_columns
-from pipelines.extract.model import ERROR, WARNING, CellRecord, Extraction, UncodedRow
+from pipelines.extract.model import ERROR, INFO, WARNING, CellRecord, Extraction, UncodedRow
 from pipelines.extract.placement import Placer, t3_header_texts, trim
-from pipelines.extract.table_model import Token
 from pipelines.extract.scan import Scan, scan_document
-from pipelines.extract.table_model import LABEL, LABELLED, ColumnMap, location, row_location
+from pipelines.extract.table_model import LABEL, LABELLED, ColumnMap, Token, location, row_location
 from pipelines.extract.verify import Outcome, statuses, verify
 from pipelines.registry import load_registry
 
@@ -57,7 +56,7 @@ def read_tables(doc: Document, era: str, ext: Extraction, figures: dict[str, tup
     for table, row in placement.uncoded:
         ext.uncoded.append(_uncoded_row(table, row))
     for u in ext.uncoded:
-        ext.add("info", "uncoded_row", f"{u.table_id}: row '{u.label}' ({u.raw}) matches no template row; kept as an uncoded row",
+        ext.add(INFO, "uncoded_row", f"{u.table_id}: row '{u.label}' ({u.raw}) matches no template row; kept as an uncoded row",
                 location(u), table_id=u.table_id, printed=f"{u.label} {u.raw}")
     if not ext.cells and not reasons:
         ext.add(ERROR, "no_tables", "no statistical table could be read")
@@ -101,14 +100,17 @@ def _verify(era: str, got: ReadCells, figures, ext: Extraction, reasons) -> Outc
     fixed = {c: r.value for c, r in got.direct.items() if r.value is not None}
     units = [u for u, _, _ in got.units]
     outcome = verify(era, fixed, units, figures) if units else Outcome()
-    if any(u.source == "glued" for u in units) and outcome.notes and outcome.notes[0].startswith("no combination"):
-        ext.add(WARNING, "glued_inconsistent", f"glued digits: {outcome.notes[0]}; cells fixed by their own row only")
+    if any(u.source == "glued" for u in units) and not outcome.consistent:
+        ext.add(WARNING, "glued_inconsistent",
+                "glued digits: no combination of the candidate readings satisfies all of the table's equalities; "
+                "cells fixed by their own row only")
     for unit, rd, template in got.units:
         undecided = []
         for code in unit.codes:
             rec = CellRecord(**{**template.to_dict(), "code": code, "table_id": code.split(".", 1)[0]})
             if code in outcome.values:
-                decided = record(code, _token_of(rd, template), rd, template.column_match, raw=outcome.values[code])
+                anchor = Token("", rd.tokens[0].cell if rd.tokens else rd.source.label_cell)
+                decided = record(code, anchor, rd, template.column_match, raw=outcome.values[code])
                 rec.value, rec.raw, rec.value_status, rec.unit = decided.value, decided.raw, decided.value_status, decided.unit
                 how = outcome.how[code]
                 rec.recovery = {"split": "split", "narrative": "narrative", "alternative": "alternative"}.get(how, "none")
@@ -138,10 +140,6 @@ def _verify(era: str, got: ReadCells, figures, ext: Extraction, reasons) -> Outc
         for code in undecided:
             reasons.setdefault(code, (kind, message, row_location(rd.source), rd.source.fragment))
     return outcome
-
-
-def _token_of(rd, template: CellRecord) -> Token:
-    return Token("", rd.tokens[0].cell if rd.tokens else rd.source.label_cell)
 
 
 def _compare_copies(got: ReadCells, ext: Extraction) -> None:
@@ -190,7 +188,7 @@ def _uncoded_row(table: str, row) -> UncodedRow:
     cell = row.label_cell
     values = [t.text for t in row.tokens]
     return UncodedRow(
-        table_id=table, label=row.label, raw=" | ".join(values) if row.mode != "free" else row.fragment,
+        table_id=table, label=row.label, raw=" | ".join(values) if row.mode != FREE else row.fragment,
         n_values=sum(1 for v in values if v.strip()),
         reason="label matches no template row of the table (an extra local row, or a label too far from any template row)",
         source_kind=row.source_kind, page=getattr(cell, "page", None), line=getattr(cell, "line", None),

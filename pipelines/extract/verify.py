@@ -62,6 +62,7 @@ class Outcome:
     undecided: dict[str, list[str]] = field(default_factory=dict)  # code -> candidate readings
     evidence: dict[str, str] = field(default_factory=dict)  # code -> the narrative sentence used
     notes: list[str] = field(default_factory=list)
+    consistent: bool = True  # False when no combination satisfied every equality (each unit then decided alone)
 
 
 def ocr_candidates(text: str, alternatives: tuple[str, ...] = ()) -> list[str]:
@@ -263,6 +264,7 @@ def verify(era: str, fixed: dict[str, float], units: list[Unit], figures: dict[s
     base = {**fixed, **{c: v for c, v in primaries.items() if c not in suspects}}
     solved = solve(solve_units, base, constraints)
     if not solved.consistent:
+        out.consistent = False
         out.notes.append("no combination of the candidate readings satisfies all of the table's equalities")
         # glued digits fall back to what each row decides with its own equalities (the document's own error
         # is then reported by the rules); OCR readings are never chosen against a failing equality
