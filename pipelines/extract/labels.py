@@ -91,8 +91,10 @@ class LabelIndex:
         self._fuzzy_choices = list(self._fuzzy_rows)
         self._prefixes = sorted({f for f in self._core if len(f) >= 2}, key=len, reverse=True)
         self._by_first: dict[str, list[tuple[str, TemplateRow, bool]]] = {}
-        for v in self.free_variants:
+        self._first_index: dict[str, list[int]] = {}
+        for k, v in enumerate(self.free_variants):
             self._by_first.setdefault(v[0][:1], []).append(v)
+            self._first_index.setdefault(v[0][:1], []).append(k)
 
     def match_cell(self, text: str, tables: frozenset[str] | set[str]) -> LabelMatch | None:
         """Match a whole cell's text to template rows of the allowed tables."""
@@ -145,8 +147,12 @@ class LabelIndex:
         text = lookalike(squeezed)
         taken = bytearray(len(text))
         found: list[list] = []
-        only_start = tables <= at_start_only_for
-        candidates = self._by_first.get(text[:1], ()) if only_start else self.free_variants
+        if tables <= at_start_only_for:
+            candidates = self._by_first.get(text[:1], ())
+        elif len(text) < 200:  # only the variants whose first character occurs in the text, longest first
+            candidates = [self.free_variants[k] for k in sorted(k for ch in set(text) for k in self._first_index.get(ch, ()))]
+        else:
+            candidates = self.free_variants
         for form, row, is_extra in candidates:
             if row.table_id not in tables or len(form) < 2:
                 continue

@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 
 from pipelines.extract.documents import FREE, Document
-from pipelines.extract.text import fold, squeeze
+from pipelines.extract.text import fold, has_cjk, squeeze
 from pipelines.registry import load_registry
 
 _STOP = "。；;！!？?\n"
@@ -76,9 +76,9 @@ class _Flat:
             if line.mode != FREE:
                 continue
             cell = line.cells[0]
+            if not has_cjk(cell.text):
+                continue  # a line of values: no figure is stated there
             normed = squeeze(fold(cell.text))
-            if not normed:
-                continue
             parts.append(normed)
             self.starts.append(pos)
             self.places.append((cell.line, cell.page))

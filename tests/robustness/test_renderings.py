@@ -104,3 +104,25 @@ def test_detached_annotation_is_reattached(tmp_path):
     counts, ext = score_rendering("shanghai_municipal_gov_general_office_2019", "pdf_markdown", tmp_path)
     cell = ext.cell("t2.rules.new_made")
     assert cell.value == 13 and cell.recovery == "reattached" and cell.raw.replace("(", "（").replace(")", "）") == "13（其中修订6件）"
+
+
+def test_subtotal_column_of_the_organisations_is_recognised(tmp_path):
+    """A Table 三 printing 法人或其他组织 with a 小计 column: the five organisations and 总计 under their codes,
+    the 小计 kept as a printed subtotal."""
+    from robustness.render import _html
+
+    src = load("pingtan_zone_admin_committee_2023")
+    rows = []
+    for kind, cells in table_rows(src):
+        if kind == "header" and "商业企业" in cells:
+            cells = [*cells, "小计"]
+        elif kind == "row" and len(cells) == 8:
+            org = cells[2:7]
+            cells = [*cells[:7], str(sum(int(v) for v in org)), cells[7]]
+        rows.append((kind, cells))
+    path = tmp_path / "subtotal.html"
+    path.write_text(_html(src, rows), encoding="utf-8")
+    ext = extract_document(path)
+    assert score(ext, load_truth("pingtan_zone_admin_committee_2023"))["correct"] == 200
+    subtotal = next(s for s in ext.subtotals if s.code == "printed_subtotal.legal_persons.new_received")
+    assert subtotal.value == 1  # 商业企业 1 + 0 + 0 + 0 + 0
