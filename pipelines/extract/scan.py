@@ -42,7 +42,7 @@ _NOT_A_ROW = re.compile(
 MAX_UNCODED_LABEL = 40
 _UNIT_THEN_NUMBER = re.compile(r"^(万元|元|件|条|项|个|人次|人|次|篇|份)(?=[\d-])")
 _OLD_ROW_LINE = re.compile(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|篇|份|万元|元)?\s*([\d.,]+)$")
-_MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期%％")
+_MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期年月日号%％")  # after a number: a figure in a sentence or a date
 T4_HEADER_LINES = 40  # header rows (or one character per token) between 行政复议 and Table 四's values
 DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
 
