@@ -63,6 +63,7 @@ def test_nul_run_inside_a_table_loses_only_what_it_touches(tmp_path):
     truth = load_truth("fujian_pingtan_zone_admin_committee_2024")
     got = values(ext)
     assert got.get("t2.licensing.decisions") is None  # '45' + NULs + '29': never read as 45 or 29
+    assert next(i for i in ext.issues if i.code == "t2.licensing.decisions").kind == "unreadable_region"
     assert all(got[c] == truth[c] for c in got if got[c] is not None)
 
 

@@ -271,9 +271,8 @@ class Scanner:
         if a.t4_header is not None and a.t4_header[0] == li:
             hi = bisect.bisect_left(index, a.t4_header[1])
         allowed_any = frozenset({"t2", "t3"})
-        occs = [o for o in self.index.find_in_text(squeezed[lo:hi], allowed_any)]
         hits = []
-        for occ in occs:
+        for occ in self.index.find_in_text(squeezed[lo:hi], allowed_any):
             start, end = occ.start + lo, occ.end + lo
             rows = tuple(r for r in occ.rows if r.table_id in self.allowed((li, start), FREE))
             if rows:

@@ -48,6 +48,11 @@ def read_tables(doc: Document, era: str, ext: Extraction, figures: dict[str, tup
     for kind, _, codes, message, where, printed in placement.problems:
         for code in codes:
             reasons.setdefault(code, (kind, message, where, printed))
+    for row in scan.rows:
+        if row.damaged and row.chosen is not None:
+            message = f"row '{row.label}': its values run into an unreadable region (undecodable bytes or NULs); not read"
+            for code in row.chosen.codes:
+                reasons.setdefault(code, ("unreadable_region", message, row_location(row), row.label))
     for m in got.missing:
         for code in m.codes:
             reasons.setdefault(code, (m.kind, m.message, m.location, m.printed))
