@@ -92,7 +92,6 @@ class CellReader:
 
     def __init__(self, era: str, rows: list[PrintedRow], columns: dict[str, ColumnMap], t2_start):
         self.era = era
-        self.reg = load_registry()
         self.rows = rows
         self.columns = columns
         self.t2_start = t2_start

@@ -25,7 +25,6 @@ from pipelines.extract.labels import FUZZY, LabelIndex, LabelMatch, label_index,
 from pipelines.extract.table_model import BARE, HEADER, LABEL, LABELLED, UNCODED, PrintedRow, Token
 from pipelines.extract.text import core, fold, has_cjk, match_form, norm, squeeze, squeeze_with_map
 from pipelines.extract.values import is_value_like
-from pipelines.registry import load_registry
 
 _VALUE_CHARS = r"[\s\d.,+\-/—–]"
 _LEADING_UNIT = r"(?:\s*(?:万元|元|件|条|项|个|人次|人|次|篇|份)(?=[\s\d]))?"
@@ -163,7 +162,6 @@ class Scanner:
     def __init__(self, doc: Document, era: str):
         self.doc = doc
         self.era = era
-        self.reg = load_registry()
         self.index: LabelIndex = label_index(era)
         self.scan = Scan(era)
         self.t2_keys = t2_column_keys()
