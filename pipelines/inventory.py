@@ -295,6 +295,7 @@ def head_document(path: Path, sha256: str | None = None):
 
 def sniff(path: Path, sha256: str | None = None) -> tuple[int | None, str | None]:
     """(report year, printed agency) as extraction will read them, from the document's head (no tables, no OCR)."""
+    from pipelines.extract import prepare
     from pipelines.extract.metadata import fill_metadata
     from pipelines.extract.model import Extraction
 
@@ -305,6 +306,7 @@ def sniff(path: Path, sha256: str | None = None) -> tuple[int | None, str | None
     if doc is None:
         return None, None
     ext = Extraction(source_path=str(path), file_type=file_type_of(Path(path)))
+    prepare(doc, ext)  # as extraction does: a mirror converted back, page furniture removed
     fill_metadata(doc, ext)
     return ext.report_year, ext.agency_printed
 
