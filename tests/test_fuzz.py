@@ -67,20 +67,19 @@ def test_oracle_flags_a_value_nothing_printed():
 
 
 def test_oracle_flags_a_repeated_line():
-    """The audit's case: a repeated `0 |` line turning the unreadable row 规章 into confident zeros."""
-    name = "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt"
+    """The audit's case: a value read from a repeated copy of a `N |` line of a table printed one cell per line."""
+    name = "synth:flat"
     seed, base = M.load_seed(name), M.baseline(name)
-    assert "t2.rules.issued" not in base.cells
     lines = seed.data.split(b"\n")
-    k = lines.index("规章 |".encode()) + 1
-    data = b"\n".join(lines[: k + 1] + [lines[k]] + lines[k + 1:])
-    case = M.Case(name, -2, data, seed.suffix, ("duplicate the 0 | line of 规章",))
+    k = next(i for i, ln in enumerate(lines) if ln.endswith(b" |") and ln[:-2].isdigit() and ln != b"0 |")
+    data = b"\n".join(lines[: k + 1] + [lines[k]] + lines[k + 1:])  # the line repeated: line k + 2 is the copy
+    case = M.Case(name, -2, data, seed.suffix, (f"duplicate line {k + 1}",))
     ext = M.extract_bytes(data, seed.suffix)
-    ext.cells = [c for c in ext.cells if not c.code.startswith("t2.rules.")] + [
-        dataclasses.replace(next(c for c in ext.cells if c.value == 0), code=f"t2.rules.{col}", line=k + 1 + n, raw="0", value=0.0)
-        for n, col in enumerate(("issued", "repealed", "in_force"))
-    ]
-    assert {f.kind for f in M.check(case, base, ext, ext.report_year)} == {"unsupported"}
+    value = float(lines[k][:-2])
+    victim = next(c for c in ext.cells if c.value is not None and c.value != value)
+    ext.cells[ext.cells.index(victim)] = dataclasses.replace(victim, value=value, raw=lines[k][:-2].decode(), line=k + 2)
+    found = M.check(case, base, ext, ext.report_year)
+    assert [(f.kind, f.detail.split(" = ")[0]) for f in found] == [("unsupported", victim.code)]
 
 
 def test_oracle_accepts_what_the_mutation_printed():

@@ -211,15 +211,15 @@ def _cells_of(data: bytes, suffix: str):
         return extract_document(p).cells
 
 
-def _table_span(data: bytes, suffix: str) -> tuple[int, int, list]:
-    """Byte offsets of the first and last line holding a confident cell, and those cells."""
+def _table_span(data: bytes, suffix: str) -> tuple[int, int]:
+    """Byte offsets of the first and last line holding a confident cell."""
     cells = [c for c in _cells_of(data, suffix) if c.value is not None and c.line]
     lines = data.split(b"\n")
     starts = [0]
     for ln in lines:
         starts.append(starts[-1] + len(ln) + 1)
     first, last = min(c.line for c in cells), max(c.line for c in cells)
-    return starts[first - 1], starts[last], cells
+    return starts[first - 1], starts[last]
 
 
 def _gansu_truncated(kit: Kit) -> None:
@@ -230,33 +230,25 @@ def _gansu_truncated(kit: Kit) -> None:
 
 def _gansu_nul(kit: Kit) -> None:
     data = _gansu(kit, "测零")
-    lo, hi, _ = _table_span(data, ".txt")
+    lo, hi = _table_span(data, ".txt")
     at = data.rfind(b"\n", 0, (lo + hi) // 2) + 1
     kit.write(b"complete/nul_run_mid_table.txt", data[:at] + b"\x00" * 64 + data[at:], clean=(data, ".txt"))
 
 
 def _gansu_flip_narrative(kit: Kit) -> None:
     data = _gansu(kit, "测翻")
-    lo, _, _ = _table_span(data, ".txt")
+    lo, _ = _table_span(data, ".txt")
     at = data.find("不断增强".encode()) + 1  # a continuation byte inside the narrative, before the tables
     assert 0 < at < lo
     kit.write(b"enc/flipped_byte_narrative.txt", data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1:], clean=(data, ".txt"))
 
 
-def _gansu_flip_cell(kit: Kit) -> None:
-    data = _gansu(kit, "测格")
-    lo, hi, cells = _table_span(data, ".txt")
-    lines = data.split(b"\n")
-    for c in cells:
-        raw = (c.raw or "").encode()
-        line = lines[c.line - 1]
-        if c.value >= 10 and raw.isdigit() and line.count(raw) == 1:
-            at = sum(len(x) + 1 for x in lines[: c.line - 1]) + line.index(raw)
-            assert c.code == "old.proactive.total", c.code  # as the catalogue declares
-            # 0x35 '5' -> 0xb5: a lone continuation byte, undecodable
-            kit.write(b"enc/flipped_byte_in_cell.txt", data[:at] + bytes([data[at] | 0x80]) + data[at + 1:])
-            return
-    raise AssertionError("no printed cell to damage in the gansu sample")
+def _flip_in_cell(kit: Kit) -> None:
+    """The first digit of 行政许可's number (printed once, in its table row) made an undecodable byte."""
+    data = kit.synth("txt", "测格")
+    at = data.index("行政许可\t".encode()) + len("行政许可\t".encode())
+    assert data[at : at + 1].isdigit()
+    kit.write(b"enc/flipped_byte_in_cell.txt", data[:at] + bytes([data[at] | 0x80]) + data[at + 1:])  # '4' -> 0xb4
 
 
 HANYANG = "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt"
@@ -552,15 +544,16 @@ CATALOGUE: list[Hostile] = [
        _payload("txt", "测十", b"enc/utf16le_bom.txt", encode=lambda t: t.encode("utf-16"))),
     _h("utf16be_bom", "UTF-16 BE with BOM, HTML", {b"enc/utf16be_bom.html": PAYLOAD_OK},
        _payload("html", "测六", b"enc/utf16be_bom.html", encode=lambda t: b"\xfe\xff" + t.encode("utf-16-be"))),
-    _h("big5_traditional", "Big5 (a traditional-character mirror)", {b"enc/big5.txt": report(REJECTED, r"traditional|繁")},
+    _h("big5_traditional", "Big5 (a traditional-character mirror: converted back, marked, never preferred)",
+       {b"enc/big5.txt": report(("published", "published_partial", "quarantined"), r"mirror|traditional")},
        _payload("txt", "测五", b"enc/big5.txt", encode=_traditional_big5)),
     _h("charset_lies", "HTML declaring charset=gbk whose bytes are UTF-8", {b"enc/declares_gbk.html": PAYLOAD_OK},
        _payload("html", "测谎", b"enc/declares_gbk.html", wrap=lambda h: h.replace('charset="utf-8"', 'charset="gbk"'))),
     _h("flipped_byte_narrative", "one flipped byte in the narrative (the whole report became unusable)",
        {b"enc/flipped_byte_narrative.txt": report(READ, r"decod|byte|replac|encoding", payload_cells=True)}, _gansu_flip_narrative),
-    _h("flipped_byte_in_cell", "one flipped byte inside a printed number (old.proactive.total of a real report)",
+    _h("flipped_byte_in_cell", "one flipped byte inside a printed number (行政许可's, printed once)",
        {b"enc/flipped_byte_in_cell.txt": report(("published_partial", "quarantined"), r"decod|byte|replac|encoding",
-                                                not_confident=("old.proactive.total",))}, _gansu_flip_cell),
+                                                not_confident=("t2.licensing.decisions",))}, _flip_in_cell),
     _h("binary_as_text", "random bytes named .txt", {b"enc/random.txt": report(REJECTED)},
        _write(b"enc/random.txt", bytes((i * 7919 + 13) % 256 for i in range(20000)))),
     # --- completeness --------------------------------------------------------------------------
@@ -624,18 +617,13 @@ class Pending:
 # may have at most ``today`` findings of that kind (intended: 0). Delete a row when its owner's
 # work is merged; the tests warn when an input or a fuzz kind already meets the intended outcome.
 AWAITING_MERGE: dict[str, Pending] = {
-    "fuzz:lost_published": Pending("h1", 53, "12 §3: a report that lost cells is never plain published "
-                                             "(rows deleted, a number made unreadable, a cut table)"),
-    "utf16le_bom": Pending("h1", report(REJECTED, "binary content"), "12 §1: detect UTF-16 (charset-normalizer)"),
-    "utf16be_bom": Pending("h1", report(REJECTED, "binary content"), "12 §1: detect UTF-16 (charset-normalizer)"),
-    "flipped_byte_narrative": Pending("h1", report(REJECTED, "neither UTF-8 nor GB18030"),
-                                      "12 §1: replace undecodable bytes, extract the rest with an issue"),
-    "flipped_byte_in_cell": Pending("h1", report(REJECTED, "neither UTF-8 nor GB18030"),
-                                    "12 §1: replace undecodable bytes; the damaged cell missing with its reason"),
-    "truncated": Pending("h1", report(PUBLISHED), "12 §3: completeness (tables/rows cut short)"),
-    "nul_run": Pending("h1", report(PUBLISHED), "12 §3: completeness (NUL runs, unreadable regions)"),
+    "fuzz:lost_published": Pending("h1", 3, "12 §3: a report that lost cells is never plain published"),
+    "fuzz:caught_exception": Pending("h1", 12, "12 §1: one control byte in an HTML page makes lxml refuse it "
+                                                         "(ValueError: All strings must be XML compatible): rejected, not read"),
+    "fuzz:unsupported": Pending("h1", 3, "12 §3: a row of a labels-then-values table (PDF→markdown) that lost "
+                                                         "its values takes the next row's values"),
     "html_nested_deep": Pending("h1", report(REJECTED, "no text"), "12 §1: deep HTML read, or rejected naming the depth"),
-    "dup_zero_line": Pending("h1", report(NOT_PUBLISHED), "12 §3: repeated lines never become confident values"),
+    "sparse_1gb": Pending("h8", NOT_RUN, "12 §2: per-document memory limit (today one worker holds 2.1 GB for it)"),
     "huge_text": Pending("h8", NOT_RUN, "12 §2: per-document time/memory limits (today 128 s and 6.5 GB)"),
     "pdf_5000_pages": Pending("h2", NOT_RUN, "12 §2: PDF page-count guard (today 550 s and 8.4 GB)"),
     "pdf_hidden_stream": Pending("h2", NOT_RUN, "12 §2: PDF stream-size guard (today > 378 s and 9.1 GB)"),

@@ -281,7 +281,7 @@ class Baseline:
         import difflib
 
         new = [_squash(t) for t in lines]
-        before, after = Counter(self.lines), Counter(new)
+        before = Counter(self.lines)
         # mutations are local: diff only what lies between the common head and tail
         head = 0
         while head < min(len(self.lines), len(new)) and self.lines[head] == new[head]:
@@ -292,20 +292,21 @@ class Baseline:
         middle = difflib.SequenceMatcher(None, self.lines[head : len(self.lines) - tail], new[head : len(new) - tail],
                                          autojunk=False).get_opcodes()
         ops = [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle]
-        removed = {}  # text of a removed line -> where it was, in the mutated document's numbering
+        removed: dict[str, list[int]] = {}  # text of a removed line -> where it was, in the mutated document's numbering
         for tag, i1, i2, j1, _ in ops:
             if tag in ("delete", "replace"):
                 for i in range(i1, i2):
-                    removed.setdefault(self.lines[i], j1)
+                    removed.setdefault(self.lines[i], []).append(j1)
         out: set[int] = set()
         for tag, _, _, j1, j2 in ops:
             for j in range(j1, j2):
                 if tag == "replace" or (tag == "insert" and before[new[j]] == 0):
                     out.add(j + 1)  # changed in place, or new text
-                elif tag == "insert" and after[new[j]] <= before[new[j]]:
-                    # a line moved (not one more copy): the lines it moved past changed places too
-                    k = removed.get(new[j], j)
+                elif tag == "insert" and removed.get(new[j]):
+                    # a line moved (removed where it was): the lines it moved past changed places too
+                    k = removed[new[j]].pop(0)
                     out.update(range(min(j, k) + 1, max(j, k) + 2))
+                # any other inserted line is one more copy of a line: it accounts for nothing
         return out
 
 
