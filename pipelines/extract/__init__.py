@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipelines.extract.documents import DocumentError, file_type_of, read_document
 from pipelines.extract.metadata import fill_metadata, is_local_form, traditional_share
-from pipelines.extract.model import ERROR, PARSER_VERSION, CellRecord, Extraction, Issue
+from pipelines.extract.model import ERROR, PARSER_VERSION, WARNING, CellRecord, Extraction, Issue
 from pipelines.extract.tables import TableReader
 from pipelines.extract.narrative import extract_narrative
 
@@ -43,6 +43,8 @@ def extract_document(
         return ext
     ext.text = doc.text
     ext.meta = dict(doc.meta)
+    for kind, message, location in doc.issues:
+        ext.add(WARNING, kind, message, location)
     fill_metadata(doc, ext, hints or {})
     share = traditional_share(doc.text)
     if share > TRADITIONAL_LIMIT:

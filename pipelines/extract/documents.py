@@ -22,7 +22,8 @@ PIPE = "pipe"
 FREE = "free"
 
 TEXT_TYPES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
-FILE_TYPES = {**TEXT_TYPES, ".pdf": "pdf", ".docx": "docx"}
+IMAGE_TYPES = {".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}  # page images: OCR
+FILE_TYPES = {**TEXT_TYPES, ".pdf": "pdf", ".docx": "docx", **IMAGE_TYPES}
 
 
 class DocumentError(Exception):
@@ -75,10 +76,12 @@ class Document:
     text: str
     meta: dict = field(default_factory=dict)
     pages: int | None = None
+    # parts the reader could not read (kind, message, location), e.g. a page over the OCR time budget
+    issues: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 def file_type_of(path: Path) -> str:
-    """txt / md / html / pdf / docx / other, by extension."""
+    """txt / md / html / pdf / docx / image / other, by extension."""
     return FILE_TYPES.get(path.suffix.lower(), "other")
 
 
@@ -108,6 +111,10 @@ def read_document(path: Path) -> Document:
         from pipelines.extract.docx import read_docx
 
         return read_docx(path)
+    if kind == "image":
+        from pipelines.extract.ocr import read_image
+
+        return read_image(path)
     raise DocumentError("unsupported", f"unsupported file type {path.suffix or '(none)'}")
 
 

@@ -1,100 +1,324 @@
-"""PDF reports (text layer): ruled tables via pdfplumber, the rest as text lines, in page order.
+"""PDF reports: text layer via pypdfium2, ruled tables from the drawn lines, OCR for scanned pages.
 
-Ruled tables become grid lines (cells keep their page, bounding box, table/row/column); text
-outside those tables becomes free lines, so tables drawn without rules are still read by the
-text matcher. Tables that continue on the next page need nothing special: rows are matched
-in reading order across pages. Merged cells (pdfplumber ``None``) are dropped, like HTML
-spans. Encrypted, image-only and broken files raise ``DocumentError`` with the reason.
+Every page is read with PDFium (a C library: no Python content-stream parsing). A page with a
+text layer gives characters with boxes and its drawn horizontal/vertical segments; a page
+without one (a scan, or a scanned page inside a text PDF) goes to OCR
+(``pipelines.extract.ocr``), which gives recognised text runs and the ruling lines found in the
+image. Both go through ``page_layout``: ruled tables become grid lines (cells keep page, bbox,
+table/row/column), everything else text lines, so unruled tables are read by the text matcher.
+Tables continuing on the next page need nothing special (rows are matched in reading order).
+
+Guards before heavy work: the file must start like a PDF, the page count and every drawing
+stream's decompressed size are checked from the raw bytes first (a hostile file hiding a huge
+drawing in a small one is refused with the reason, in milliseconds), and a page with an absurd
+number of drawn objects has its table search skipped with a note. Encrypted, broken and empty
+files raise ``DocumentError`` with the reason.
 """
 
 from __future__ import annotations
 
-import logging
+import ctypes
+import os
+import re
+import zlib
 from pathlib import Path
 
-from pipelines.extract.documents import FREE, GRID, Cell, Document, DocumentError, Line
-from pipelines.extract.text import clean_line, fix_glyphs
+from pipelines.extract.documents import Document, DocumentError
+from pipelines.extract.page_layout import Piece, edge, find_tables, page_lines, rect_edges
 
-logging.getLogger("pdfminer").setLevel(logging.ERROR)
-
-TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
-MIN_CHARS_PER_DOC = 20
-
-
-def _columns(table) -> int:
-    """Most cells in one row of a pdfplumber table (merged cells count once)."""
-    return max((sum(1 for c in row.cells if c is not None) for row in table.rows), default=0)
+MAX_PAGES = int(os.environ.get("XXGK_PDF_MAX_PAGES", 500))
+MAX_STREAM_BYTES = int(os.environ.get("XXGK_PDF_MAX_STREAM_MB", 16)) * 2**20
+MAX_PAGE_OBJECTS = 50_000  # drawn objects on one page beyond which tables are not searched
+MIN_PAGE_CHARS = 10  # printed characters below which a page with an image is treated as a scan
+QUICK_PAGES = 2
 
 
-def read_pdf(path: Path, ruled_tables: bool = True) -> Document:
-    """Read a PDF's tables and text lines, page by page (``ruled_tables=False``: text lines only)."""
-    import pdfplumber
-    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-    from pdfminer.pdfparser import PDFSyntaxError
-    from pdfplumber.utils.exceptions import PdfminerException
+def _open(path: Path):
+    """The PDFium document, after the cheap guards; DocumentError with the reason otherwise."""
+    import pypdfium2 as pdfium
 
-    head = Path(path).read_bytes()[:1024]
-    if b"%PDF" not in head:
+    data = Path(path).read_bytes()
+    if b"%PDF" not in data[:1024]:
         raise DocumentError("unreadable", "not a PDF file (no %PDF header)")
     try:
-        pdf = pdfplumber.open(path)
-    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
-        raise DocumentError("encrypted", f"encrypted PDF: a password is needed to read it ({type(exc).__name__})") from exc
-    except (PDFSyntaxError, PdfminerException) as exc:
-        cause = exc.args[0] if exc.args else exc
-        if isinstance(cause, (PDFPasswordIncorrect, PDFEncryptionError)):
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower() or "security" in str(exc).lower():
             raise DocumentError("encrypted", "encrypted PDF: a password is needed to read it") from exc
-        raise DocumentError("unreadable", f"broken or truncated PDF: {cause}") from exc
-    except Exception as exc:
-        raise DocumentError("unreadable", f"broken or truncated PDF: {type(exc).__name__}: {exc}") from exc
-    lines: list[Line] = []
-    texts: list[str] = []
-    n_chars = 0
-    table_index = 0
+        raise DocumentError("unreadable", f"broken or truncated PDF: {exc}") from exc
+    pages = len(pdf)
+    if pages == 0:
+        raise DocumentError("unreadable", "broken or truncated PDF: no pages")
+    if pages > MAX_PAGES:
+        raise DocumentError(
+            "too_large", f"{pages:,} pages: more than the {MAX_PAGES:,}-page limit for one report (XXGK_PDF_MAX_PAGES); not read"
+        )
+    big = oversized_stream(data, MAX_STREAM_BYTES)
+    if big:
+        raise DocumentError(
+            "too_large",
+            f"a drawing stream decompresses to more than {MAX_STREAM_BYTES // 2**20} MB ({big}); not read "
+            "(a hostile or broken file; XXGK_PDF_MAX_STREAM_MB)",
+        )
+    return pdf, data
+
+
+_STREAM = re.compile(rb"stream\r?\n")
+_NOT_DRAWING = re.compile(rb"/Subtype\s*/(?:Image|Type1C|CIDFontType0C|OpenType|XML)|/Length[123]\b|/Type\s*/(?:ObjStm|XRef|Metadata|EmbeddedFile)")
+_FLATE = re.compile(rb"/FlateDecode|/Fl\b")
+
+
+def oversized_stream(data: bytes, limit: int) -> str | None:
+    """A description of the first Flate drawing stream (page or form content) inflating beyond ``limit``, else None.
+
+    Read from the raw bytes without parsing the document: each stream's dictionary is the text
+    between the preceding ``obj`` and ``stream``; images, fonts, object/xref streams are skipped;
+    inflation stops at the limit, so the check costs at most ``limit`` bytes of work per stream.
+    """
+    for m in _STREAM.finditer(data):
+        head = data[max(0, m.start() - 600) : m.start()]
+        k = head.rfind(b"obj")
+        if k < 0 or not (m.start() >= 1 and data[m.start() - 1 : m.start()] in (b">", b"\n", b"\r", b" ")):
+            continue
+        head = head[k:]
+        if _NOT_DRAWING.search(head) or not _FLATE.search(head):
+            continue
+        inflater = zlib.decompressobj()
+        size = 0
+        pos = m.end()
+        try:
+            while pos < len(data) and not inflater.eof:
+                chunk = data[pos : pos + 65536]
+                pos += len(chunk)
+                size += len(inflater.decompress(chunk, limit + 1 - size))
+                while inflater.unconsumed_tail and size <= limit:
+                    size += len(inflater.decompress(inflater.unconsumed_tail, limit + 1 - size))
+                if size > limit:
+                    obj = re.search(rb"(\d+)\s+\d+\s+obj", data[max(0, m.start() - 600) : m.start()])
+                    name = f"object {obj.group(1).decode()}" if obj else f"at byte {m.start():,}"
+                    return f"{name}, {pos - m.end():,} bytes read"
+        except zlib.error:
+            continue
+    return None
+
+
+# ------------------------------------------------------------------------------------ text layer
+def _chars(textpage, height: float) -> list[Piece]:
+    """The page's printed characters as pieces (loose boxes: advance width x font height)."""
+    import pypdfium2.raw as pdfium_c
+
+    n = pdfium_c.FPDFText_CountChars(textpage)
+    if n <= 0:
+        return []
+    buf = (ctypes.c_ushort * (n + 1))()
+    got = pdfium_c.FPDFText_GetText(textpage, 0, n, buf)
+    text = bytes(buf)[: max(0, got - 1) * 2].decode("utf-16-le", errors="replace")
+    if len(text) != n:  # surrogate pairs shift the indexes: ask per character
+        text = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, k) or 0xFFFD) for k in range(n))
+    rect = pdfium_c.FS_RECTF()
+    pref = ctypes.byref(rect)
+    ox, oy = ctypes.c_double(), ctypes.c_double()
+    out: list[Piece] = []
+    index: list[int] = []
+    space = False
+    for k, ch in enumerate(text):
+        if ch.isspace() or ch in "\x00\ufffe\uffff" or ch < " ":
+            # a printed space separates words; PDFium's own guesses (generated) are left to the gap rule
+            space = space or (ch == " " or ch == "\u3000") and pdfium_c.FPDFText_IsGenerated(textpage, k) == 0
+            continue
+        if not pdfium_c.FPDFText_GetLooseCharBox(textpage, k, pref):
+            continue
+        pdfium_c.FPDFText_GetCharOrigin(textpage, k, ox, oy)
+        out.append(Piece(ch, rect.left, height - rect.top, rect.right, height - rect.bottom, space, base=height - oy.value))
+        index.append(k)
+        space = False
+    if out:
+        # font metrics that blow a character's box far beyond its glyph (seen on stacked vertical text): use the ink box
+        sizes = sorted(p.bottom - p.top for p in out)
+        limit = 4 * max(sizes[len(sizes) // 2], 1.0)
+        left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+        for p, k in zip(out, index):
+            if p.bottom - p.top > limit or p.x1 - p.x0 > limit:
+                pdfium_c.FPDFText_GetCharBox(textpage, k, left, right, bottom, top)
+                p.x0, p.top, p.x1, p.bottom = left.value, height - top.value, right.value, height - bottom.value
+    return out
+
+
+def _edges(page, height: float) -> tuple[list[dict], int, bool]:
+    """(edges of the drawn segments and rectangles, number of objects, page has an image)."""
+    import pypdfium2.raw as pdfium_c
+
+    edges: list[dict] = []
+    m = pdfium_c.FS_MATRIX()
+    x, y = ctypes.c_float(), ctypes.c_float()
+    fill, stroke = ctypes.c_int(), ctypes.c_int()
+    count = 0
+    has_image = False
+
+    def walk(objs, n, matrix):
+        nonlocal count, has_image
+        for k in range(n):
+            obj = objs(k)
+            kind = pdfium_c.FPDFPageObj_GetType(obj)
+            count += 1
+            if count > MAX_PAGE_OBJECTS:
+                return
+            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                has_image = True
+            elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+                pdfium_c.FPDFPageObj_GetMatrix(obj, m)
+                inner = _compose((m.a, m.b, m.c, m.d, m.e, m.f), matrix)
+                walk(lambda i, o=obj: pdfium_c.FPDFFormObj_GetObject(o, i), pdfium_c.FPDFFormObj_CountObjects(obj), inner)
+            elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+                pdfium_c.FPDFPath_GetDrawMode(obj, fill, stroke)
+                if not fill.value and not stroke.value:
+                    continue
+                pdfium_c.FPDFPageObj_GetMatrix(obj, m)
+                full = _compose((m.a, m.b, m.c, m.d, m.e, m.f), matrix)
+                segs = pdfium_c.FPDFPath_CountSegments(obj)
+                pts = []
+                for s in range(segs):
+                    seg = pdfium_c.FPDFPath_GetPathSegment(obj, s)
+                    pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
+                    px, py = _apply(full, x.value, y.value)
+                    pts.append((px, height - py, seg))
+                if not pts:
+                    continue
+                x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+                y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
+                if x1 - x0 < 2 and y1 - y0 >= x1 - x0:  # a rule drawn as a line or a thin filled rectangle
+                    edges.append(edge((x0 + x1) / 2, y0, (x0 + x1) / 2, y1))
+                    continue
+                if y1 - y0 < 2:
+                    edges.append(edge(x0, (y0 + y1) / 2, x1, (y0 + y1) / 2))
+                    continue
+                start = None
+                for i, (px, py, seg) in enumerate(pts):
+                    stype = pdfium_c.FPDFPathSegment_GetType(seg)
+                    if stype == pdfium_c.FPDF_SEGMENT_MOVETO:
+                        start = (px, py)
+                    elif stype == pdfium_c.FPDF_SEGMENT_LINETO and i and start is not None:
+                        e = edge(pts[i - 1][0], pts[i - 1][1], px, py)
+                        if e:
+                            edges.append(e)
+                    if start is not None and pdfium_c.FPDFPathSegment_GetClose(seg):
+                        e = edge(px, py, start[0], start[1])
+                        if e:
+                            edges.append(e)
+
+    walk(lambda i: pdfium_c.FPDFPage_GetObject(page, i), pdfium_c.FPDFPage_CountObjects(page), (1, 0, 0, 1, 0, 0))
+    return edges, count, has_image
+
+
+def _compose(inner, outer):
+    """The matrix applying ``inner`` then ``outer`` (PDF row-vector convention)."""
+    a, b, c, d, e, f = inner
+    A, B, C, D, E, F = outer
+    return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
+
+
+def _apply(m, x, y):
+    return (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+
+
+# ------------------------------------------------------------------------------------ entry points
+def read_pdf(path: Path, ruled_tables: bool = True, ocr: bool = True) -> Document:
+    """Read a PDF's tables and text lines page by page; pages without a text layer are OCR'd.
+
+    ``ruled_tables=False`` reads text lines only; ``ocr=False`` leaves scanned pages unread.
+    """
+    import pypdfium2 as pdfium
+
+    path = Path(path)
+    pdf, data = _open(path)
+    issues: list[tuple[str, str, str | None]] = []
+    lines = []
+    scanned: list[int] = []
+    text_pages = 0
+    table_count = 0
     try:
-        with pdf:
-            meta = {k: str(v) for k, v in (pdf.metadata or {}).items() if isinstance(v, (str, int, float))}
-            pages = len(pdf.pages)
-            for pno, page in enumerate(pdf.pages, start=1):
-                try:
-                    n_chars += len(page.chars)
-                    items = []
-                    found = page.find_tables(TABLE_SETTINGS) if ruled_tables else []
-                    # a framed block of running text is detected as a one-column table: read it as text
-                    tables = [t for t in found if _columns(t) > 1]
-                    boxes = [t.bbox for t in tables]
-                    for t in tables:
-                        rows = t.extract()
-                        for r, (row, row_obj) in enumerate(zip(rows, t.rows)):
-                            cells = []
-                            for c, (text, box) in enumerate(zip(row, row_obj.cells)):
-                                if text is None or box is None:
-                                    continue
-                                cells.append(Cell(fix_glyphs(text).strip(), page=pno, table_index=table_index, row_index=r, col_index=c, bbox=box))
-                            if cells:
-                                items.append((row_obj.bbox[1], 0, Line(cells, GRID, "pdf_table")))
-                        table_index += 1
-
-                    def outside(obj, boxes=boxes):
-                        x = (obj["x0"] + obj["x1"]) / 2
-                        y = (obj["top"] + obj["bottom"]) / 2
-                        return not any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes)
-
-                    rest = page.filter(outside) if boxes else page
-                    for k, tl in enumerate(rest.extract_text_lines(return_chars=False)):
-                        text = clean_line(fix_glyphs(tl["text"]))
-                        if not text:
-                            continue
-                        bbox = (tl["x0"], tl["top"], tl["x1"], tl["bottom"])
-                        items.append((tl["top"], 1, Line([Cell(text, page=pno, line=k + 1, bbox=bbox)], FREE, "pdf_text")))
-                    items.sort(key=lambda it: (it[0], it[1]))
-                    for _, _, line in items:
-                        lines.append(line)
-                        texts.append(line.text)
-                except Exception as exc:  # one bad page must not lose the others
-                    lines.append(Line([Cell(f"[page {pno} unreadable: {exc}]", page=pno)], FREE, "pdf_text"))
+        meta = {k: str(v) for k, v in (pdf.get_metadata_dict(skip_empty=True) or {}).items()}
+        pages = len(pdf)
+        for pno in range(1, pages + 1):
+            try:
+                page = pdf[pno - 1]
+                width, height = page.get_size()
+                pieces = _chars(page.get_textpage(), height)
+                edges, objects, has_image = _edges(page, height)
+            except pdfium.PdfiumError as exc:
+                issues.append(("page_unreadable", f"page {pno} could not be read: {exc}", f"page {pno}"))
+                continue
+            if len(pieces) < MIN_PAGE_CHARS and has_image:
+                scanned.append(pno)
+                continue
+            if pieces:
+                text_pages += 1
+            tables = []
+            if ruled_tables:
+                if objects > MAX_PAGE_OBJECTS:
+                    issues.append(("page_too_complex", f"page {pno}: more than {MAX_PAGE_OBJECTS:,} drawn objects; "
+                                   "ruled tables not searched, its text read as lines", f"page {pno}"))
+                else:
+                    tables = find_tables(edges)
+            page_items = page_lines(pieces, tables, pno, table_count, "pdf_table", "pdf_text")
+            table_count += len(tables)
+            lines.append((pno, page_items))
+    except DocumentError:
+        raise
     except Exception as exc:
         raise DocumentError("unreadable", f"broken or truncated PDF: {type(exc).__name__}: {exc}") from exc
-    if n_chars < MIN_CHARS_PER_DOC:
-        raise DocumentError("no_text_layer", f"no text layer ({pages} page(s) of images, e.g. a scan): OCR is needed")
-    return Document(path=Path(path), file_type="pdf", lines=lines, text="\n".join(texts), meta=meta, pages=pages)
+    if scanned:
+        if not ocr:
+            issues.append(("not_ocrd", f"page(s) {_pages(scanned)} have no text layer and OCR was not run", None))
+        else:
+            from pipelines.extract.ocr import ocr_pdf_pages
+
+            result = ocr_pdf_pages(pdf, data, scanned, first_table=table_count)
+            lines.extend(result.lines)
+            issues.extend(result.issues)
+            text_pages += result.pages_with_text
+    pdf.close()
+    if not text_pages:
+        if scanned and not ocr:
+            raise DocumentError("no_text_layer", f"no text layer ({pages} page(s) of images, e.g. a scan) and OCR was not run")
+        reason = "; ".join(m for _, m, _ in issues[:3])
+        raise DocumentError("no_text", f"no text: {pages} page(s), no text layer" + (f" and OCR found none ({reason})" if scanned else "")
+                            if scanned else f"no text: {pages} page(s) without text or images")
+    ordered = [line for _, page_items in sorted(lines, key=lambda it: it[0]) for line in page_items]
+    doc = Document(path=path, file_type="pdf", lines=ordered, text="\n".join(line.text for line in ordered), meta=meta,
+                   pages=pages, issues=issues)
+    if scanned:
+        doc.meta["ocr_pages"] = _pages(scanned)
+    return doc
+
+
+def quick_text(path: Path, max_pages: int = QUICK_PAGES) -> str | None:
+    """The text layer of the first pages (no tables, no OCR), or None when there is none or the file is unreadable.
+
+    For the inventory: enough to read the title, year and agency of a text PDF in milliseconds.
+    """
+    try:
+        pdf, _ = _open(Path(path))
+    except DocumentError:
+        return None
+    try:
+        parts = []
+        for k in range(min(max_pages, len(pdf))):
+            parts.append(pdf[k].get_textpage().get_text_range())
+        text = "\n".join(parts).replace("\r\n", "\n")
+        return text if sum(1 for ch in text if not ch.isspace()) >= MIN_PAGE_CHARS else None
+    except Exception:
+        return None
+    finally:
+        pdf.close()
+
+
+def _pages(numbers: list[int]) -> str:
+    """1,2,3,5 -> '1-3, 5'."""
+    out = []
+    for n in numbers:
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in out)

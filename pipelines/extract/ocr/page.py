@@ -1,0 +1,326 @@
+"""One page image -> recognised text pieces and ruling lines, in PDF points.
+
+Steps (all sizes scale with the image resolution):
+
+1. **Straighten**: the skew angle that makes ink rows sharpest (projection profile over
+   -3..+3 degrees on a reduced copy); the page is rotated back about its centre.
+2. **Ruling lines**: long horizontal/vertical runs of ink (morphological opening on a binarised
+   red channel, so red stamps and coloured cell fills do not count). A table cut by a page break
+   has open ends: vertical lines ending at one height get a closing rule there.
+3. **Tables**: ``page_layout.find_tables`` on those rules (the same lattice method as text PDFs).
+4. **Text**: text lines are detected once on the page with the rules erased (inside tables the
+   red channel is used, so a red stamp over the table is not read); a detected line crossing
+   cell borders is cut at them; ink in a cell that no detected line covers (a lone digit the
+   detector missed) is recognised directly. Every piece keeps the engine's score and the other
+   readings it gave weight to; digits in table cells are also re-read from a binarised,
+   rescaled crop and a different reading is offered as an alternative.
+
+The result holds only plain data (JSON-able), so it can be cached.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from pipelines.extract.ocr.engine import Engine, Reading
+from pipelines.extract.page_layout import Piece, edge, find_tables
+
+DETECT_DPI = 150  # detection runs at this resolution at most (cost grows with pixels; text stays >= 20 px tall)
+MAX_SKEW = 3.0
+REREAD_BELOW = 0.98  # a numeric table cell read with a lower character probability is read a second time
+
+
+class BudgetExceeded(Exception):
+    """The page's OCR time budget ran out; ``stage`` says where."""
+
+    def __init__(self, stage: str, seconds: float):
+        super().__init__(stage)
+        self.stage = stage
+        self.seconds = seconds
+
+
+@dataclass
+class PageOCR:
+    """What OCR found on one page (PDF points from the top-left of the straightened page)."""
+
+    width: float
+    height: float
+    skew: float
+    pieces: list[dict] = field(default_factory=list)  # text, x0, top, x1, bottom, confidence, alternatives
+    edges: list[tuple[float, float, float, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        """Plain data for the cache."""
+        return {"width": self.width, "height": self.height, "skew": self.skew, "pieces": self.pieces,
+                "edges": [list(e) for e in self.edges], "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PageOCR":
+        """Inverse of ``to_json``."""
+        return cls(data["width"], data["height"], data["skew"], data["pieces"], [tuple(e) for e in data["edges"]], data["seconds"])
+
+    def layout_pieces(self) -> list[Piece]:
+        """The pieces for ``page_layout``."""
+        return [Piece(p["text"], p["x0"], p["top"], p["x1"], p["bottom"], confidence=p["confidence"],
+                      alternatives=tuple(p["alternatives"])) for p in self.pieces]
+
+    def layout_edges(self) -> list[dict]:
+        """The rules for ``page_layout``."""
+        return [e for e in (edge(*r) for r in self.edges) if e]
+
+
+# ------------------------------------------------------------------------------------------ steps
+def skew_angle(gray: np.ndarray) -> float:
+    """Degrees to rotate the page by (counter-clockwise positive) to make its ink rows horizontal."""
+    h, w = gray.shape
+    scale = min(1.0, 800 / max(h, w))
+    small = cv2.resize(gray, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    ink = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)[1].astype(np.float32)
+    if ink.sum() < 50:
+        return 0.0
+    centre = (ink.shape[1] / 2, ink.shape[0] / 2)
+
+    def sharpness(angle: float) -> float:
+        m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        rows = cv2.warpAffine(ink, m, (ink.shape[1], ink.shape[0]), flags=cv2.INTER_NEAREST).sum(axis=1)
+        return float(np.square(np.diff(rows)).sum())
+
+    coarse = max(np.arange(-MAX_SKEW, MAX_SKEW + 0.01, 0.5), key=sharpness)
+    fine = max(np.arange(coarse - 0.5, coarse + 0.51, 0.1), key=sharpness)
+    return float(round(fine, 2)) if abs(fine) >= 0.1 else 0.0
+
+
+def rotate(image: np.ndarray, angle: float) -> np.ndarray:
+    """The image rotated by ``angle`` degrees about its centre, white where nothing was."""
+    if not angle:
+        return image
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    border = (255, 255, 255) if image.ndim == 3 else 255
+    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=border)
+
+
+def ruling_lines(ink: np.ndarray, px: float) -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
+    """(mask of rule pixels, rules as (x0, top, x1, bottom) in pixels) of a binary ink image.
+
+    ``px`` is pixels per point. A rule is at least 20 pt long and at most 4 pt thick.
+    """
+    length = max(10, int(20 * px))
+    bridge = max(1, int(1.5 * px))
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
+    horizontal = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge * 2 + 1, 1)))
+    vertical = cv2.morphologyEx(vertical, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge * 2 + 1)))
+    rules: list[tuple[float, float, float, float]] = []
+    thick = 4 * px
+    for mask, horiz in ((horizontal, True), (vertical, False)):
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        for x, y, w, h, _area in stats[1:]:
+            if horiz and w >= length and h <= thick:
+                rules.append((float(x), y + h / 2, float(x + w), y + h / 2))
+            elif not horiz and h >= length and w <= thick:
+                rules.append((x + w / 2, float(y), x + w / 2, float(y + h)))
+    return cv2.bitwise_or(horizontal, vertical), _close_open_tables(rules, 3 * px)
+
+
+def _close_open_tables(rules, tol: float):
+    """Add a rule where three or more vertical rules end together with no horizontal rule there (a page break cut the table)."""
+    hs = [r for r in rules if r[1] == r[3]]
+    vs = [r for r in rules if r[0] == r[2]]
+    extra = []
+    for end in (1, 3):  # tops, bottoms
+        ys = sorted(v[end] for v in vs)
+        groups: list[list[float]] = []
+        for y in ys:
+            if groups and y - groups[-1][-1] <= tol:
+                groups[-1].append(y)
+            else:
+                groups.append([y])
+        for g in groups:
+            if len(g) < 3:
+                continue
+            y = sum(g) / len(g)
+            members = [v for v in vs if abs(v[end] - y) <= tol]
+            x0, x1 = min(v[0] for v in members), max(v[0] for v in members)
+            if not any(abs(h[1] - y) <= tol and h[0] <= x0 + tol and h[2] >= x1 - tol for h in hs):
+                extra.append((x0, y, x1, y))
+    return rules + extra
+
+
+def _boxes(quads: list[np.ndarray], scale: float) -> list[tuple[int, int, int, int]]:
+    out = []
+    for q in quads:
+        xs, ys = q[:, 0] / scale, q[:, 1] / scale
+        out.append((int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max()))))
+    return out
+
+
+def _ink_box(ink: np.ndarray, box: tuple[int, int, int, int], min_area: int) -> tuple[int, int, int, int] | None:
+    """The box tightened to the ink components inside it (None when there is no real ink)."""
+    x0, y0, x1, y1 = box
+    part = ink[y0:y1, x0:x1]
+    if part.size == 0 or not part.any():
+        return None
+    n, _, stats, _ = cv2.connectedComponentsWithStats(part)
+    keep = [s for s in stats[1:] if s[4] >= min_area]
+    if not keep:
+        return None
+    return (x0 + min(s[0] for s in keep), y0 + min(s[1] for s in keep),
+            x0 + max(s[0] + s[2] for s in keep), y0 + max(s[1] + s[3] for s in keep))
+
+
+def _cell_regions(ink: np.ndarray, interior, detected, min_area: int) -> list[tuple[int, int, int, int]]:
+    """Text regions of one table cell: its ink components grouped by the detected lines that cross
+    them (a line crossing cell borders is thereby cut at them), components no detected line touches
+    grouped into lines of their own (a lone digit the detector missed)."""
+    x0, y0, x1, y1 = interior
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return []
+    part = ink[y0:y1, x0:x1]
+    if not part.any():
+        return []
+    n, _, stats, _ = cv2.connectedComponentsWithStats(part)
+    comps = [(x0 + s[0], y0 + s[1], x0 + s[0] + s[2], y0 + s[1] + s[3]) for s in stats[1:] if s[4] >= min_area]
+    if not comps:
+        return []
+    lines = [d for d in detected if d[0] < x1 and d[2] > x0 and d[1] < y1 and d[3] > y0]
+    groups: dict[int, list] = {}
+    loose = []
+    for c in comps:
+        best, overlap = None, 0
+        for k, d in enumerate(lines):
+            h = min(c[3], d[3]) - max(c[1], d[1])
+            w = min(c[2], d[2]) - max(c[0], d[0])
+            if h > 0 and w > 0 and h * w > overlap:
+                best, overlap = k, h * w
+        if best is None:
+            loose.append(c)
+        else:
+            groups.setdefault(best, []).append(c)
+    out = [_union(g) for g in groups.values()]
+    for c in sorted(loose, key=lambda c: c[1]):  # undetected ink: components overlapping in height form a line
+        for k, box in enumerate(out):
+            if min(c[3], box[3]) - max(c[1], box[1]) > 0.3 * min(c[3] - c[1], box[3] - box[1]):
+                out[k] = _union([box, c])
+                break
+        else:
+            out.append(c)
+    return out
+
+
+def _union(boxes) -> tuple[int, int, int, int]:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _crop(image: np.ndarray, box: tuple[int, int, int, int], pad: int) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    h, w = image.shape[:2]
+    crop = image[max(0, y0 - pad) : min(h, y1 + pad), max(0, x0 - pad) : min(w, x1 + pad)]
+    if crop.ndim == 2:
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    return crop
+
+
+# ------------------------------------------------------------------------------------------ page
+def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None = None) -> PageOCR:
+    """OCR one page image (BGR, ``dpi`` pixels per inch); raises ``BudgetExceeded`` after ``budget`` seconds."""
+    started = time.process_time()
+
+    def check(stage: str) -> None:
+        if budget is not None and time.process_time() - started > budget:
+            raise BudgetExceeded(stage, time.process_time() - started)
+
+    px = dpi / 72.0
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    angle = skew_angle(image[:, :, 2])
+    if angle:
+        image = rotate(image, angle)
+        gray = rotate(gray, angle)
+    red = image[:, :, 2]
+    block = int(15 * px) | 1
+    ink = cv2.adaptiveThreshold(red, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 20)
+    rule_mask, rules = ruling_lines(ink, px)
+    page = PageOCR(width=image.shape[1] / px, height=image.shape[0] / px, skew=angle)
+    page.edges = [(x0 / px, t / px, x1 / px, b / px) for x0, t, x1, b in rules]
+    tables = find_tables(page.layout_edges())
+    check("ruling lines")
+
+    # erase rules; inside tables read the red channel (a red stamp disappears), elsewhere the grey
+    grown = cv2.dilate(rule_mask, np.ones((3, 3), np.uint8))
+    clean = gray.copy()
+    text_ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 20)
+    table_px = []
+    for t in tables:
+        x0, y0, x1, y1 = (int(round(v * px)) for v in t.bbox)
+        clean[y0:y1, x0:x1] = red[y0:y1, x0:x1]
+        text_ink[y0:y1, x0:x1] = ink[y0:y1, x0:x1]
+        table_px.append((x0, y0, x1, y1))
+    clean[grown > 0] = 255
+    text_ink[grown > 0] = 0
+    min_area = max(3, int((0.8 * px) ** 2))
+
+    scale = min(1.0, DETECT_DPI / dpi)
+    small = cv2.resize(clean, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else clean
+    boxes = _boxes(engine.detect(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)), scale)
+    check("text detection")
+
+    cells = [tuple(int(round(v * px)) for v in box) for t in tables for row in t.rows for box in row if box]
+    regions: list[tuple[tuple[int, int, int, int], bool]] = []  # (pixel box, in a table cell)
+    in_tables: list[tuple[int, int, int, int]] = []
+    for box in boxes:
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        if any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in table_px):
+            in_tables.append(box)
+            continue
+        tight = _ink_box(text_ink, box, min_area)
+        if tight:
+            regions.append((tight, False))
+    inset = max(1, int(1 * px))
+    for x0, y0, x1, y1 in cells:
+        interior = (x0 + inset, y0 + inset, x1 - inset, y1 - inset)
+        regions.extend((box, True) for box in _cell_regions(text_ink, interior, in_tables, min_area))
+    check("text regions")
+
+    pad = max(2, int(2 * px))
+    crops = [_crop(clean if in_table else gray, box, pad) for box, in_table in regions]
+    readings = engine.recognize(crops) if crops else []
+    check("recognition")
+    rereads = _reread_digits(engine, clean, regions, readings, pad)
+    for (box, in_table), reading, extra in zip(regions, readings, rereads):
+        text = reading.text.strip()
+        if not text:
+            continue
+        alternatives = list(reading.alternatives())
+        if extra and extra != text and extra not in alternatives:
+            alternatives.insert(0, extra)
+        x0, y0, x1, y1 = box
+        page.pieces.append({
+            "text": text, "x0": x0 / px, "top": y0 / px, "x1": x1 / px, "bottom": y1 / px,
+            "confidence": round(reading.lowest, 4), "alternatives": alternatives[:8],
+        })
+    page.seconds = round(time.process_time() - started, 3)
+    return page
+
+
+def _reread_digits(engine: Engine, clean: np.ndarray, regions, readings: list[Reading], pad: int) -> list[str | None]:
+    """A second reading of unsure numeric table cells from a binarised crop at another scale (None where not re-read)."""
+    picks = [i for i, ((_, in_table), r) in enumerate(zip(regions, readings))
+             if in_table and r.text and any(ch.isdigit() for ch in r.text) and r.lowest < REREAD_BELOW]
+    out: list[str | None] = [None] * len(regions)
+    if not picks:
+        return out
+    crops = []
+    for i in picks:
+        crop = _crop(clean, regions[i][0], pad * 2)
+        g = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        g = cv2.resize(g, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+        g = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+        crops.append(cv2.cvtColor(g, cv2.COLOR_GRAY2BGR))
+    for i, r in zip(picks, engine.recognize(crops)):
+        out[i] = r.text.strip() or None
+    return out

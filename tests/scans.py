@@ -1,0 +1,121 @@
+"""Scan-shaped fixtures made from the bundled real reports (used by tests/test_ocr*.py and the OCR benchmark).
+
+* ``image_only_pdf``: a text PDF rendered page by page (pypdfium2) and saved as a PDF of JPEG
+  page images, no text layer: what a scanner produces;
+* ``degrade``: a page image made worse the way real scans are: a slight rotation, blur, JPEG
+  noise and a red official stamp over part of the table (drawn with multiply blending, like ink);
+* ``html_screenshot``: an HTML report rendered by headless Chromium to one long PNG.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+STAMP_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+
+def render_pages(pdf_path: Path, dpi: int, pages: list[int] | None = None) -> list[Image.Image]:
+    """The (1-based) pages of a PDF as RGB images at ``dpi``."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(pdf_path))
+    try:
+        numbers = pages or list(range(1, len(pdf) + 1))
+        return [pdf[n - 1].render(scale=dpi / 72).to_pil().convert("RGB") for n in numbers]
+    finally:
+        pdf.close()
+
+
+def save_pdf(images: list[Image.Image], out: Path, dpi: int, quality: int = 85) -> Path:
+    """Images as an image-only PDF (JPEG pages placed at ``dpi``)."""
+    pages = []
+    for img in images:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality)
+        pages.append(Image.open(io.BytesIO(buf.getvalue())))
+    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:], resolution=dpi)
+    return out
+
+
+def image_only_pdf(pdf_path: Path, out: Path, dpi: int, pages: list[int] | None = None, degraded: bool = False,
+                   stamp_page: int = 3) -> Path:
+    """An image-only copy of a text PDF (``degraded``: each page through ``degrade``, the seal on ``stamp_page``)."""
+    images = render_pages(pdf_path, dpi, pages)
+    if degraded:
+        numbers = pages or list(range(1, len(images) + 1))
+        images = [degrade(img, dpi, seed=n, stamp=n == stamp_page) for n, img in zip(numbers, images)]
+    return save_pdf(images, out, dpi, quality=40 if degraded else 85)
+
+
+def degrade(img: Image.Image, dpi: int, seed: int = 0, angle: float = 0.8, stamp: bool = True) -> Image.Image:
+    """Rotation by ``angle`` degrees, a red stamp (multiply) over the page's lower middle, blur and noise."""
+    import numpy as np
+
+    img = img.convert("RGB")
+    if stamp:
+        img = _stamp(img, dpi)
+    img = img.rotate(angle, resample=Image.BICUBIC, expand=False, fillcolor=(255, 255, 255))
+    img = img.filter(ImageFilter.GaussianBlur(radius=0.6 * dpi / 150))
+    rng = np.random.default_rng(seed)
+    arr = np.asarray(img).astype(np.int16)
+    arr = arr + rng.normal(0, 10, arr.shape[:2])[:, :, None].astype(np.int16)
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=35)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _stamp(img: Image.Image, dpi: int) -> Image.Image:
+    """A round red seal (ring, star, agency name around the rim) multiplied onto the page."""
+    w, h = img.size
+    r = int(0.8 * dpi)  # a 4 cm seal
+    cx, cy = int(w * 0.62), int(h * 0.62)
+    layer = Image.new("RGB", img.size, (255, 255, 255))
+    d = ImageDraw.Draw(layer)
+    red = (215, 35, 35)
+    d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=red, width=max(3, dpi // 30))
+    star = [(cx + 0.32 * r * math.cos(math.radians(90 + k * 36)) * (1 if k % 2 == 0 else 0.4),
+             cy - 0.32 * r * math.sin(math.radians(90 + k * 36)) * (1 if k % 2 == 0 else 0.4)) for k in range(10)]
+    d.polygon(star, fill=red)
+    try:
+        font = ImageFont.truetype(STAMP_FONT, int(r * 0.22))
+    except OSError:
+        font = ImageFont.load_default()
+    name = "淮安市洪泽区人民政府办公室"
+    for k, ch in enumerate(name):
+        a = math.radians(210 - k * (240 / (len(name) - 1)))
+        x, y = cx + 0.72 * r * math.cos(a), cy - 0.72 * r * math.sin(a)
+        glyph = Image.new("L", (int(r * 0.3), int(r * 0.3)), 0)
+        ImageDraw.Draw(glyph).text((0, 0), ch, fill=255, font=font)
+        glyph = glyph.rotate(math.degrees(a) - 90, expand=True)
+        layer.paste(Image.new("RGB", glyph.size, red), (int(x - glyph.width / 2), int(y - glyph.height / 2)), glyph)
+    import numpy as np
+
+    out = np.asarray(img).astype(np.uint16) * np.asarray(layer).astype(np.uint16) // 255
+    return Image.fromarray(out.astype(np.uint8))
+
+
+def html_screenshot(html: Path, out: Path, width: int = 1000, height: int = 9000) -> Path:
+    """A headless-Chromium screenshot of an HTML file, trailing white rows cut off."""
+    import numpy as np
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise RuntimeError("chromium is needed (make system-deps)")
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--hide-scrollbars", f"--screenshot={out}", f"--window-size={width},{height}", html.resolve().as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    img = Image.open(out).convert("RGB")
+    rows = np.flatnonzero((np.asarray(img.convert("L")) < 200).any(axis=1))
+    if len(rows):
+        img = img.crop((0, 0, img.width, min(img.height, int(rows[-1]) + 40)))
+    img.save(out)
+    return out
