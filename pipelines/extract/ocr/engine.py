@@ -14,6 +14,7 @@ detector and recogniser are used directly (not RapidOCR's all-in-one call) so th
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+_NUMBER = re.compile(r"[0-9][0-9.,]*")
 ALTERNATIVE_MIN = 0.02  # probability from which another character at a position counts as a candidate
 MAX_CHAR_ALTERNATIVES = 3
 
@@ -36,11 +38,17 @@ class Reading:
     candidates: list[tuple[tuple[str, float], ...]]  # per character of ``text``: other characters with their probability
 
     def alternatives(self, limit: int = 8) -> tuple[str, ...]:
-        """Other texts: one character replaced by one of its candidates (most probable first)."""
+        """Other texts: one character replaced by one of its candidates (most probable first).
+
+        A reading that is a number only gets numeric alternatives (a letter O for a 0 is not a value).
+        """
+        numeric = _NUMBER.fullmatch(self.text) is not None
         options = []
         for k, cands in enumerate(self.candidates):
             for ch, p in cands:
-                options.append((p, self.text[:k] + ch + self.text[k + 1 :]))
+                text = self.text[:k] + ch + self.text[k + 1 :]
+                if not numeric or _NUMBER.fullmatch(text):
+                    options.append((p, text))
         options.sort(key=lambda o: -o[0])
         out: list[str] = []
         for _, text in options:

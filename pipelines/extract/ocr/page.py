@@ -95,6 +95,35 @@ def skew_angle(gray: np.ndarray) -> float:
     return float(round(fine, 2)) if abs(fine) >= 0.1 else 0.0
 
 
+def without_red(image: np.ndarray, strict: bool = False) -> np.ndarray:
+    """The page as grey without red ink (seals): the red channel, red strokes turned back into paper.
+
+    A seal is printed over the text (multiply): under red ink black text stays black in the red
+    channel, while the seal's strokes keep the ink's own red level, which is measured on the
+    strongly red pixels and divided out in proportion to how red each pixel is. ``strict``: fully
+    also next to red strokes (JPEG smears colour, leaving a ghost of the seal); faint grey rules
+    there fade, so rules are looked for in the non-strict image.
+    """
+    b, g, r = (image[:, :, k].astype(np.float32) for k in range(3))
+    redness = r - np.maximum(g, b)
+    strong = redness > 80
+    if strong.sum() < 50:
+        return image[:, :, 2].copy()
+    level = max(float(np.median(r[strong])), 1.0)
+    weight = np.clip((redness - 8) / 30, 0, 1)
+    if strict:
+        weight = np.maximum(weight, cv2.dilate((redness > 30).astype(np.uint8), np.ones((5, 5), np.uint8)))
+    return np.clip(r * (1 + weight * (255 / level - 1)), 0, 255).astype(np.uint8)
+
+
+def binarize(gray: np.ndarray, block: int) -> np.ndarray:
+    """Ink (255) where a pixel is darker than its neighbourhood and than the page's paper/ink split (Otsu):
+    the second condition drops faint marks (a seal's ghost, show-through, JPEG haze)."""
+    local = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 20)
+    split, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return cv2.bitwise_and(local, (gray < max(split, 96)).astype(np.uint8) * 255)
+
+
 def rotate(image: np.ndarray, angle: float) -> np.ndarray:
     """The image rotated by ``angle`` degrees about its centre, white where nothing was."""
     if not angle:
@@ -108,12 +137,15 @@ def rotate(image: np.ndarray, angle: float) -> np.ndarray:
 def ruling_lines(ink: np.ndarray, px: float) -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
     """(mask of rule pixels, rules as (x0, top, x1, bottom) in pixels) of a binary ink image.
 
-    ``px`` is pixels per point. A rule is at least 20 pt long and at most 4 pt thick.
+    ``px`` is pixels per point. A rule is at least 20 pt long and at most 4 pt thick; gaps up to 10 pt are bridged.
     """
     length = max(10, int(20 * px))
-    bridge = max(1, int(1.5 * px))
-    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
-    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
+    bridge = max(1, int(5 * px))  # gaps up to 10 pt in a rule (a seal's stroke, scan dropout) are closed
+    speck = max(3, int(1 * px)) | 1  # pixel dropouts in a rule (noise, JPEG) are closed before measuring runs
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (speck, 1)))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, speck)))
+    horizontal = cv2.morphologyEx(horizontal, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    vertical = cv2.morphologyEx(vertical, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
     horizontal = cv2.morphologyEx(horizontal, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge * 2 + 1, 1)))
     vertical = cv2.morphologyEx(vertical, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge * 2 + 1)))
     rules: list[tuple[float, float, float, float]] = []
@@ -237,23 +269,23 @@ def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None
 
     px = dpi / 72.0
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    angle = skew_angle(image[:, :, 2])
+    angle = skew_angle(without_red(image))
     if angle:
         image = rotate(image, angle)
         gray = rotate(gray, angle)
-    red = image[:, :, 2]
     block = int(15 * px) | 1
-    ink = cv2.adaptiveThreshold(red, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 20)
-    rule_mask, rules = ruling_lines(ink, px)
+    rule_mask, rules = ruling_lines(binarize(without_red(image), block), px)
     page = PageOCR(width=image.shape[1] / px, height=image.shape[0] / px, skew=angle)
     page.edges = [(x0 / px, t / px, x1 / px, b / px) for x0, t, x1, b in rules]
     tables = find_tables(page.layout_edges())
     check("ruling lines")
 
-    # erase rules; inside tables read the red channel (a red stamp disappears), elsewhere the grey
+    # erase rules; inside tables read the page without red ink (a seal over the table disappears), elsewhere the grey
     grown = cv2.dilate(rule_mask, np.ones((3, 3), np.uint8))
     clean = gray.copy()
-    text_ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 20)
+    text_ink = binarize(gray, block)
+    red = without_red(image, strict=True) if tables else None
+    ink = binarize(red, block) if tables else None
     table_px = []
     for t in tables:
         x0, y0, x1, y1 = (int(round(v * px)) for v in t.bbox)
@@ -262,7 +294,7 @@ def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None
         table_px.append((x0, y0, x1, y1))
     clean[grown > 0] = 255
     text_ink[grown > 0] = 0
-    min_area = max(3, int((0.8 * px) ** 2))
+    min_area = max(4, int((1.2 * px) ** 2))  # smaller ink is noise (a full stop is kept inside its line's box)
 
     scale = min(1.0, DETECT_DPI / dpi)
     small = cv2.resize(clean, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else clean
