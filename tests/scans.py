@@ -101,8 +101,12 @@ def _stamp(img: Image.Image, dpi: int) -> Image.Image:
     return Image.fromarray(out.astype(np.uint8))
 
 
-def html_screenshot(html: Path, out: Path, width: int = 1000, height: int = 9000) -> Path:
-    """A headless-Chromium screenshot of an HTML file, trailing white rows cut off."""
+def html_screenshot(html: Path, out: Path, width: int = 1000, height: int = 9000, tables_only: bool = False) -> Path:
+    """A headless-Chromium screenshot of an HTML file, trailing white rows cut off.
+
+    ``tables_only``: keep the heading (the first ``width // 4`` rows) and the band from just above
+    the first ruled table to just below the last one (less narrative to OCR in the tests).
+    """
     import numpy as np
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -114,8 +118,25 @@ def html_screenshot(html: Path, out: Path, width: int = 1000, height: int = 9000
         check=True, capture_output=True, timeout=120,
     )
     img = Image.open(out).convert("RGB")
-    rows = np.flatnonzero((np.asarray(img.convert("L")) < 200).any(axis=1))
+    dark = np.asarray(img.convert("L")) < 200
+    rows = np.flatnonzero(dark.any(axis=1))
     if len(rows):
         img = img.crop((0, 0, img.width, min(img.height, int(rows[-1]) + 40)))
+    if tables_only:
+        import cv2
+
+        dark = np.asarray(img.convert("L")) < 200
+        long_runs = cv2.morphologyEx(dark.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, int(img.width * 0.3)), np.uint8))
+        rules = np.flatnonzero(long_runs.any(axis=1))  # rows crossed by a long rule
+        blank = np.flatnonzero(~dark.any(axis=1))
+        if len(rules) and len(blank):
+            head_end = int(blank[blank <= width // 4].max(initial=0))  # cut at blank rows, never through text
+            body_start = int(blank[blank <= int(rules[0]) - 40].max(initial=head_end))
+            head = img.crop((0, 0, img.width, head_end))
+            body = img.crop((0, max(head_end, body_start), img.width, min(img.height, int(rules[-1]) + 20)))
+            both = Image.new("RGB", (img.width, head.height + body.height), "white")
+            both.paste(head, (0, 0))
+            both.paste(body, (0, head.height))
+            img = both
     img.save(out)
     return out

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from pipelines.extract.documents import Document, DocumentError, Line
 from pipelines.extract.ocr import cache
-from pipelines.extract.ocr.cache import cached_text, ocr_version, set_cache_dir
+from pipelines.extract.ocr.cache import cache_dir, cached_text, ocr_version
 from pipelines.extract.page_layout import find_tables, page_lines
 
-__all__ = ["cached_text", "ocr_version", "set_cache_dir", "ocr_pdf_pages", "read_image"]
+__all__ = ["cache_dir", "cached_text", "ocr_version", "ocr_pdf_pages", "read_image"]
 
 SOURCE_KIND = "ocr"
 MIN_DPI, MAX_DPI, DEFAULT_DPI = 150, 300, 200
@@ -56,6 +56,11 @@ class OCRResult:
 
 def _run(sha256: str, pages: list[int], image_of, first_table: int) -> OCRResult:
     """OCR (or read from the cache) the given pages; ``image_of(page) -> (BGR array, dpi)``."""
+    with cache.document_lock(sha256):
+        return _run_locked(sha256, pages, image_of, first_table)
+
+
+def _run_locked(sha256: str, pages: list[int], image_of, first_table: int) -> OCRResult:
     from pipelines.extract.ocr.page import BudgetExceeded, PageOCR, ocr_page
 
     page_budget = _budget("XXGK_OCR_PAGE_SECONDS", 30)

@@ -1,8 +1,9 @@
 """OCR results cached per (file sha256, page, OCR version): a page is recognised once, ever.
 
 Layout: ``<root>/<version key>/<sha256[:2]>/<sha256>/p<page>.json`` where the root is
-``$XXGK_OCR_CACHE``, else ``<warehouse>/cache/ocr`` (``XXGK_WAREHOUSE`` or the project's
-``warehouse/``); ``set_cache_dir`` overrides it for the process (tests), ``off`` disables it.
+``$XXGK_OCR_CACHE`` (``off`` disables the cache; the pipeline sets it to ``<warehouse>/cache/ocr``
+unless it is set, the tests to a temporary directory), else ``<XXGK_WAREHOUSE or the project's
+warehouse/>/cache/ocr``. An environment variable, so worker processes inherit it.
 Writes are atomic (temporary file + rename), so concurrent workers and a kill at any point
 leave either the old state or a complete page. The version key changes with the engine
 (package, models) and with the OCR code, so a new version never reads an old result; old
@@ -11,25 +12,17 @@ version directories can be deleted at any time.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-_OVERRIDE: list[Path | None] = []
-
-
-def set_cache_dir(path: str | Path | None) -> None:
-    """Use ``path`` as the cache root for this process (None: no cache)."""
-    _OVERRIDE[:] = [Path(path) if path is not None else None]
-
-
 def cache_dir() -> Path | None:
     """The cache root in use, or None when caching is off."""
-    if _OVERRIDE:
-        return _OVERRIDE[0]
     env = os.environ.get("XXGK_OCR_CACHE")
     if env:
         return None if env.lower() == "off" else Path(env)
@@ -83,6 +76,28 @@ def save(sha256: str, page: int, result: dict) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+@contextmanager
+def document_lock(sha256: str):
+    """Held while a process OCRs a file: another process reading the same file (a copy in raw/) waits, then reuses the result."""
+    root = cache_dir()
+    if root is None:
+        yield
+        return
+    folder = root / _version_key() / sha256[:2] / sha256
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / ".lock", "a+")
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def cached_text(sha256: str) -> str | None:

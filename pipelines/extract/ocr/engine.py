@@ -25,6 +25,7 @@ import numpy as np
 
 _NUMBER = re.compile(r"[0-9][0-9.,]*")
 ALTERNATIVE_MIN = 0.02  # probability from which another character at a position counts as a candidate
+DIGIT_ALTERNATIVE_MIN = 0.001  # for a digit, the probability from which another digit does
 MAX_CHAR_ALTERNATIVES = 3
 
 
@@ -92,6 +93,7 @@ class Engine:
         self.detector = TextDetector(config["Det"])
         self.recognizer = TextRecognizer(config["Rec"])
         self.charset = self.recognizer.postprocess_op.character
+        self._digits = [j for j, ch in enumerate(self.charset) if len(ch) == 1 and ch in "0123456789"]
         self.calls = 0  # recognition batches run (tests check that a cached document costs none)
         self._lock = threading.Lock()
 
@@ -139,10 +141,12 @@ class Engine:
                 text.append(self.charset[k])
                 scores.append(float(peak[k]))
                 others = np.argsort(peak)[::-1][: MAX_CHAR_ALTERNATIVES + 2]
-                cands.append(tuple(
-                    (self.charset[j], float(peak[j])) for j in others
-                    if j not in (0, k) and peak[j] >= ALTERNATIVE_MIN and j < len(self.charset)
-                )[:MAX_CHAR_ALTERNATIVES])
+                found = [(self.charset[j], float(peak[j])) for j in others
+                         if j not in (0, k) and peak[j] >= ALTERNATIVE_MIN and j < len(self.charset)][:MAX_CHAR_ALTERNATIVES]
+                if self.charset[k].isdigit():  # for a digit, the next most likely digits, however unlikely
+                    digits = sorted(((float(peak[j]), self.charset[j]) for j in self._digits if j != k), reverse=True)
+                    found += [(ch, p) for p, ch in digits[:2] if p >= DIGIT_ALTERNATIVE_MIN and all(ch != f[0] for f in found)]
+                cands.append(tuple(found))
             t = end
         if not text:
             return Reading("", 0.0, 0.0, [])

@@ -92,7 +92,8 @@ def skew_angle(gray: np.ndarray) -> float:
 
     coarse = max(np.arange(-MAX_SKEW, MAX_SKEW + 0.01, 0.5), key=sharpness)
     fine = max(np.arange(coarse - 0.5, coarse + 0.51, 0.1), key=sharpness)
-    return float(round(fine, 2)) if abs(fine) >= 0.1 else 0.0
+    # below 0.2 degrees a rule drifts by less than 4 px over a page width: rotating would only blur thin rules
+    return float(round(fine, 2)) if abs(fine) >= 0.2 else 0.0
 
 
 def without_red(image: np.ndarray, strict: bool = False) -> np.ndarray:
@@ -249,10 +250,12 @@ def _union(boxes) -> tuple[int, int, int, int]:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
-def _crop(image: np.ndarray, box: tuple[int, int, int, int], pad: int) -> np.ndarray:
+def _crop(image: np.ndarray, box: tuple[int, int, int, int], pad: int, limit=None) -> np.ndarray:
+    """The box with a margin, never beyond ``limit`` (a cell's interior: its rules stay out of the crop)."""
     x0, y0, x1, y1 = box
     h, w = image.shape[:2]
-    crop = image[max(0, y0 - pad) : min(h, y1 + pad), max(0, x0 - pad) : min(w, x1 + pad)]
+    lx0, ly0, lx1, ly1 = limit or (0, 0, w, h)
+    crop = image[max(0, ly0, y0 - pad) : min(h, ly1, y1 + pad), max(0, lx0, x0 - pad) : min(w, lx1, x1 + pad)]
     if crop.ndim == 2:
         crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
     return crop
@@ -282,18 +285,19 @@ def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None
 
     # erase rules; inside tables read the page without red ink (a seal over the table disappears), elsewhere the grey
     grown = cv2.dilate(rule_mask, np.ones((3, 3), np.uint8))
-    clean = gray.copy()
     text_ink = binarize(gray, block)
     red = without_red(image, strict=True) if tables else None
     ink = binarize(red, block) if tables else None
     table_px = []
     for t in tables:
         x0, y0, x1, y1 = (int(round(v * px)) for v in t.bbox)
-        clean[y0:y1, x0:x1] = red[y0:y1, x0:x1]
+        gray[y0:y1, x0:x1] = red[y0:y1, x0:x1]
         text_ink[y0:y1, x0:x1] = ink[y0:y1, x0:x1]
         table_px.append((x0, y0, x1, y1))
+    clean = gray.copy()  # for detection: rules and their fringe erased, so that no text line runs along a rule
     clean[grown > 0] = 255
     text_ink[grown > 0] = 0
+    gray[rule_mask > 0] = 255  # for recognition: only the rules themselves (a stroke touching a rule stays whole)
     min_area = max(4, int((1.2 * px) ** 2))  # smaller ink is noise (a full stop is kept inside its line's box)
 
     scale = min(1.0, DETECT_DPI / dpi)
@@ -302,7 +306,7 @@ def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None
     check("text detection")
 
     cells = [tuple(int(round(v * px)) for v in box) for t in tables for row in t.rows for box in row if box]
-    regions: list[tuple[tuple[int, int, int, int], bool]] = []  # (pixel box, in a table cell)
+    regions: list[tuple[tuple[int, int, int, int], tuple | None]] = []  # (pixel box, the cell interior holding it)
     in_tables: list[tuple[int, int, int, int]] = []
     for box in boxes:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -311,19 +315,19 @@ def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None
             continue
         tight = _ink_box(text_ink, box, min_area)
         if tight:
-            regions.append((tight, False))
+            regions.append((tight, None))
     inset = max(1, int(1 * px))
     for x0, y0, x1, y1 in cells:
         interior = (x0 + inset, y0 + inset, x1 - inset, y1 - inset)
-        regions.extend((box, True) for box in _cell_regions(text_ink, interior, in_tables, min_area))
+        regions.extend((box, interior) for box in _cell_regions(text_ink, interior, in_tables, min_area))
     check("text regions")
 
     pad = max(2, int(2 * px))
-    crops = [_crop(clean if in_table else gray, box, pad) for box, in_table in regions]
+    crops = [_crop(gray, box, pad, cell) for box, cell in regions]
     readings = engine.recognize(crops) if crops else []
     check("recognition")
-    rereads = _reread_digits(engine, clean, regions, readings, pad)
-    for (box, in_table), reading, extra in zip(regions, readings, rereads):
+    rereads = _reread_digits(engine, gray, regions, readings, pad)
+    for (box, _), reading, extra in zip(regions, readings, rereads):
         text = reading.text.strip()
         if not text:
             continue
@@ -339,16 +343,16 @@ def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None
     return page
 
 
-def _reread_digits(engine: Engine, clean: np.ndarray, regions, readings: list[Reading], pad: int) -> list[str | None]:
+def _reread_digits(engine: Engine, gray: np.ndarray, regions, readings: list[Reading], pad: int) -> list[str | None]:
     """A second reading of unsure numeric table cells from a binarised crop at another scale (None where not re-read)."""
-    picks = [i for i, ((_, in_table), r) in enumerate(zip(regions, readings))
-             if in_table and r.text and any(ch.isdigit() for ch in r.text) and r.lowest < REREAD_BELOW]
+    picks = [i for i, ((_, cell), r) in enumerate(zip(regions, readings))
+             if cell and r.text and any(ch.isdigit() for ch in r.text) and r.lowest < REREAD_BELOW]
     out: list[str | None] = [None] * len(regions)
     if not picks:
         return out
     crops = []
     for i in picks:
-        crop = _crop(clean, regions[i][0], pad * 2)
+        crop = _crop(gray, regions[i][0], pad * 2, regions[i][1])
         g = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         g = cv2.resize(g, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
         g = cv2.threshold(g, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
