@@ -211,14 +211,13 @@ def _rows_of(pieces: list[Piece]) -> list[list[Piece]]:
 
 
 def _join(row: list[Piece], texts: list[str] | None = None) -> str:
-    out: list[str] = []
-    prev = None
-    for k, p in enumerate(row):
-        text = texts[k] if texts is not None else p.text
-        if prev is not None and (p.space_before or p.x0 - prev.x1 > TOLERANCE):
+    texts = texts or [p.text for p in row]
+    out = [texts[0]]
+    for k in range(1, len(row)):
+        p = row[k]
+        if p.space_before or p.x0 - row[k - 1].x1 > TOLERANCE:
             out.append(" ")
-        out.append(text)
-        prev = p
+        out.append(texts[k])
     return "".join(out)
 
 
@@ -227,12 +226,13 @@ def _text(rows: list[list[Piece]], sep: str) -> str:
 
 
 def _confidence(pieces: list[Piece]) -> float | None:
-    scores = [p.confidence for p in pieces if p.confidence is not None]
-    return min(scores) if scores else None
+    return min((p.confidence for p in pieces if p.confidence is not None), default=None)
 
 
 def _alternatives(rows: list[list[Piece]], sep: str, finish) -> tuple[str, ...]:
     """The text with one piece replaced by each of its alternatives (piece order, capped)."""
+    if not any(p.alternatives for row in rows for p in row):
+        return ()
     base = finish(_text(rows, sep))
     out: list[str] = []
     for ri, row in enumerate(rows):

@@ -64,6 +64,8 @@ def _open(path: Path):
 
 
 _STREAM = re.compile(rb"stream\r?\n")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
+DEFLATE_MAX_RATIO = 1032  # zlib cannot inflate more than this many bytes per compressed byte
 _NOT_DRAWING = re.compile(rb"/Subtype\s*/(?:Image|Type1C|CIDFontType0C|OpenType|XML)|/Length[123]\b|/Type\s*/(?:ObjStm|XRef|Metadata|EmbeddedFile)")
 _FLATE = re.compile(rb"/FlateDecode|/Fl\b")
 
@@ -72,16 +74,22 @@ def oversized_stream(data: bytes, limit: int) -> str | None:
     """A description of the first Flate drawing stream (page or form content) inflating beyond ``limit``, else None.
 
     Read from the raw bytes without parsing the document: each stream's dictionary is the text
-    between the preceding ``obj`` and ``stream``; images, fonts, object/xref streams are skipped;
+    between the preceding ``obj`` and ``stream``; images, fonts, object/xref streams are skipped,
+    and so is a stream whose stated length cannot inflate beyond the limit (zlib's maximum ratio);
     inflation stops at the limit, so the check costs at most ``limit`` bytes of work per stream.
     """
     for m in _STREAM.finditer(data):
-        head = data[max(0, m.start() - 600) : m.start()]
-        k = head.rfind(b"obj")
+        if data[m.start() - 3 : m.start()] == b"end":
+            continue
+        window = data[max(0, m.start() - 600) : m.start()]
+        k = window.rfind(b"obj")
         if k < 0 or not (m.start() >= 1 and data[m.start() - 1 : m.start()] in (b">", b"\n", b"\r", b" ")):
             continue
-        head = head[k:]
+        head = window[k:]
         if _NOT_DRAWING.search(head) or not _FLATE.search(head):
+            continue
+        length = _LENGTH.search(head)
+        if length and int(length.group(1)) * DEFLATE_MAX_RATIO <= limit:
             continue
         inflater = zlib.decompressobj()
         size = 0
@@ -94,22 +102,28 @@ def oversized_stream(data: bytes, limit: int) -> str | None:
                 while inflater.unconsumed_tail and size <= limit:
                     size += len(inflater.decompress(inflater.unconsumed_tail, limit + 1 - size))
                 if size > limit:
-                    obj = re.search(rb"(\d+)\s+\d+\s+obj", data[max(0, m.start() - 600) : m.start()])
+                    obj = re.search(rb"(\d+)\s+\d+\s+$", window[:k])
                     name = f"object {obj.group(1).decode()}" if obj else f"at byte {m.start():,}"
-                    return f"{name}, {pos - m.end():,} bytes read"
+                    return f"{name}, {pos - m.end():,} compressed bytes read"
         except zlib.error:
             continue
     return None
 
 
 # ------------------------------------------------------------------------------------ text layer
-def _chars(textpage, height: float) -> list[Piece]:
-    """The page's printed characters as pieces (loose boxes: advance width x font height)."""
+def _chars(textpage, height: float) -> tuple[list[Piece], str]:
+    """The page's printed characters as pieces (loose boxes: advance width x font height) and the page text.
+
+    A character's line is found by its box bottom (baseline + descent). Where a font has no
+    metrics, PDFium gives the glyph's ink box instead (a thin 一 floats mid-line); such boxes, and
+    boxes blown far beyond their glyph (seen on stacked vertical text), are placed by the
+    character's origin on the baseline instead.
+    """
     import pypdfium2.raw as pdfium_c
 
     n = pdfium_c.FPDFText_CountChars(textpage)
     if n <= 0:
-        return []
+        return [], ""
     buf = (ctypes.c_ushort * (n + 1))()
     got = pdfium_c.FPDFText_GetText(textpage, 0, n, buf)
     text = bytes(buf)[: max(0, got - 1) * 2].decode("utf-16-le", errors="replace")
@@ -117,7 +131,7 @@ def _chars(textpage, height: float) -> list[Piece]:
         text = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, k) or 0xFFFD) for k in range(n))
     rect = pdfium_c.FS_RECTF()
     pref = ctypes.byref(rect)
-    ox, oy = ctypes.c_double(), ctypes.c_double()
+    loose = pdfium_c.FPDFText_GetLooseCharBox
     out: list[Piece] = []
     index: list[int] = []
     space = False
@@ -126,88 +140,118 @@ def _chars(textpage, height: float) -> list[Piece]:
             # a printed space separates words; PDFium's own guesses (generated) are left to the gap rule
             space = space or (ch == " " or ch == "\u3000") and pdfium_c.FPDFText_IsGenerated(textpage, k) == 0
             continue
-        if not pdfium_c.FPDFText_GetLooseCharBox(textpage, k, pref):
+        if not loose(textpage, k, pref):
             continue
-        pdfium_c.FPDFText_GetCharOrigin(textpage, k, ox, oy)
-        out.append(Piece(ch, rect.left, height - rect.top, rect.right, height - rect.bottom, space, base=height - oy.value))
+        bottom = height - rect.bottom
+        out.append(Piece(ch, rect.left, height - rect.top, rect.right, bottom, space, base=bottom))
         index.append(k)
         space = False
-    if out:
-        # font metrics that blow a character's box far beyond its glyph (seen on stacked vertical text): use the ink box
-        sizes = sorted(p.bottom - p.top for p in out)
-        limit = 4 * max(sizes[len(sizes) // 2], 1.0)
+    if not out:
+        return out, text
+    sizes = sorted(p.bottom - p.top for p in out)
+    typical = max(sizes[len(sizes) // 2], 1.0)
+    odd = [(p, k) for p, k in zip(out, index)
+           if not 0.75 * typical <= p.bottom - p.top <= 4 * typical or p.x1 - p.x0 > 4 * typical]
+    if odd:
+        ox, oy = ctypes.c_double(), ctypes.c_double()
         left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+        # the distance from the baseline to a normal box bottom (the font's descent), measured on a few characters
+        descents = []
         for p, k in zip(out, index):
-            if p.bottom - p.top > limit or p.x1 - p.x0 > limit:
+            if 0.75 * typical <= p.bottom - p.top <= 4 * typical:
+                pdfium_c.FPDFText_GetCharOrigin(textpage, k, ox, oy)
+                descents.append(p.bottom - (height - oy.value))
+                if len(descents) == 9:
+                    break
+        descent = sorted(descents)[len(descents) // 2] if descents else 0.0
+        for p, k in odd:
+            pdfium_c.FPDFText_GetCharOrigin(textpage, k, ox, oy)
+            p.base = height - oy.value + descent
+            if p.bottom - p.top > 4 * typical or p.x1 - p.x0 > 4 * typical:
                 pdfium_c.FPDFText_GetCharBox(textpage, k, left, right, bottom, top)
                 p.x0, p.top, p.x1, p.bottom = left.value, height - top.value, right.value, height - bottom.value
-    return out
+    return out, text
+
+
+# a page is searched for ruled tables when it prints three numbers side by side (a table row); running text
+# interleaves numbers with words (2023 年 1 月), and a table missed this way is still read from its text lines
+_NUMBER_ROW = re.compile(r"(?<!\S)[0-9][0-9,.]*(?:[ \t\u3000]+[0-9][0-9,.]*){2,}(?!\S)")
 
 
 def _edges(page, height: float) -> tuple[list[dict], int, bool]:
-    """(edges of the drawn segments and rectangles, number of objects, page has an image)."""
+    """(edges of the visibly drawn segments and rectangles, number of objects, page has an image).
+
+    Paths neither filled nor stroked, and paths only filled in white, draw nothing a reader sees
+    and give no rule (pdfplumber counts them: cell backgrounds of office exports repeat the rules).
+    """
     import pypdfium2.raw as pdfium_c
 
+    get_type, path, image, form = (pdfium_c.FPDFPageObj_GetType, pdfium_c.FPDF_PAGEOBJ_PATH,
+                                   pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM)
     edges: list[dict] = []
     m = pdfium_c.FS_MATRIX()
-    x, y = ctypes.c_float(), ctypes.c_float()
     fill, stroke = ctypes.c_int(), ctypes.c_int()
+    red, green, blue, alpha = (ctypes.c_uint() for _ in range(4))
     count = 0
     has_image = False
-
-    def walk(objs, n, matrix):
-        nonlocal count, has_image
+    # (object getter, its container, number of objects, matrix of the container)
+    stack = [(pdfium_c.FPDFPage_GetObject, page, pdfium_c.FPDFPage_CountObjects(page), (1, 0, 0, 1, 0, 0))]
+    while stack:
+        get, owner, n, matrix = stack.pop()
+        count += n
+        if count > MAX_PAGE_OBJECTS:
+            break
         for k in range(n):
-            obj = objs(k)
-            kind = pdfium_c.FPDFPageObj_GetType(obj)
-            count += 1
-            if count > MAX_PAGE_OBJECTS:
-                return
-            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-                has_image = True
-            elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
-                pdfium_c.FPDFPageObj_GetMatrix(obj, m)
-                inner = _compose((m.a, m.b, m.c, m.d, m.e, m.f), matrix)
-                walk(lambda i, o=obj: pdfium_c.FPDFFormObj_GetObject(o, i), pdfium_c.FPDFFormObj_CountObjects(obj), inner)
-            elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+            obj = get(owner, k)
+            kind = get_type(obj)
+            if kind == path:
                 pdfium_c.FPDFPath_GetDrawMode(obj, fill, stroke)
-                if not fill.value and not stroke.value:
-                    continue
+                if fill.value and not stroke.value:  # a white (or transparent) fill draws nothing on the paper
+                    pdfium_c.FPDFPageObj_GetFillColor(obj, red, green, blue, alpha)
+                    if alpha.value == 0 or min(red.value, green.value, blue.value) >= 250:
+                        continue
+                if fill.value or stroke.value:
+                    pdfium_c.FPDFPageObj_GetMatrix(obj, m)
+                    edges.extend(_path_edges(obj, _compose((m.a, m.b, m.c, m.d, m.e, m.f), matrix), height))
+            elif kind == image:
+                has_image = True
+            elif kind == form:
                 pdfium_c.FPDFPageObj_GetMatrix(obj, m)
-                full = _compose((m.a, m.b, m.c, m.d, m.e, m.f), matrix)
-                segs = pdfium_c.FPDFPath_CountSegments(obj)
-                pts = []
-                for s in range(segs):
-                    seg = pdfium_c.FPDFPath_GetPathSegment(obj, s)
-                    pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
-                    px, py = _apply(full, x.value, y.value)
-                    pts.append((px, height - py, seg))
-                if not pts:
-                    continue
-                x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
-                y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
-                if x1 - x0 < 2 and y1 - y0 >= x1 - x0:  # a rule drawn as a line or a thin filled rectangle
-                    edges.append(edge((x0 + x1) / 2, y0, (x0 + x1) / 2, y1))
-                    continue
-                if y1 - y0 < 2:
-                    edges.append(edge(x0, (y0 + y1) / 2, x1, (y0 + y1) / 2))
-                    continue
-                start = None
-                for i, (px, py, seg) in enumerate(pts):
-                    stype = pdfium_c.FPDFPathSegment_GetType(seg)
-                    if stype == pdfium_c.FPDF_SEGMENT_MOVETO:
-                        start = (px, py)
-                    elif stype == pdfium_c.FPDF_SEGMENT_LINETO and i and start is not None:
-                        e = edge(pts[i - 1][0], pts[i - 1][1], px, py)
-                        if e:
-                            edges.append(e)
-                    if start is not None and pdfium_c.FPDFPathSegment_GetClose(seg):
-                        e = edge(px, py, start[0], start[1])
-                        if e:
-                            edges.append(e)
-
-    walk(lambda i: pdfium_c.FPDFPage_GetObject(page, i), pdfium_c.FPDFPage_CountObjects(page), (1, 0, 0, 1, 0, 0))
+                stack.append((pdfium_c.FPDFFormObj_GetObject, obj, pdfium_c.FPDFFormObj_CountObjects(obj),
+                              _compose((m.a, m.b, m.c, m.d, m.e, m.f), matrix)))
     return edges, count, has_image
+
+
+def _path_edges(obj, matrix, height: float) -> list[dict]:
+    """The horizontal and vertical segments of one drawn path (a thin one, line or filled bar, is one rule)."""
+    import pypdfium2.raw as pdfium_c
+
+    x, y = ctypes.c_float(), ctypes.c_float()
+    pts = []
+    for s in range(pdfium_c.FPDFPath_CountSegments(obj)):
+        seg = pdfium_c.FPDFPath_GetPathSegment(obj, s)
+        pdfium_c.FPDFPathSegment_GetPoint(seg, x, y)
+        px, py = _apply(matrix, x.value, y.value)
+        pts.append((px, height - py, seg))
+    if not pts:
+        return []
+    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
+    if x1 - x0 < 2 and y1 - y0 >= x1 - x0:
+        return [edge((x0 + x1) / 2, y0, (x0 + x1) / 2, y1)]
+    if y1 - y0 < 2:
+        return [edge(x0, (y0 + y1) / 2, x1, (y0 + y1) / 2)]
+    out = []
+    start = None
+    for i, (px, py, seg) in enumerate(pts):
+        stype = pdfium_c.FPDFPathSegment_GetType(seg)
+        if stype == pdfium_c.FPDF_SEGMENT_MOVETO:
+            start = (px, py)
+        elif stype == pdfium_c.FPDF_SEGMENT_LINETO and i and start is not None:
+            out.append(edge(pts[i - 1][0], pts[i - 1][1], px, py))
+        if start is not None and pdfium_c.FPDFPathSegment_GetClose(seg):
+            out.append(edge(px, py, start[0], start[1]))
+    return [e for e in out if e]
 
 
 def _compose(inner, outer):
@@ -243,8 +287,11 @@ def read_pdf(path: Path, ruled_tables: bool = True, ocr: bool = True) -> Documen
             try:
                 page = pdf[pno - 1]
                 width, height = page.get_size()
-                pieces = _chars(page.get_textpage(), height)
-                edges, objects, has_image = _edges(page, height)
+                pieces, text = _chars(page.get_textpage(), height)
+                # drawn objects are walked only where they matter: a page without text (a scan?) or one that
+                # prints numbers apart (a table); a page of running text is read as lines without a table search
+                searched = len(pieces) < MIN_PAGE_CHARS or (ruled_tables and _NUMBER_ROW.search(text) is not None)
+                edges, objects, has_image = _edges(page, height) if searched else ([], 0, False)
             except pdfium.PdfiumError as exc:
                 issues.append(("page_unreadable", f"page {pno} could not be read: {exc}", f"page {pno}"))
                 continue
@@ -254,7 +301,7 @@ def read_pdf(path: Path, ruled_tables: bool = True, ocr: bool = True) -> Documen
             if pieces:
                 text_pages += 1
             tables = []
-            if ruled_tables:
+            if ruled_tables and searched:
                 if objects > MAX_PAGE_OBJECTS:
                     issues.append(("page_too_complex", f"page {pno}: more than {MAX_PAGE_OBJECTS:,} drawn objects; "
                                    "ruled tables not searched, its text read as lines", f"page {pno}"))
