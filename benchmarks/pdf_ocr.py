@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -90,34 +89,9 @@ def text_pdfs(repeat: int) -> dict:
     return out
 
 
-def _pdf(objects: list[bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, obj in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
-def hostile_pdfs(folder: Path) -> dict[str, Path]:
-    """A 60 MB drawing stream compressed into a small file, and a 5,000-page PDF."""
-    drawing = zlib.compress(b"0 0 m 100 100 l S\n" * (60 * 2**20 // 18), 9)
-    big = folder / "drawing_bomb.pdf"
-    big.write_bytes(_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                          b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-                          b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(drawing) + drawing + b"\nendstream"]))
-    n = 5000
-    kids = b" ".join(b"%d 0 R" % (3 + k) for k in range(n))
-    many = folder / "pages_5000.pdf"
-    many.write_bytes(_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % n]
-                          + [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * n))
-    return {"drawing_bomb": big, "pages_5000": many}
-
-
 def guards(folder: Path) -> dict:
+    from scans import hostile_pdfs
+
     out = {}
     for name, path in hostile_pdfs(folder).items():
         start = time.perf_counter()

@@ -4,7 +4,8 @@
   page images, no text layer: what a scanner produces;
 * ``degrade``: a page image made worse the way real scans are: a slight rotation, blur, JPEG
   noise and a red official stamp over part of the table (drawn with multiply blending, like ink);
-* ``html_screenshot``: an HTML report rendered by headless Chromium to one long PNG.
+* ``html_screenshot``: an HTML report rendered by headless Chromium to one long PNG;
+* ``hostile_pdfs``: a small PDF hiding a 60 MB drawing stream, and a 5,000-page PDF.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 import math
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -140,3 +142,30 @@ def html_screenshot(html: Path, out: Path, width: int = 1000, height: int = 9000
             img = both
     img.save(out)
     return out
+
+
+def _pdf(objects: list[bytes]) -> bytes:
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def hostile_pdfs(folder: Path) -> dict[str, Path]:
+    """A 60 MB drawing stream compressed into a small file, and a 5,000-page PDF."""
+    drawing = zlib.compress(b"0 0 m 100 100 l S\n" * (60 * 2**20 // 18), 9)
+    big = folder / "drawing_bomb.pdf"
+    big.write_bytes(_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                          b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+                          b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(drawing) + drawing + b"\nendstream"]))
+    n = 5000
+    kids = b" ".join(b"%d 0 R" % (3 + k) for k in range(n))
+    many = folder / "pages_5000.pdf"
+    many.write_bytes(_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % n]
+                          + [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * n))
+    return {"drawing_bomb": big, "pages_5000": many}
