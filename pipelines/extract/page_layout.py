@@ -55,25 +55,19 @@ class Table:
     rows: list[list[tuple[float, float, float, float] | None]]
 
 
-def edge(x0: float, top: float, x1: float, bottom: float, kind: str = "line") -> dict | None:
+def edge(x0: float, top: float, x1: float, bottom: float) -> dict | None:
     """A horizontal or vertical drawn segment as a pdfplumber edge (None when it is slanted)."""
     if abs(bottom - top) <= 0.5:
         y = (top + bottom) / 2
         x0, x1 = min(x0, x1), max(x0, x1)
-        return {"object_type": kind, "orientation": "h", "x0": x0, "x1": x1, "top": y, "bottom": y,
+        return {"object_type": "line", "orientation": "h", "x0": x0, "x1": x1, "top": y, "bottom": y,
                 "doctop": y, "width": x1 - x0, "height": 0.0}
     if abs(x1 - x0) <= 0.5:
         x = (x0 + x1) / 2
         top, bottom = min(top, bottom), max(top, bottom)
-        return {"object_type": kind, "orientation": "v", "x0": x, "x1": x, "top": top, "bottom": bottom,
+        return {"object_type": "line", "orientation": "v", "x0": x, "x1": x, "top": top, "bottom": bottom,
                 "doctop": top, "width": 0.0, "height": bottom - top}
     return None
-
-
-def rect_edges(x0: float, top: float, x1: float, bottom: float) -> list[dict]:
-    """The four sides of a rectangle as edges (as pdfplumber counts a drawn rectangle)."""
-    return [e for e in (edge(x0, top, x1, top, "rect_edge"), edge(x0, bottom, x1, bottom, "rect_edge"),
-                        edge(x0, top, x0, bottom, "rect_edge"), edge(x1, top, x1, bottom, "rect_edge")) if e]
 
 
 def find_tables(edges: list[dict]) -> list[Table]:

@@ -24,35 +24,23 @@ import zlib
 from pathlib import Path
 
 from pipelines.extract.documents import Document, DocumentError
-from pipelines.extract.page_layout import Piece, edge, find_tables, page_lines, rect_edges
+from pipelines.extract.page_layout import Piece, edge, find_tables, page_lines
 
 MAX_PAGES = int(os.environ.get("XXGK_PDF_MAX_PAGES", 500))
 MAX_STREAM_BYTES = int(os.environ.get("XXGK_PDF_MAX_STREAM_MB", 16)) * 2**20
 MAX_PAGE_OBJECTS = 50_000  # drawn objects on one page beyond which tables are not searched
-MIN_PAGE_CHARS = 10  # printed characters below which a page with an image is treated as a scan
+MIN_PAGE_CHARS = 10  # printed characters below which a page that draws something (an image, outlined text) is OCR'd
+MIN_DRAWN_OBJECTS = 50  # ... "something": an image, or this many paths (text converted to outlines)
 QUICK_PAGES = 2
 
 
 def _open(path: Path):
-    """The PDFium document, after the cheap guards; DocumentError with the reason otherwise."""
+    """The PDFium document and the file's bytes, after the cheap guards; DocumentError with the reason otherwise."""
     import pypdfium2 as pdfium
 
     data = Path(path).read_bytes()
     if b"%PDF" not in data[:1024]:
         raise DocumentError("unreadable", "not a PDF file (no %PDF header)")
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower() or "security" in str(exc).lower():
-            raise DocumentError("encrypted", "encrypted PDF: a password is needed to read it") from exc
-        raise DocumentError("unreadable", f"broken or truncated PDF: {exc}") from exc
-    pages = len(pdf)
-    if pages == 0:
-        raise DocumentError("unreadable", "broken or truncated PDF: no pages")
-    if pages > MAX_PAGES:
-        raise DocumentError(
-            "too_large", f"{pages:,} pages: more than the {MAX_PAGES:,}-page limit for one report (XXGK_PDF_MAX_PAGES); not read"
-        )
     big = oversized_stream(data, MAX_STREAM_BYTES)
     if big:
         raise DocumentError(
@@ -60,11 +48,25 @@ def _open(path: Path):
             f"a drawing stream decompresses to more than {MAX_STREAM_BYTES // 2**20} MB ({big}); not read "
             "(a hostile or broken file; XXGK_PDF_MAX_STREAM_MB)",
         )
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower() or "security" in str(exc).lower():
+            raise DocumentError("encrypted", "encrypted PDF: a password is needed to read it") from exc
+        raise DocumentError("unreadable", f"broken or truncated PDF: {exc}") from exc
+    pages = len(pdf)
+    if not 0 < pages <= MAX_PAGES:
+        pdf.close()
+        if not pages:
+            raise DocumentError("unreadable", "broken or truncated PDF: no pages")
+        raise DocumentError(
+            "too_large", f"{pages:,} pages: more than the {MAX_PAGES:,}-page limit for one report (XXGK_PDF_MAX_PAGES); not read"
+        )
     return pdf, data
 
 
 _STREAM = re.compile(rb"stream\r?\n")
-_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
+_LENGTH = re.compile(rb"/Length\s+(\d+)\b(?!\s+\d+\s+R)")  # a direct length, not "12 0 R"
 DEFLATE_MAX_RATIO = 1032  # zlib cannot inflate more than this many bytes per compressed byte
 _NOT_DRAWING = re.compile(rb"/Subtype\s*/(?:Image|Type1C|CIDFontType0C|OpenType|XML)|/Length[123]\b|/Type\s*/(?:ObjStm|XRef|Metadata|EmbeddedFile)")
 _FLATE = re.compile(rb"/FlateDecode|/Fl\b")
@@ -271,72 +273,67 @@ def read_pdf(path: Path, ruled_tables: bool = True, ocr: bool = True) -> Documen
 
     ``ruled_tables=False`` reads text lines only; ``ocr=False`` leaves scanned pages unread.
     """
-    import pypdfium2 as pdfium
-
     path = Path(path)
     pdf, data = _open(path)
     issues: list[tuple[str, str, str | None]] = []
-    lines = []
+    lines: list[tuple[int, list]] = []
     scanned: list[int] = []
-    text_pages = 0
-    table_count = 0
+    tables_so_far = 0
     try:
         meta = {k: str(v) for k, v in (pdf.get_metadata_dict(skip_empty=True) or {}).items()}
         pages = len(pdf)
         for pno in range(1, pages + 1):
             try:
-                page = pdf[pno - 1]
-                width, height = page.get_size()
-                pieces, text = _chars(page.get_textpage(), height)
-                # drawn objects are walked only where they matter: a page without text (a scan?) or one that
-                # prints numbers apart (a table); a page of running text is read as lines without a table search
-                searched = len(pieces) < MIN_PAGE_CHARS or (ruled_tables and _NUMBER_ROW.search(text) is not None)
-                edges, objects, has_image = _edges(page, height) if searched else ([], 0, False)
-            except pdfium.PdfiumError as exc:
-                issues.append(("page_unreadable", f"page {pno} could not be read: {exc}", f"page {pno}"))
+                page_items, n_tables, scan = _read_page(pdf[pno - 1], pno, tables_so_far, ruled_tables, issues)
+            except Exception as exc:  # one bad page must not lose the others
+                issues.append(("page_unreadable", f"page {pno} could not be read: {type(exc).__name__}: {exc}", f"page {pno}"))
                 continue
-            if len(pieces) < MIN_PAGE_CHARS and has_image:
+            if scan:
                 scanned.append(pno)
-                continue
-            if pieces:
-                text_pages += 1
-            tables = []
-            if ruled_tables and searched:
-                if objects > MAX_PAGE_OBJECTS:
-                    issues.append(("page_too_complex", f"page {pno}: more than {MAX_PAGE_OBJECTS:,} drawn objects; "
-                                   "ruled tables not searched, its text read as lines", f"page {pno}"))
-                else:
-                    tables = find_tables(edges)
-            page_items = page_lines(pieces, tables, pno, table_count, "pdf_table", "pdf_text")
-            table_count += len(tables)
-            lines.append((pno, page_items))
-    except DocumentError:
-        raise
-    except Exception as exc:
-        raise DocumentError("unreadable", f"broken or truncated PDF: {type(exc).__name__}: {exc}") from exc
-    if scanned:
-        if not ocr:
-            issues.append(("not_ocrd", f"page(s) {_pages(scanned)} have no text layer and OCR was not run", None))
-        else:
+            elif page_items:
+                lines.append((pno, page_items))
+                tables_so_far += n_tables
+        if scanned and ocr:
             from pipelines.extract.ocr import ocr_pdf_pages
 
-            result = ocr_pdf_pages(pdf, data, scanned, first_table=table_count)
-            lines.extend(result.lines)
+            result = ocr_pdf_pages(pdf, data, scanned, first_table=tables_so_far)
+            lines.extend((pno, items) for pno, items in result.lines if items)
             issues.extend(result.issues)
-            text_pages += result.pages_with_text
-    pdf.close()
-    if not text_pages:
+        elif scanned:
+            issues.append(("not_ocrd", f"page(s) {page_ranges(scanned)} have no text layer and OCR was not run", None))
+    finally:
+        pdf.close()
+    if not lines:
         if scanned and not ocr:
             raise DocumentError("no_text_layer", f"no text layer ({pages} page(s) of images, e.g. a scan) and OCR was not run")
-        reason = "; ".join(m for _, m, _ in issues[:3])
-        raise DocumentError("no_text", f"no text: {pages} page(s), no text layer" + (f" and OCR found none ({reason})" if scanned else "")
-                            if scanned else f"no text: {pages} page(s) without text or images")
+        why = f"; OCR found none ({'; '.join(m for _, m, _ in issues[:3]) or 'no text in the images'})" if scanned else ""
+        raise DocumentError("no_text", f"no text: {pages} page(s) without a text layer{why}")
     ordered = [line for _, page_items in sorted(lines, key=lambda it: it[0]) for line in page_items]
     doc = Document(path=path, file_type="pdf", lines=ordered, text="\n".join(line.text for line in ordered), meta=meta,
                    pages=pages, issues=issues)
     if scanned:
-        doc.meta["ocr_pages"] = _pages(scanned)
+        doc.meta["ocr_pages"] = page_ranges(scanned)
     return doc
+
+
+def _read_page(page, pno: int, first_table: int, ruled_tables: bool, issues: list) -> tuple[list, int, bool]:
+    """(lines, tables found, is a scan) of one page's text layer."""
+    _, height = page.get_size()
+    pieces, text = _chars(page.get_textpage(), height)
+    # drawn objects are walked only where they matter: a page without text (a scan?) or one that prints
+    # numbers side by side (a table); a page of running text is read as lines without a table search
+    searched = len(pieces) < MIN_PAGE_CHARS or (ruled_tables and _NUMBER_ROW.search(text) is not None)
+    edges, objects, has_image = _edges(page, height) if searched else ([], 0, False)
+    if len(pieces) < MIN_PAGE_CHARS and (has_image or objects >= MIN_DRAWN_OBJECTS):
+        return [], 0, True
+    tables = []
+    if ruled_tables and searched and pieces:
+        if objects > MAX_PAGE_OBJECTS:
+            issues.append(("page_too_complex", f"page {pno}: more than {MAX_PAGE_OBJECTS:,} drawn objects; "
+                           "ruled tables not searched, its text read as lines", f"page {pno}"))
+        else:
+            tables = find_tables(edges)
+    return page_lines(pieces, tables, pno, first_table, "pdf_table", "pdf_text"), len(tables), False
 
 
 def quick_text(path: Path, max_pages: int = QUICK_PAGES) -> str | None:
@@ -360,7 +357,7 @@ def quick_text(path: Path, max_pages: int = QUICK_PAGES) -> str | None:
         pdf.close()
 
 
-def _pages(numbers: list[int]) -> str:
+def page_ranges(numbers: list[int]) -> str:
     """1,2,3,5 -> '1-3, 5'."""
     out = []
     for n in numbers:

@@ -51,7 +51,6 @@ class OCRResult:
     lines: list[tuple[int, list[Line]]] = field(default_factory=list)
     issues: list[tuple[str, str, str | None]] = field(default_factory=list)
     pages_with_text: int = 0
-    seconds: float = 0.0
 
 
 def _run(sha256: str, pages: list[int], image_of, first_table: int) -> OCRResult:
@@ -68,25 +67,28 @@ def _run_locked(sha256: str, pages: list[int], image_of, first_table: int) -> OC
     max_pages = int(_budget("XXGK_OCR_MAX_PAGES", 60))
     out = OCRResult()
     started = time.process_time()
-    skipped: list[int] = []
+    over_budget: list[int] = []
+    beyond_max: list[int] = []
     for n, pno in enumerate(pages):
         data = cache.load(sha256, pno)
         if data is None:
-            if n >= max_pages:
-                skipped.append(pno)
-                continue
             spent = time.process_time() - started
-            if spent > doc_budget:
-                skipped.append(pno)
+            if n >= max_pages:
+                beyond_max.append(pno)
+                continue
+            if spent >= doc_budget:
+                over_budget.append(pno)
                 continue
             from pipelines.extract.ocr.engine import engine
 
+            limit, which = (page_budget, "per page, XXGK_OCR_PAGE_SECONDS") if page_budget <= doc_budget - spent \
+                else (doc_budget - spent, f"left of the document's {doc_budget:.0f} s, XXGK_OCR_DOC_SECONDS")
             try:
                 image, dpi = image_of(pno)
-                result = ocr_page(image, dpi, engine(), budget=min(page_budget, max(1.0, doc_budget - spent)))
+                result = ocr_page(image, dpi, engine(), budget=limit)
             except BudgetExceeded as exc:
-                out.issues.append(("ocr_timeout", f"page {pno}: OCR stopped after {exc.seconds:.0f} CPU s at {exc.stage} "
-                                   f"(budget {page_budget:.0f} s per page, XXGK_OCR_PAGE_SECONDS); page not read", f"page {pno}"))
+                out.issues.append(("ocr_timeout", f"page {pno}: OCR stopped at {exc.stage} after {exc.seconds:.1f} CPU s "
+                                   f"(budget {limit:.0f} s {which}); page not read", f"page {pno}"))
                 continue
             except Exception as exc:  # a page the renderer or engine cannot handle must not lose the others
                 out.issues.append(("ocr_failed", f"page {pno}: OCR failed ({type(exc).__name__}: {exc}); page not read", f"page {pno}"))
@@ -94,20 +96,19 @@ def _run_locked(sha256: str, pages: list[int], image_of, first_table: int) -> OC
             data = result.to_json()
             cache.save(sha256, pno, data)
         page = PageOCR.from_json(data)
-        out.seconds += page.seconds
         pieces = page.layout_pieces()
         tables = find_tables(page.layout_edges())
-        lines = page_lines(pieces, tables, pno, first_table, SOURCE_KIND, SOURCE_KIND)
+        out.lines.append((pno, page_lines(pieces, tables, pno, first_table, SOURCE_KIND, SOURCE_KIND)))
         first_table += len(tables)
-        if pieces:
-            out.pages_with_text += 1
-        out.lines.append((pno, lines))
-    if skipped:
-        from pipelines.extract.pdf import _pages
+        out.pages_with_text += bool(pieces)
+    from pipelines.extract.pdf import page_ranges
 
-        why = (f"the document's OCR budget of {doc_budget:.0f} CPU s was spent (XXGK_OCR_DOC_SECONDS; pages done are cached, "
-               "a rerun continues)" if len(pages) <= max_pages else f"more than {max_pages} scanned pages (XXGK_OCR_MAX_PAGES)")
-        out.issues.append(("ocr_budget", f"page(s) {_pages(skipped)} not OCR'd: {why}", None))
+    if over_budget:
+        out.issues.append(("ocr_budget", f"page(s) {page_ranges(over_budget)} not OCR'd: the document's OCR budget of "
+                           f"{doc_budget:.0f} CPU s was spent (XXGK_OCR_DOC_SECONDS; pages done are cached, a rerun continues)", None))
+    if beyond_max:
+        out.issues.append(("ocr_budget", f"page(s) {page_ranges(beyond_max)} not OCR'd: more than {max_pages} scanned pages "
+                           "(XXGK_OCR_MAX_PAGES)", None))
     return out
 
 

@@ -8,11 +8,12 @@ detector and recogniser are used directly (not RapidOCR's all-in-one call) so th
   gave weight to at each position (CTC output), i.e. the engine's own alternative readings;
 * one thread per process (``XXGK_OCR_THREADS``): the pipeline parallelises over documents.
 
-``ENGINE_VERSION`` names the package version and model files; the OCR cache key includes it.
+``engine_version()`` names the package version and model files; the OCR cache key includes it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -43,12 +44,12 @@ class Reading:
 
         A reading that is a number only gets numeric alternatives (a letter O for a 0 is not a value).
         """
-        numeric = _NUMBER.fullmatch(self.text) is not None
+        numeric = is_number(self.text)
         options = []
         for k, cands in enumerate(self.candidates):
             for ch, p in cands:
                 text = self.text[:k] + ch + self.text[k + 1 :]
-                if not numeric or _NUMBER.fullmatch(text):
+                if not numeric or is_number(text):
                     options.append((p, text))
         options.sort(key=lambda o: -o[0])
         out: list[str] = []
@@ -60,6 +61,11 @@ class Reading:
         return tuple(out)
 
 
+def is_number(text: str) -> bool:
+    """Digits, possibly with separators (a reading that is a value)."""
+    return _NUMBER.fullmatch(text) is not None
+
+
 @lru_cache(maxsize=1)
 def engine_version() -> str:
     """Package version plus the model files' names and sizes (they change only with the wheel)."""
@@ -67,8 +73,6 @@ def engine_version() -> str:
 
     models = Path(rapidocr_onnxruntime.__file__).parent / "models"
     files = ",".join(f"{p.name}:{p.stat().st_size}" for p in sorted(models.glob("*.onnx")))
-    import hashlib
-
     return f"rapidocr-onnxruntime {metadata.version('rapidocr-onnxruntime')} ({hashlib.sha256(files.encode()).hexdigest()[:8]})"
 
 
@@ -94,7 +98,6 @@ class Engine:
         self.recognizer = TextRecognizer(config["Rec"])
         self.charset = self.recognizer.postprocess_op.character
         self._digits = [j for j, ch in enumerate(self.charset) if len(ch) == 1 and ch in "0123456789"]
-        self.calls = 0  # recognition batches run (tests check that a cached document costs none)
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
@@ -116,7 +119,6 @@ class Engine:
             ratio = (np.ceil(need / (width / 2)) * (width / 2)) / height
             tensor = np.concatenate([rec.resize_norm_img(crops[i], ratio)[np.newaxis, :] for i in idx]).astype(np.float32)
             with self._lock:
-                self.calls += 1
                 probs = rec.session(tensor)[0]
             for i, p in zip(idx, probs):
                 out[i] = self._decode(p)

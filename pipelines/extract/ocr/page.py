@@ -4,16 +4,18 @@ Steps (all sizes scale with the image resolution):
 
 1. **Straighten**: the skew angle that makes ink rows sharpest (projection profile over
    -3..+3 degrees on a reduced copy); the page is rotated back about its centre.
-2. **Ruling lines**: long horizontal/vertical runs of ink (morphological opening on a binarised
-   red channel, so red stamps and coloured cell fills do not count). A table cut by a page break
-   has open ends: vertical lines ending at one height get a closing rule there.
-3. **Tables**: ``page_layout.find_tables`` on those rules (the same lattice method as text PDFs).
-4. **Text**: text lines are detected once on the page with the rules erased (inside tables the
-   red channel is used, so a red stamp over the table is not read); a detected line crossing
-   cell borders is cut at them; ink in a cell that no detected line covers (a lone digit the
-   detector missed) is recognised directly. Every piece keeps the engine's score and the other
-   readings it gave weight to; digits in table cells are also re-read from a binarised,
-   rescaled crop and a different reading is offered as an alternative.
+2. **Red ink out** (``without_red``): a seal printed over a table is divided out of the red
+   channel, black text under it stays black.
+3. **Ruling lines**: long horizontal/vertical runs of ink (morphology on the binarised page
+   without red ink; dropouts and gaps up to 10 pt bridged). A table cut by a page break has open
+   ends: vertical rules ending at one height get a closing rule there.
+4. **Tables**: ``page_layout.find_tables`` on those rules (the same lattice method as text PDFs).
+5. **Text**: text lines are detected once on the page with the rules erased (inside tables on
+   the page without red ink); a detected line crossing cell borders is cut at them; ink in a cell
+   that no detected line covers (a lone digit the detector missed) is recognised on its own.
+   Every piece is recognised from the page clipped to its cell and keeps the engine's lowest
+   character probability and the other readings it gave weight to; unsure numbers in table
+   cells are also re-read from a binarised, rescaled crop (a different reading is an alternative).
 
 The result holds only plain data (JSON-able), so it can be cached.
 """
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from pipelines.extract.ocr.engine import Engine, Reading
+from pipelines.extract.ocr.engine import Engine, Reading, is_number
 from pipelines.extract.page_layout import Piece, edge, find_tables
 
 DETECT_DPI = 150  # detection runs at this resolution at most (cost grows with pixels; text stays >= 20 px tall)
@@ -324,15 +326,17 @@ def ocr_page(image: np.ndarray, dpi: float, engine: Engine, budget: float | None
 
     pad = max(2, int(2 * px))
     crops = [_crop(gray, box, pad, cell) for box, cell in regions]
-    readings = engine.recognize(crops) if crops else []
-    check("recognition")
+    readings: list[Reading] = []
+    for start in range(0, len(crops), 64):  # in chunks, so that the budget is checked while recognising
+        readings += engine.recognize(crops[start : start + 64])
+        check("recognition")
     rereads = _reread_digits(engine, gray, regions, readings, pad)
     for (box, _), reading, extra in zip(regions, readings, rereads):
         text = reading.text.strip()
         if not text:
             continue
         alternatives = list(reading.alternatives())
-        if extra and extra != text and extra not in alternatives:
+        if extra and extra != text and extra not in alternatives and (is_number(extra) or not is_number(text)):
             alternatives.insert(0, extra)
         x0, y0, x1, y1 = box
         page.pieces.append({
