@@ -186,8 +186,10 @@ def test_scanned_page_inside_a_text_pdf(tmp_path, scans):
     ext = extract_document(mixed)
     s = score(ext, HONGZE[2023])
     assert s["accuracy"] == 1.0, s
-    kinds = {c.page: c.source_kind for c in ext.cells}
-    assert kinds[4] == "ocr" and kinds[3] == "pdf_table"
+    kinds: dict[int, set] = {}
+    for c in ext.cells:
+        kinds.setdefault(c.page, set()).add(c.source_kind)
+    assert kinds[4] == {"ocr"} and "pdf_table" in kinds[3] and "ocr" not in kinds[3]
 
 
 def test_ocr_cells_carry_confidence_and_alternatives(scans):
