@@ -195,12 +195,10 @@ def _tesseract_boxes(image, px, dpi):
 
 
 def _laid_out(boxes_per_page, rules_per_page, path):
-    """The same table model as production, from (page, boxes) of any engine."""
+    """The production extraction (table model and verification) of the lines that any engine's boxes give."""
+    import pipelines.extract as extract
     from pipelines.extract.documents import Document
-    from pipelines.extract.metadata import fill_metadata
-    from pipelines.extract.model import Extraction
     from pipelines.extract.page_layout import Piece, edge, find_tables, page_lines
-    from pipelines.extract.tables import TableReader
 
     lines, first = [], 0
     for pno, (boxes, rules) in enumerate(zip(boxes_per_page, rules_per_page), start=1):
@@ -209,11 +207,12 @@ def _laid_out(boxes_per_page, rules_per_page, path):
         lines += page_lines(pieces, tables, pno, first, "ocr", "ocr")
         first += len(tables)
     doc = Document(path=path, file_type="pdf", lines=lines, text="\n".join(ln.text for ln in lines))
-    ext = Extraction(source_path=path.name, file_type="pdf")
-    fill_metadata(doc, ext)
-    if ext.era:
-        TableReader(doc, ext.era, ext).run()
-    return ext
+    reader = extract.read_document
+    extract.read_document = lambda _path: doc  # the same stages as any document, from these lines
+    try:
+        return extract.extract_document(path)
+    finally:
+        extract.read_document = reader
 
 
 def engines(folder: Path) -> dict:

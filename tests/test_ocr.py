@@ -77,6 +77,39 @@ def score(ext, stem: str) -> dict:
     return counts
 
 
+def printed_contradictions(stem: str, era: str) -> set[str]:
+    """Codes in an error-level equality that the printed table itself breaks (per the truth file, printed values).
+
+    No OCR reading of such a cell can be confirmed by the table: verification leaves it missing
+    (``ocr_unverified``, the reading among its candidates) unless an alternative fixes the equality.
+    """
+    from pipelines.rules.expressions import linear_constraints
+
+    truth = load_truth(stem)
+    out: set[str] = set()
+    for _, coeffs in linear_constraints(era):
+        if all(truth.get(c) is not None for c in coeffs) and abs(sum(k * truth[c] for c, k in coeffs.items())) > 1e-6:
+            out |= set(coeffs)
+    return out
+
+
+def assert_scan_scores(ext, stem: str, minimum: float, unverifiable: int, era: str = "v2021") -> dict:
+    """0 wrong, 0 invented, every loss explained; the cells of equalities the printed table breaks left
+    ``ocr_unverified`` with the printed reading among the candidates; the rest read at ``minimum`` or better."""
+    s = score(ext, stem)
+    assert s["wrong"] == 0 and s["invented"] == 0, s
+    assert_losses_explained(ext, s["missing_codes"])
+    contradicted = printed_contradictions(stem, era)
+    assert len(contradicted) == unverifiable
+    cells = {c.code: c for c in ext.cells}
+    truth = load_truth(stem)
+    for code in contradicted:
+        assert cells[code].value_status == "ocr_unverified", code
+        assert f"{truth[code]:g}" in cells[code].candidates.split("|"), code
+    assert s["correct"] / (len(truth) - len(contradicted)) >= minimum, s
+    return s
+
+
 def assert_losses_explained(ext, missing: list[str]) -> None:
     """Every truth cell not read is in the extraction with a non-number status, or its table has a warning."""
     got = {c.code: c for c in ext.cells}
@@ -97,12 +130,16 @@ _TABLE_WORDS = {"t2": "Table 二", "t3": "Table 三", "t4": "Table 四"}
     ("hongze_2023_degraded.pdf", 2023, 0.95),
 ])
 def test_scanned_report_scores_against_truth(scans, name, year, minimum):
-    """Image-only renderings of the real 洪泽 reports (150/300 dpi, and a rotated, blurred, JPEG-noisy scan with a red seal over Table 三)."""
+    """Image-only renderings of the real 洪泽 reports (150/300 dpi, and a rotated, blurred, JPEG-noisy scan with a red seal over Table 三).
+
+    洪泽 2023 prints Table 四 with totals that contradict their parts (行政复议 10+1+0+0 but 总计 0;
+    复议后起诉 5+0+0+0 but 总计 0): OCR reads them as printed, but no equality can confirm an OCR
+    reading there, so those 10 cells stay missing as ``ocr_unverified`` with the printed reading
+    among the candidates; every other cell must be read (the text-layer copy of the same report
+    keeps them as printed and the rule T4-SUM-V21 quarantines it).
+    """
     ext = extract_document(scans(name))
-    s = score(ext, HONGZE[year])
-    assert s["wrong"] == 0 and s["invented"] == 0, s
-    assert s["accuracy"] >= minimum, s
-    assert_losses_explained(ext, s["missing_codes"])
+    assert_scan_scores(ext, HONGZE[year], minimum, unverifiable=10 if year == 2023 else 0)
     assert (ext.report_year, ext.era) == (year, "v2021")
     ocr_cells = [c for c in ext.cells if c.value is not None]
     assert ocr_cells and all(c.source_kind == "ocr" and c.page and c.bbox for c in ocr_cells)
@@ -111,10 +148,7 @@ def test_scanned_report_scores_against_truth(scans, name, year, minimum):
 def test_html_screenshot_scores_against_truth(scans):
     """The 上海 2019 HTML report as a headless-Chromium screenshot (a long PNG cut into pages at blank rows)."""
     ext = extract_document(scans("shanghai_2019.png"))
-    s = score(ext, SHANGHAI)
-    assert s["wrong"] == 0 and s["invented"] == 0, s
-    assert s["accuracy"] >= 0.95, s
-    assert_losses_explained(ext, s["missing_codes"])
+    assert_scan_scores(ext, SHANGHAI, 0.95, unverifiable=0, era="v2019")
     assert (ext.report_year, ext.era, ext.file_type) == (2019, "v2019", "image")
 
 
@@ -184,8 +218,7 @@ def test_scanned_page_inside_a_text_pdf(tmp_path, scans):
     mixed = tmp_path / "mixed.pdf"
     writer.write(mixed)
     ext = extract_document(mixed)
-    s = score(ext, HONGZE[2023])
-    assert s["accuracy"] == 1.0, s
+    assert_scan_scores(ext, HONGZE[2023], 1.0, unverifiable=10)  # page 4 holds Table 四 and its printing error
     kinds: dict[int, set] = {}
     for c in ext.cells:
         kinds.setdefault(c.page, set()).add(c.source_kind)
