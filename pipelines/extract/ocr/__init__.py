@@ -8,9 +8,10 @@ confidence and alternative readings for the verification stage.
 
 * **Cached**: each page's result is stored under (file sha256, page, OCR version) by ``cache``;
   a rerun reads it back and runs no OCR at all.
-* **Bounded**: a page gets ``XXGK_OCR_PAGE_SECONDS`` (default 30) and a document
-  ``XXGK_OCR_DOC_SECONDS`` (default 100) of CPU time (CPU, not wall time: the same document gets
-  the same result on a busy machine; the worker's wall-clock limit bounds the rest); a page over its budget, or left when the
+* **Bounded**: a document gets ``XXGK_OCR_DOC_SECONDS`` of CPU time (default: three quarters of
+  the worker's per-document limit ``XXGK_DOC_TIMEOUT``, 60 s, so what was read is kept) and a page
+  ``XXGK_OCR_PAGE_SECONDS`` (default 30, at most the document's); CPU, not wall time, so the same
+  document gets the same result on a busy machine. A page over its budget, or left when the
   document's budget is spent, is not read and is listed with that reason (pages already done are
   cached, so a rerun continues where it stopped). Documents of more than ``XXGK_OCR_MAX_PAGES``
   (default 60) scanned pages are read up to that page, the rest listed.
@@ -62,8 +63,9 @@ def _run(sha256: str, pages: list[int], image_of, first_table: int) -> OCRResult
 def _run_locked(sha256: str, pages: list[int], image_of, first_table: int) -> OCRResult:
     from pipelines.extract.ocr.page import BudgetExceeded, PageOCR, ocr_page
 
-    page_budget = _budget("XXGK_OCR_PAGE_SECONDS", 30)
-    doc_budget = _budget("XXGK_OCR_DOC_SECONDS", 100)
+    # by default the document's OCR stops well inside the worker's time limit, so that what was read is kept
+    doc_budget = _budget("XXGK_OCR_DOC_SECONDS", 0.75 * _budget("XXGK_DOC_TIMEOUT", 60))
+    page_budget = _budget("XXGK_OCR_PAGE_SECONDS", min(30, doc_budget))
     max_pages = int(_budget("XXGK_OCR_MAX_PAGES", 60))
     out = OCRResult()
     started = time.process_time()
