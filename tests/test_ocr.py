@@ -207,7 +207,7 @@ def test_long_screenshot_is_cut_into_pages_at_blank_rows():
     img = np.full((5000, 1000, 3), 255, np.uint8)
     for top in range(0, 5000, 40):  # text lines 20 px tall, 20 px apart
         img[top + 10 : top + 30, 50:950] = 0
-    parts = _cut_long(img, 120)
+    parts = _cut_long(img)
     assert len(parts) > 2 and sum(p.shape[0] for p in parts) == 5000
     assert all(not (p[0] == 0).any() for p in parts[1:])  # every cut is a blank row, never through a text line
 

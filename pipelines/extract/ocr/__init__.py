@@ -155,23 +155,28 @@ def read_image(path: Path) -> Document:
 
     path = Path(path)
     data = path.read_bytes()
-    Image.MAX_IMAGE_PIXELS = 200_000_000
+    max_frames = int(_budget("XXGK_OCR_MAX_PAGES", 60))
+    pages: list[tuple[np.ndarray, float]] = []
     try:
         img = Image.open(path)
-        frames = [(f.copy(), f.info.get("dpi")) for f in ImageSequence.Iterator(img)]
+        frames, read = getattr(img, "n_frames", 1), 0
+        for frame in ImageSequence.Iterator(img):  # PIL refuses decompression bombs (over 179 megapixels)
+            if len(pages) >= max_frames:
+                break
+            read += 1
+            bgr = np.asarray(frame.convert("RGB"))[:, :, ::-1]
+            dpi = _image_dpi(frame.info.get("dpi"), bgr.shape[1])
+            pages.extend((part, dpi) for part in _cut_long(bgr))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise DocumentError("unreadable", f"not a readable image: {exc}") from exc
-    pages: list[tuple[np.ndarray, float]] = []
-    for frame, dpi_info in frames:
-        rgb = np.asarray(frame.convert("RGB"))
-        bgr = rgb[:, :, ::-1]
-        dpi = _image_dpi(dpi_info, bgr.shape[1])
-        pages.extend((part, dpi) for part in _cut_long(bgr, dpi))
     result = _run(hashlib.sha256(data).hexdigest(), list(range(1, len(pages) + 1)),
                   lambda pno: (np.ascontiguousarray(pages[pno - 1][0]), pages[pno - 1][1]), 0)
     if not result.pages_with_text:
         reason = "; ".join(m for _, m, _ in result.issues[:3])
         raise DocumentError("no_text", f"no text: OCR found none on {len(pages)} page image(s)" + (f" ({reason})" if reason else ""))
+    if frames > read:
+        result.issues.append(("ocr_budget", f"{frames - read} more image frame(s) not read: more than {max_frames} "
+                              "pages (XXGK_OCR_MAX_PAGES)", None))
     ordered = [line for _, lines in sorted(result.lines, key=lambda it: it[0]) for line in lines]
     meta = {"ocr_pages": f"1-{len(pages)}" if len(pages) > 1 else "1"}
     return Document(path=path, file_type="image", lines=ordered, text="\n".join(line.text for line in ordered),
@@ -189,7 +194,7 @@ def _image_dpi(info, width_px: int) -> float:
     return float(min(600, max(72, dpi)))
 
 
-def _cut_long(image, dpi: float):
+def _cut_long(image):
     """An image much taller than a page, cut into page-sized parts at blank rows (a long screenshot)."""
     import numpy as np
 
