@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.agencies import AgencyRegistry
-from pipelines.registry import load_registry
+from pipelines.registry import load_registry, rule_texts
 
 
 def indicators_frame() -> pd.DataFrame:
@@ -44,8 +44,9 @@ def indicators_frame() -> pd.DataFrame:
 
 
 def rules_frame() -> pd.DataFrame:
-    """rules.csv as a table."""
-    return pd.DataFrame([r.__dict__ for r in load_registry().rules])
+    """rules.csv as a table, with each rule's Chinese title (rule_texts.csv)."""
+    texts = rule_texts()
+    return pd.DataFrame([{**r.__dict__, "title_zh": texts[r.rule_id].title if r.rule_id in texts else r.rule_id} for r in load_registry().rules])
 
 
 def agencies_frame(raw_dir: Path) -> pd.DataFrame:
