@@ -1,0 +1,205 @@
+"""What the report shows, read from the warehouse with DuckDB.
+
+Counts and rankings are aggregated in SQL; the per-report detail (findings, the cells they
+name, extraction issues) is read one page of reports at a time, so memory stays bounded at
+100,000 reports. Columns added by the body resolver (``reports.agency_match``,
+``agency_unresolved_reason``, table ``regions``) are used when the warehouse has them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+# a body: its registry id, else its printed name (never guessed into another body)
+BODY_KEY = "coalesce(r.agency_id, 'printed:' || coalesce(r.agency_printed, r.report_id))"
+BODY_NAME = "coalesce(r.agency, r.agency_printed, '（未读出单位名称）')"
+FAILED = "SELECT DISTINCT report_id FROM rule_results WHERE outcome = 'fail'"
+
+
+@dataclass
+class Schema:
+    """Optional columns and tables of this warehouse."""
+
+    has_match: bool
+    has_unresolved_reason: bool
+    has_regions: bool
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection) -> Schema:
+        """Inspect the warehouse."""
+        cols = {c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'reports'").fetchall()}
+        tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return cls("agency_match" in cols, "agency_unresolved_reason" in cols, "regions" in tables)
+
+    @property
+    def unresolved(self) -> str:
+        """SQL condition (on alias r) for a report whose body could not be placed."""
+        return "r.agency_match = 'unresolved'" if self.has_match else "r.agency_id IS NULL"
+
+
+def overview(con: duckdb.DuckDBPyConnection, schema: Schema) -> dict:
+    """The summary cards: documents by status, findings by severity, what could not be read or placed."""
+    statuses = dict(con.execute("SELECT status, count(*) FROM reports GROUP BY 1").fetchall())
+    fails = dict(con.execute("SELECT severity, count(*) FROM rule_results WHERE outcome = 'fail' GROUP BY 1").fetchall())
+    return {
+        "documents": sum(statuses.values()),
+        "statuses": statuses,
+        "errors": fails.get("error", 0),
+        "warnings": fails.get("warning", 0),
+        "reports_with_failures": con.execute(f"SELECT count(*) FROM ({FAILED})").fetchone()[0],
+        "not_assessable": con.execute("SELECT count(*) FROM rule_results WHERE outcome = 'not_assessable'").fetchone()[0],
+        "unresolved": con.execute(f"SELECT count(*) FROM reports r WHERE {schema.unresolved}").fetchone()[0],
+        "unreadable_cells": con.execute(
+            "SELECT count(*) FROM cells WHERE value_status NOT IN ('number', 'blank', 'na')").fetchone()[0],
+        "unreadable_parts": con.execute(
+            "SELECT count(*) FROM extraction_issues WHERE severity = 'warning'").fetchone()[0],
+    }
+
+
+def rules_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per rule: failed instances, reports concerned, not-assessable instances; failures first."""
+    return con.execute(
+        """SELECT * FROM (
+             SELECT rule_id, any_value(severity) AS severity, any_value(kind) AS kind,
+                    count(*) FILTER (WHERE outcome = 'fail') AS failed,
+                    count(DISTINCT report_id) FILTER (WHERE outcome = 'fail') AS reports,
+                    count(*) FILTER (WHERE outcome = 'not_assessable') AS not_assessable
+             FROM rule_results GROUP BY rule_id)
+           ORDER BY failed = 0, severity <> 'error', failed DESC, not_assessable DESC, rule_id"""
+    ).df()
+
+
+def status_by_year(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Documents per report year and status."""
+    return con.execute(
+        "SELECT coalesce(CAST(report_year AS VARCHAR), '未读出') AS year, status, count(*) AS n FROM reports GROUP BY ALL ORDER BY 1"
+    ).df()
+
+
+def failures_by_body_year(con: duckdb.DuckDBPyConnection, top: int) -> pd.DataFrame:
+    """Failed instances per body and year, for the ``top`` bodies with most failures."""
+    return con.execute(
+        f"""WITH f AS (
+              SELECT {BODY_KEY} AS body, {BODY_NAME} AS name, coalesce(CAST(r.report_year AS VARCHAR), '未读出') AS year
+              FROM rule_results x JOIN reports r USING (report_id) WHERE x.outcome = 'fail'),
+            top AS (SELECT body FROM f GROUP BY body ORDER BY count(*) DESC, body LIMIT {int(top)})
+            SELECT any_value(name) AS name, year, count(*) AS n FROM f JOIN top USING (body) GROUP BY body, year ORDER BY 1, 2"""
+    ).df()
+
+
+def listed_reports(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Reports the findings pages list: with a failed rule or not (fully) published — those needing action first,
+    then by region, body and year."""
+    return con.execute(
+        f"""WITH n AS (
+              SELECT report_id,
+                     count(*) FILTER (WHERE outcome = 'fail' AND severity = 'error') AS n_error,
+                     count(*) FILTER (WHERE outcome = 'fail' AND severity = 'warning') AS n_warning
+              FROM rule_results GROUP BY report_id)
+            SELECT r.report_id, {BODY_NAME} AS body_name, a.region_code, r.report_year, r.status,
+                   coalesce(n.n_error, 0) AS n_error, coalesce(n.n_warning, 0) AS n_warning,
+                   (r.status = 'quarantined' OR coalesce(n.n_error, 0) + coalesce(n.n_warning, 0) > 0) AS needs_action
+            FROM reports r LEFT JOIN n USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id
+            WHERE r.status <> 'published' OR coalesce(n.n_error, 0) + coalesce(n.n_warning, 0) > 0
+            ORDER BY needs_action DESC, a.region_code NULLS LAST, body_name, r.report_year NULLS LAST, r.report_id"""
+    ).df()
+
+
+def page_content(con: duckdb.DuckDBPyConnection, report_ids: list[str]) -> dict[str, pd.DataFrame]:
+    """For some reports: their rows, findings (failures and not assessable), the cells the findings name, issues."""
+    ids = pd.DataFrame({"report_id": report_ids})
+    con.register("_page_ids", ids)
+    try:
+        reports = con.execute(
+            "SELECT r.*, a.region_code FROM reports r JOIN _page_ids USING (report_id) "
+            "LEFT JOIN agencies a ON a.agency_id = r.agency_id").df()
+        findings = con.execute(
+            "SELECT x.* FROM rule_results x JOIN _page_ids USING (report_id) "
+            "ORDER BY x.outcome, x.severity, x.rule_id, x.instance").df()
+        codes = findings[["report_id", "cells"]].assign(code=findings.cells.fillna("").str.split()).explode("code")
+        con.register("_page_codes", codes[["report_id", "code"]].dropna().drop_duplicates())
+        cells = con.execute(
+            "SELECT c.report_id, c.code, c.raw, c.value_status, c.page, c.line, c.table_index, c.row_index, c.col_index, "
+            "c.source_kind, c.recovery FROM cells c JOIN _page_codes USING (report_id, code)").df()
+        subtotals = con.execute(
+            "SELECT s.report_id, s.code, s.raw, 'number' AS value_status, s.page, s.line, NULL AS table_index, "
+            "NULL AS row_index, NULL AS col_index, s.source_kind, 'none' AS recovery "
+            "FROM printed_subtotals s JOIN _page_codes USING (report_id, code)").df()
+        issues = con.execute(
+            "SELECT i.* FROM extraction_issues i JOIN _page_ids USING (report_id) WHERE i.severity <> 'info' "
+            "ORDER BY i.report_id, i.severity, i.kind").df()
+    finally:
+        for view in ("_page_ids", "_page_codes"):
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(view)
+    printed = pd.concat([f for f in (cells, subtotals) if len(f)], ignore_index=True) if len(subtotals) else cells
+    return {"reports": reports, "findings": findings, "cells": printed, "issues": issues}
+
+
+def rollup_mismatches(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[pd.DataFrame, int]:
+    """Regions whose aggregate report differs from the sum of their children: the largest differences, and how many."""
+    where = "FROM v_rollup_vs_reported WHERE abs(difference) > 1e-6"
+    total = con.execute(f"SELECT count(*) {where}").fetchone()[0]
+    frame = con.execute(
+        f"SELECT region_id, region_name, report_year, code, reported_value, rollup_value, difference, complete, missing_children "
+        f"{where} ORDER BY abs(difference) DESC, region_id, report_year, code LIMIT {int(limit)}").df()
+    return frame, total
+
+
+def rollup_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per region and year: compared cells, cells that differ, whether every child reported."""
+    return con.execute(
+        """SELECT region_id, any_value(region_name) AS region_name, report_year,
+                  count(*) FILTER (WHERE reported_value IS NOT NULL) AS compared,
+                  count(*) FILTER (WHERE abs(difference) > 1e-6) AS differing,
+                  any_value(children_registered) AS children_registered, any_value(children_reported) AS children_reported,
+                  any_value(missing_children) AS missing_children,
+                  any_value(aggregate_report_id) AS aggregate_report_id
+           FROM out_region_rollups GROUP BY region_id, report_year ORDER BY differing DESC, region_id, report_year"""
+    ).df()
+
+
+def cross_year_failures(con: duckdb.DuckDBPyConnection, limit: int | None) -> tuple[pd.DataFrame, int]:
+    """Year-over-year findings (Y-* rules) with the body, and how many there are."""
+    total = con.execute("SELECT count(*) FROM rule_results WHERE kind = 'cross_year' AND outcome = 'fail'").fetchone()[0]
+    frame = con.execute(
+        f"""SELECT x.*, {BODY_NAME} AS body_name, r.status, r.source_url, r.source_path, a.region_code
+            FROM rule_results x JOIN reports r USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id
+            WHERE x.kind = 'cross_year' AND x.outcome = 'fail'
+            ORDER BY x.severity, body_name, x.report_year, x.rule_id, x.instance {'' if limit is None else f'LIMIT {int(limit)}'}"""
+    ).df()
+    return frame, total
+
+
+def unresolved_bodies(con: duckdb.DuckDBPyConnection, schema: Schema, limit: int | None) -> tuple[pd.DataFrame, int, int]:
+    """Printed names that could not be placed (with the resolver's reason when the warehouse has one), most reports first;
+    and how many reports and names there are."""
+    reason = "any_value(r.agency_unresolved_reason)" if schema.has_unresolved_reason else "NULL"
+    reports, names = con.execute(
+        f"SELECT count(*), count(DISTINCT coalesce(r.agency_printed, '')) FROM reports r WHERE {schema.unresolved}").fetchone()
+    frame = con.execute(
+        f"""SELECT coalesce(r.agency_printed, '（未读出单位名称）') AS printed_name, count(*) AS reports,
+                   string_agg(DISTINCT CAST(r.report_year AS VARCHAR), '、' ORDER BY CAST(r.report_year AS VARCHAR)) AS years,
+                   string_agg(DISTINCT r.status, ' ') AS statuses, {reason} AS reason,
+                   min(r.report_id) AS example_report, any_value(r.source_url) AS source_url
+            FROM reports r WHERE {schema.unresolved}
+            GROUP BY 1 ORDER BY reports DESC, printed_name {'' if limit is None else f'LIMIT {int(limit)}'}"""
+    ).df()
+    return frame, reports, names
+
+
+def letter_bodies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Bodies that get a letter: a failed rule or a quarantined report; with their name and reports."""
+    return con.execute(
+        f"""SELECT {BODY_KEY} AS body, any_value({BODY_NAME}) AS body_name, any_value(a.region_code) AS region_code,
+                   list(r.report_id ORDER BY r.report_year, r.report_id) AS report_ids,
+                   count(*) FILTER (WHERE r.status = 'quarantined') AS quarantined
+            FROM reports r LEFT JOIN agencies a ON a.agency_id = r.agency_id
+            WHERE r.status = 'quarantined' OR r.report_id IN ({FAILED})
+            GROUP BY 1 ORDER BY any_value(a.region_code) NULLS LAST, body_name, body"""
+    ).df()

@@ -1,0 +1,117 @@
+"""The HTML pages of the report: per-report blocks (findings pages and letters share them) and page rendering.
+
+Pages are self-contained (inline CSS, inline SVG, a few lines of inline script) and written
+atomically. Links to the documents in raw/ are relative to the page, so the report and the
+landing zone can be moved together.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from pipelines.report.findings import FindingView, finding_view
+from pipelines.report.texts import name, number
+
+NA_SHOWN = 200  # not-assessable rows listed per report (the rest are counted; all are in the workbook)
+
+
+def environment() -> Environment:
+    """Jinja environment of pipelines/templates (autoescaped)."""
+    env = Environment(loader=PackageLoader("pipelines", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(name=name, number=number)
+    return env
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a file atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _clean(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT else v
+
+
+def file_href(raw_dir: Path | None, source_path: str, page_dir: Path) -> str | None:
+    """Relative link from a page to a document in raw/, or None when the file is not there."""
+    if raw_dir is None or not source_path:
+        return None
+    target = Path(raw_dir) / source_path
+    if not target.exists():
+        return None
+    return quote(os.path.relpath(target.resolve(), page_dir.resolve()).replace(os.sep, "/"))
+
+
+def source_href(url: str | None) -> str | None:
+    """The source as a link when it is a web address (raw/MANIFEST.csv may also name an archive)."""
+    return url if url and re.match(r"https?://", url) else None
+
+
+def status_note(report: dict, issues: list[dict], n_error: int) -> str:
+    """Why a report has its status, in Chinese (the English reason stays available as detail)."""
+    status = report["status"]
+    kinds = list(dict.fromkeys(name("extraction_issues.kind", i["kind"]) for i in issues
+                               if i["severity"] == ("error" if status == "rejected" else "warning")))
+    if status == "rejected":
+        return "；".join(kinds) or "不是可读取的年度报告"
+    if status == "quarantined":
+        parts = [f"{n_error} 项错误须更正"] if n_error else []
+        return "；".join(parts + kinds) or "表格数字相互矛盾"
+    if status == "published_partial":
+        return "部分内容无法读取：" + "；".join(kinds) if kinds else "部分单元格无法读取"
+    return ""
+
+
+def report_blocks(content: dict[str, pd.DataFrame], page_dir: Path, raw_dir: Path | None,
+                  order: list[str] | None = None) -> list[dict]:
+    """One view per report: its row, failures (errors first), not-assessable instances, extraction issues."""
+    cells = {(c["report_id"], c["code"]): c for c in content["cells"].to_dict("records")}
+    findings: dict[str, list[FindingView]] = {}
+    for row in content["findings"].to_dict("records"):
+        findings.setdefault(row["report_id"], []).append(finding_view(row, cells))
+    issues: dict[str, list[dict]] = {}
+    for row in content["issues"].to_dict("records"):
+        issues.setdefault(row["report_id"], []).append({k: _clean(v) for k, v in row.items()})
+    reports = {r["report_id"]: {k: _clean(v) for k, v in r.items()} for r in content["reports"].to_dict("records")}
+    out = []
+    for report_id in order or list(reports):
+        r = reports[report_id]
+        fs = findings.get(report_id, [])
+        fails = sorted((f for f in fs if f.outcome == "fail"), key=lambda f: (f.severity != "error", f.rule_id, f.instance))
+        na = [f for f in fs if f.outcome != "fail"]
+        its = issues.get(report_id, [])
+        n_error = sum(f.severity == "error" for f in fails)
+        groups: list[list[FindingView]] = []
+        for f in fails:  # a letter names each rule once, with every place it fails
+            if groups and groups[-1][0].rule_id == f.rule_id:
+                groups[-1].append(f)
+            else:
+                groups.append([f])
+        out.append({
+            "report": r,
+            "fail_groups": groups,
+            "year": "未读出年度" if r.get("report_year") is None else f"{int(r['report_year'])}年度",
+            "body": r.get("agency") or r.get("agency_printed") or "（未读出单位名称）",
+            "fails": fails,
+            "n_error": n_error,
+            "n_warning": len(fails) - n_error,
+            "na": na[:NA_SHOWN],
+            "na_total": len(na),
+            "issues": its,
+            "status_note": status_note(r, its, n_error),
+            "file_href": file_href(raw_dir, r.get("source_path") or "", page_dir),
+            "source_href": source_href(r.get("source_url")),
+            "other_hrefs": {f.other_report: file_href(raw_dir, f.other_report, page_dir) for f in fails if f.other_report},
+        })
+    return out
