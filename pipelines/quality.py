@@ -23,9 +23,12 @@ import hashlib
 import json
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+import pandas as pd
 
 from pipelines.extract import PARSER_VERSION
 from pipelines.report import charts, data
@@ -34,11 +37,11 @@ from pipelines.report.pages import environment, report_blocks, write_text
 from pipelines.report.texts import cell_label, rule_text
 from pipelines.warehouse.store import connect, db_path
 
-PAGE_REPORTS = 100  # reports per findings page
-LETTER_BATCH = 200  # bodies whose reports are read in one query
+PAGE_REPORTS = 50  # reports per findings page
 TOP_ROWS = 100  # rows of the roll-up, year-over-year and unresolved sections on the summary page
 TOP_BODIES = 30  # bodies in the heat map
 MANIFEST = "manifest.json"
+DUCKDB_MEMORY = "1GB"  # DuckDB's share of the report's memory (sorts spill to disk beyond it)
 
 
 @dataclass
@@ -73,20 +76,38 @@ def write_report(warehouse: Path, raw_dir: Path | None = None, with_data_docs: b
 
 
 def build_report(warehouse: Path, raw_dir: Path | None = None, with_data_docs: bool = True, pdf: bool = True) -> ReportOutputs:
-    """Write every output of the report; PDFs of the letters need headless Chromium (a note says when it is missing)."""
+    """Write every output of the report; PDFs of the letters need headless Chromium (a note says when it is missing).
+
+    Pages, letters, workbook and summary are written to a staging directory and moved into place
+    together at the end, so a failed run leaves the previous report whole.
+    """
     warehouse = Path(warehouse)
     if not db_path(warehouse).exists():
         raise FileNotFoundError(f"no warehouse database at {db_path(warehouse)}; run `xxgk run` first")
     target = warehouse / "reports"
     target.mkdir(parents=True, exist_ok=True)
-    staging = target / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target))
+    try:
+        out = _write(warehouse, target, staging, raw_dir, with_data_docs, pdf)
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    manifest = {
+        "html": str(out.html), "pages": [str(p) for p in out.pages], "letters": [str(p) for p in out.letters],
+        "pdfs": [str(p) for p in out.pdfs], "workbook": str(out.workbook),
+        "data_docs": str(out.data_docs) if out.data_docs else None, "notes": out.notes,
+    }
+    write_text(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    return out
+
+
+def _write(warehouse: Path, target: Path, staging: Path, raw_dir: Path | None, with_data_docs: bool, pdf: bool) -> ReportOutputs:
+    """Every output into ``staging``; returns their paths once moved to ``target``."""
     generated = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
     env = environment()
-    out = ReportOutputs(html=target / "quality.html")
     con = connect(warehouse, read_only=True)
     try:
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         schema = data.Schema.of(con)
         pages = _findings_pages(con, env, staging, target, raw_dir, generated)
         letters = _letters(con, env, staging, target, raw_dir, generated)
@@ -96,19 +117,17 @@ def build_report(warehouse: Path, raw_dir: Path | None = None, with_data_docs: b
         context = _summary(con, schema, generated, str(db_path(warehouse)))
     finally:
         con.close()
+    out = ReportOutputs(html=target / "quality.html", workbook=target / "quality.xlsx",
+                        pages=[target / page["file"] for page in pages], letters=[target / "letters" / e["html"] for e in letters])
     pdf_note = "" if pdf else "PDF 由 xxgk report 生成"
     if pdf and letters:
         problem = _print_letters(staging / "letters", letters)
         if problem:
             out.notes.append(f"PDF of the letters: {problem}")
             pdf_note = f"PDF 未生成：{problem}"
+    out.pdfs = [target / "letters" / e["pdf"] for e in letters if e["pdf"]]
     write_text(staging / "letters" / "index.html", env.get_template("letters_index.html.j2").render(
         letters=letters, generated=generated, pdf_note=pdf_note))
-    _publish(staging, target)
-    out.pages = [target / "findings" / p["file"].split("/")[-1] for p in pages]
-    out.letters = [target / "letters" / entry["html"] for entry in letters]
-    out.pdfs = [target / "letters" / entry["pdf"] for entry in letters if entry.get("pdf")]
-    out.workbook = target / "quality.xlsx"
     if with_data_docs:
         from pipelines.report.datadocs import build_data_docs
 
@@ -120,13 +139,7 @@ def build_report(warehouse: Path, raw_dir: Path | None = None, with_data_docs: b
         letters={"count": len(letters), "pdfs": len(out.pdfs), "note": pdf_note},
         data_docs=out.data_docs.relative_to(target).as_posix() if out.data_docs else None,
     )
-    write_text(out.html, env.get_template("quality.html.j2").render(**context))
-    manifest = {
-        "generated": generated, "html": str(out.html), "pages": [str(p) for p in out.pages],
-        "letters": [str(p) for p in out.letters], "pdfs": [str(p) for p in out.pdfs], "workbook": str(out.workbook),
-        "data_docs": str(out.data_docs) if out.data_docs else None, "notes": out.notes,
-    }
-    write_text(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    write_text(staging / "quality.html", env.get_template("quality.html.j2").render(**context))
     return out
 
 
@@ -150,21 +163,25 @@ def written_outputs(warehouse: Path) -> dict | None:
 
 def _findings_pages(con, env, staging: Path, target: Path, raw_dir: Path | None, generated: str) -> list[dict]:
     """findings/0001.html …: the listed reports, PAGE_REPORTS per page; returns the page index."""
-    listed = data.listed_reports(con)
-    chunks = [listed.iloc[k:k + PAGE_REPORTS] for k in range(0, len(listed), PAGE_REPORTS)]
+    listed = data.listed_reports(con).assign(ord=lambda f: range(len(f)))
+    details = data.Details(con, listed)
     index = []
-    for k, chunk in enumerate(chunks, start=1):
-        ids = list(chunk.report_id)
-        blocks = report_blocks(data.page_content(con, ids), target / "findings", raw_dir, order=ids)
-        needs = int(chunk.needs_action.sum())
-        group = ("须整改（有不符或被隔离）" if needs == len(chunk) else "未完整发布（部分单元格或整份报告未能读取）" if needs == 0
-                 else "须整改，以及未完整发布的报告")
-        page = {"number": k, "total": len(chunks), "file": f"findings/{k:04d}.html", "count": len(chunk), "group": group,
-                "first": chunk.body_name.iloc[0], "last": chunk.body_name.iloc[-1],
-                "previous": f"{k - 1:04d}.html" if k > 1 else None, "next": f"{k + 1:04d}.html" if k < len(chunks) else None}
-        write_text(staging / "findings" / f"{k:04d}.html",
-                   env.get_template("findings_page.html.j2").render(page=page, blocks=blocks, generated=generated))
-        index.append(page)
+    try:
+        total = -(-len(listed) // PAGE_REPORTS)
+        for k in range(1, total + 1):
+            chunk = listed.iloc[(k - 1) * PAGE_REPORTS:k * PAGE_REPORTS]
+            blocks = report_blocks(details.take(k * PAGE_REPORTS), target / "findings", raw_dir)
+            needs = int(chunk.needs_action.sum())
+            group = ("须整改（有不符或被隔离）" if needs == len(chunk) else "未完整发布（部分单元格或整份报告未能读取）" if needs == 0
+                     else "须整改，以及未完整发布的报告")
+            page = {"number": k, "total": total, "file": f"findings/{k:04d}.html", "count": len(chunk), "group": group,
+                    "first": chunk.body_name.iloc[0], "last": chunk.body_name.iloc[-1],
+                    "previous": f"{k - 1:04d}.html" if k > 1 else None, "next": f"{k + 1:04d}.html" if k < total else None}
+            write_text(staging / "findings" / f"{k:04d}.html",
+                       env.get_template("findings_page.html.j2").render(page=page, blocks=blocks, generated=generated))
+            index.append(page)
+    finally:
+        details.close()
     return index
 
 
@@ -179,15 +196,16 @@ def letter_file(body_key: str) -> str:
 def _letters(con, env, staging: Path, target: Path, raw_dir: Path | None, generated: str) -> list[dict]:
     """letters/<body>.html: one 整改通知 per body with failures or a quarantined report; returns the index entries."""
     bodies = data.letter_bodies(con)
+    order = pd.DataFrame({"report_id": [rid for ids in bodies.report_ids for rid in ids]})
+    order["ord"] = range(len(order))
+    details = data.Details(con, order)
     entries = []
-    for start in range(0, len(bodies), LETTER_BATCH):
-        batch = bodies.iloc[start:start + LETTER_BATCH]
-        ids = [rid for ids in batch.report_ids for rid in ids]
-        content = data.page_content(con, ids)
-        blocks = {b["report"]["report_id"]: b for b in report_blocks(content, target / "letters", raw_dir, order=ids)}
-        for body in batch.to_dict("records"):
-            mine = [blocks[rid] for rid in body["report_ids"]]
-            mine = [b for b in mine if b["fails"] or b["report"]["status"] == "quarantined"]
+    read = 0
+    try:
+        for body in bodies.to_dict("records"):
+            read += len(body["report_ids"])
+            blocks = report_blocks(details.take(read), target / "letters", raw_dir)
+            mine = [b for b in blocks if b["fails"] or b["report"]["status"] == "quarantined"]
             n_error = sum(b["n_error"] for b in mine)
             n_warning = sum(b["n_warning"] for b in mine)
             years = "、".join(dict.fromkeys(b["year"] for b in mine))
@@ -200,6 +218,8 @@ def _letters(con, env, staging: Path, target: Path, raw_dir: Path | None, genera
             entries.append({"body": body["body_name"], "region_code": body["region_code"], "years": years, "n_error": n_error,
                             "n_warning": n_warning, "html": f"{stem}.html", "pdf": None,
                             "unresolved": body["body"].startswith("printed:")})
+    finally:
+        details.close()
     return entries
 
 
@@ -219,15 +239,15 @@ def _print_letters(letters_dir: Path, entries: list[dict]) -> str | None:
 
 
 def _publish(staging: Path, target: Path) -> None:
-    """Replace the previous findings pages, letters and workbook by the new ones (no stale page survives)."""
+    """Move the new findings pages, letters, workbook and summary into place (no stale page survives)."""
     for part in ("findings", "letters"):
         new, old = staging / part, target / part
         if old.exists():
             shutil.rmtree(old)
         if new.exists():
             new.rename(old)
-    (staging / "quality.xlsx").replace(target / "quality.xlsx")
-    shutil.rmtree(staging, ignore_errors=True)
+    for name in ("quality.xlsx", "quality.html"):
+        (staging / name).replace(target / name)
 
 
 def _summary(con, schema: data.Schema, generated: str, database: str) -> dict:

@@ -1,14 +1,14 @@
 """What the report shows, read from the warehouse with DuckDB.
 
 Counts and rankings are aggregated in SQL; the per-report detail (findings, the cells they
-name, extraction issues) is read one page of reports at a time, so memory stays bounded at
-100,000 reports. Columns added by the body resolver (``reports.agency_match``,
+name, not-assessable instances per rule, extraction issues) is read with one sorted scan per
+table and cut into pages (``Details``), so time grows with the warehouse and memory with a page. Columns added by the body resolver (``reports.agency_match``,
 ``agency_unresolved_reason``, table ``regions``) are used when the warehouse has them.
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections import deque
 from dataclasses import dataclass
 
 import duckdb
@@ -110,35 +110,78 @@ def listed_reports(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def page_content(con: duckdb.DuckDBPyConnection, report_ids: list[str]) -> dict[str, pd.DataFrame]:
-    """For some reports: their rows, findings (failures and not assessable), the cells the findings name, issues."""
-    ids = pd.DataFrame({"report_id": report_ids})
-    con.register("_page_ids", ids)
-    try:
-        reports = con.execute(
-            "SELECT r.*, a.region_code FROM reports r JOIN _page_ids USING (report_id) "
-            "LEFT JOIN agencies a ON a.agency_id = r.agency_id").df()
-        findings = con.execute(
-            "SELECT x.* FROM rule_results x JOIN _page_ids USING (report_id) "
-            "ORDER BY x.outcome, x.severity, x.rule_id, x.instance").df()
-        codes = findings[["report_id", "cells"]].assign(code=findings.cells.fillna("").str.split()).explode("code")
-        con.register("_page_codes", codes[["report_id", "code"]].dropna().drop_duplicates())
-        cells = con.execute(
-            "SELECT c.report_id, c.code, c.raw, c.value_status, c.page, c.line, c.table_index, c.row_index, c.col_index, "
-            "c.source_kind, c.recovery FROM cells c JOIN _page_codes USING (report_id, code)").df()
-        subtotals = con.execute(
-            "SELECT s.report_id, s.code, s.raw, 'number' AS value_status, s.page, s.line, NULL AS table_index, "
-            "NULL AS row_index, NULL AS col_index, s.source_kind, 'none' AS recovery "
-            "FROM printed_subtotals s JOIN _page_codes USING (report_id, code)").df()
-        issues = con.execute(
-            "SELECT i.* FROM extraction_issues i JOIN _page_ids USING (report_id) WHERE i.severity <> 'info' "
-            "ORDER BY i.report_id, i.severity, i.kind").df()
-    finally:
-        for view in ("_page_ids", "_page_codes"):
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(view)
-    printed = pd.concat([f for f in (cells, subtotals) if len(f)], ignore_index=True) if len(subtotals) else cells
-    return {"reports": reports, "findings": findings, "cells": printed, "issues": issues}
+class Details:
+    """The detail of many reports, read in a given order with one scan of each table, then cut into pages.
+
+    ``order`` holds (report_id, ord). Each part — report rows, failures, the cells the failures
+    name, not-assessable instances grouped per rule with the cells they miss, extraction issues —
+    is one query sorted by ``ord`` and read in batches; ``take(limit)`` returns everything with
+    ``ord < limit``. Whatever the number of pages, each table is read once and memory holds one
+    page at a time.
+    """
+
+    QUERIES = {
+        "reports": "SELECT o.ord, r.*, a.region_code FROM reports r JOIN _order o USING (report_id) "
+                   "LEFT JOIN agencies a ON a.agency_id = r.agency_id ORDER BY o.ord",
+        "findings": "SELECT o.ord, x.* FROM rule_results x JOIN _order o USING (report_id) WHERE x.outcome = 'fail' "
+                    "ORDER BY o.ord, x.severity, x.rule_id, x.instance",
+        "cells": """WITH f AS (SELECT DISTINCT o.ord, x.report_id, unnest(string_split(x.cells, ' ')) AS code
+                               FROM rule_results x JOIN _order o USING (report_id) WHERE x.outcome = 'fail')
+                    SELECT f.ord, c.report_id, c.code, c.raw, c.value_status, c.page, c.line, c.table_index, c.row_index,
+                           c.col_index, c.source_kind, c.recovery FROM f JOIN cells c USING (report_id, code)
+                    UNION ALL
+                    SELECT f.ord, s.report_id, s.code, s.raw, 'number', s.page, s.line, NULL, NULL, NULL, s.source_kind, 'none'
+                    FROM f JOIN printed_subtotals s USING (report_id, code)
+                    ORDER BY 1""",
+        # per report and rule: how many instances could not be assessed, and which printed cells they miss
+        "not_assessable": """WITH n AS (SELECT o.ord, x.report_id, x.rule_id, x.cells, x.message
+                                        FROM rule_results x JOIN _order o USING (report_id) WHERE x.outcome = 'not_assessable'),
+                    counted AS (SELECT ord, report_id, rule_id, count(*) AS n, min(message) AS message FROM n GROUP BY ALL),
+                    codes AS (SELECT DISTINCT ord, report_id, rule_id, unnest(string_split(cells, ' ')) AS code FROM n),
+                    missing AS (
+                      SELECT k.ord, k.report_id, k.rule_id, k.code, coalesce(c.value_status, 'not_printed') AS status, c.raw
+                      FROM codes k LEFT JOIN cells c USING (report_id, code)
+                      WHERE (k.code IN (SELECT code FROM indicators) OR k.code LIKE 'printed_subtotal.%')
+                        AND coalesce(c.value_status, 'not_printed') <> 'number')
+                    SELECT c.ord, c.report_id, c.rule_id, c.n, c.message,
+                           list({'code': m.code, 'status': m.status, 'raw': m.raw} ORDER BY m.code) FILTER (WHERE m.code IS NOT NULL) AS missing
+                    FROM counted c LEFT JOIN missing m USING (ord, report_id, rule_id)
+                    GROUP BY ALL ORDER BY c.ord, c.rule_id""",
+        "issues": "SELECT o.ord, i.* FROM extraction_issues i JOIN _order o USING (report_id) WHERE i.severity <> 'info' "
+                  "ORDER BY o.ord, i.severity, i.kind",
+    }
+    BATCH = 5_000
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, order: pd.DataFrame, parts: tuple[str, ...] = tuple(QUERIES)):
+        self._streams = {}
+        for part in parts:
+            cur = con.cursor()
+            cur.register("_order", order[["report_id", "ord"]])
+            cur.execute(self.QUERIES[part])
+            self._streams[part] = [cur, [d[0] for d in cur.description], deque(), False]
+
+    def take(self, limit: int) -> dict[str, list[dict]]:
+        """Every row of every part with ``ord < limit`` (parts the stream was not asked for are empty)."""
+        out = {}
+        for part, stream in self._streams.items():
+            cur, names, buffer, done = stream
+            rows = []
+            while True:
+                while buffer and buffer[0][0] < limit:
+                    rows.append(dict(zip(names, buffer.popleft())))
+                if buffer or done:
+                    break
+                batch = cur.fetchmany(self.BATCH)
+                if not batch:
+                    stream[3] = done = True
+                buffer.extend(batch)
+            out[part] = rows
+        return out
+
+    def close(self) -> None:
+        """Close the cursors."""
+        for cur, *_ in self._streams.values():
+            cur.close()
 
 
 def rollup_mismatches(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[pd.DataFrame, int]:

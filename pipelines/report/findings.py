@@ -30,6 +30,7 @@ class CellView:
     label: str
     printed: str
     where: str
+    status: str = ""  # cells.value_status; 'not_printed' when the report has no such cell
 
 
 @dataclass
@@ -59,6 +60,11 @@ class FindingView:
     message: str = ""
 
     @property
+    def missing_cells(self) -> list[CellView]:
+        """The cells that make an instance not assessable: printed blank, not printed or unreadable."""
+        return [c for c in self.cells if c.status != "number"]
+
+    @property
     def values_line(self) -> str:
         """'“（七）总计”：21；各项办理结果之和：27（相差 -6）' — empty when the rule compares no numbers."""
         if not (self.found_label or self.expected_label):
@@ -86,8 +92,9 @@ def _relation(rule_id: str, instance: str) -> str:
     return name("rule_op", op) if op in ("==", "<=", ">=", "<", ">") else ""
 
 
-def finding_view(row: dict, cells: dict[tuple[str, str], dict] | None) -> FindingView:
-    """The view of one ``rule_results`` row; ``cells`` maps (report_id, code) to the cell's row (None: name the cells only)."""
+def finding_view(row: dict, cells: dict[tuple[str, str], dict] | None, locate: bool = True) -> FindingView:
+    """The view of one ``rule_results`` row; ``cells`` maps (report_id, code) to the cell's row (None: name the cells
+    only); ``locate=False`` leaves out where the cells are."""
     row = {k: None if _missing(v) else v for k, v in row.items()}
     text = rule_text(row["rule_id"])
     instance = row.get("instance") or ""
@@ -105,11 +112,12 @@ def finding_view(row: dict, cells: dict[tuple[str, str], dict] | None) -> Findin
             continue
         c = cells.get((row["report_id"], code))
         if c is None:
-            printed = "未印出"
-        else:
-            raw = c.get("raw")
-            printed = raw if raw not in (None, "") and not (isinstance(raw, float) and math.isnan(raw)) else name("cells.value_status", c.get("value_status") or "blank")
-        view.cells.append(CellView(code=code, label=cell_label(code), printed=printed, where="" if c is None else where(c)))
+            view.cells.append(CellView(code, cell_label(code), "未印出", "", "not_printed"))
+            continue
+        status = c.get("value_status") or "blank"
+        raw = None if _missing(c.get("raw")) else c.get("raw")
+        printed = raw if raw else name("cells.value_status", status)
+        view.cells.append(CellView(code, cell_label(code), printed, where(c) if locate else "", status))
     evidence = row.get("evidence") or ""
     if row["kind"] == "cross_year":
         m = _COMPARED.match(evidence)

@@ -13,13 +13,12 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines.report.findings import FindingView, finding_view
-from pipelines.report.texts import name, number
+from pipelines.report.texts import cell_label, name, number, rule_text
 
-NA_SHOWN = 200  # not-assessable rows listed per report (the rest are counted; all are in the workbook)
+MISSING_SHOWN = 8  # cells named per rule in a report's not-assessable summary
 
 
 def environment() -> Environment:
@@ -40,7 +39,7 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def _clean(v):
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT else v
+    return None if isinstance(v, float) and math.isnan(v) else v
 
 
 def file_href(raw_dir: Path | None, source_path: str, page_dir: Path) -> str | None:
@@ -73,31 +72,37 @@ def status_note(report: dict, issues: list[dict], n_error: int) -> str:
     return ""
 
 
-def report_blocks(content: dict[str, pd.DataFrame], page_dir: Path, raw_dir: Path | None,
-                  order: list[str] | None = None) -> list[dict]:
-    """One view per report: its row, failures (errors first), not-assessable instances, extraction issues."""
-    cells = {(c["report_id"], c["code"]): c for c in content["cells"].to_dict("records")}
+def report_blocks(content: dict[str, list[dict]], page_dir: Path, raw_dir: Path | None) -> list[dict]:
+    """One view per report (in the order of ``content['reports']``): its row, failures (errors first), the
+    not-assessable instances grouped per rule with the cells they miss, and the extraction issues."""
+    cells = {(c["report_id"], c["code"]): c for c in content["cells"]}
     findings: dict[str, list[FindingView]] = {}
-    for row in content["findings"].to_dict("records"):
+    for row in content["findings"]:
         findings.setdefault(row["report_id"], []).append(finding_view(row, cells))
+    not_assessable: dict[str, list[dict]] = {}
+    for row in content.get("not_assessable", []):
+        missing = [(cell_label(m["code"]), m["raw"] or name("cells.value_status", m["status"])) for m in (row["missing"] or [])]
+        not_assessable.setdefault(row["report_id"], []).append({
+            "title": rule_text(row["rule_id"]).title, "rule_id": row["rule_id"], "count": row["n"], "message": row["message"],
+            "missing": missing[:MISSING_SHOWN], "more": max(0, len(missing) - MISSING_SHOWN),
+        })
     issues: dict[str, list[dict]] = {}
-    for row in content["issues"].to_dict("records"):
+    for row in content["issues"]:
         issues.setdefault(row["report_id"], []).append({k: _clean(v) for k, v in row.items()})
-    reports = {r["report_id"]: {k: _clean(v) for k, v in r.items()} for r in content["reports"].to_dict("records")}
     out = []
-    for report_id in order or list(reports):
-        r = reports[report_id]
-        fs = findings.get(report_id, [])
-        fails = sorted((f for f in fs if f.outcome == "fail"), key=lambda f: (f.severity != "error", f.rule_id, f.instance))
-        na = [f for f in fs if f.outcome != "fail"]
-        its = issues.get(report_id, [])
-        n_error = sum(f.severity == "error" for f in fails)
+    for r in content["reports"]:
+        r = {k: _clean(v) for k, v in r.items()}
+        report_id = r["report_id"]
+        fails = sorted(findings.get(report_id, []), key=lambda f: (f.severity != "error", f.rule_id, f.instance))
         groups: list[list[FindingView]] = []
         for f in fails:  # a letter names each rule once, with every place it fails
             if groups and groups[-1][0].rule_id == f.rule_id:
                 groups[-1].append(f)
             else:
                 groups.append([f])
+        its = issues.get(report_id, [])
+        na = not_assessable.get(report_id, [])
+        n_error = sum(f.severity == "error" for f in fails)
         out.append({
             "report": r,
             "fail_groups": groups,
@@ -106,8 +111,8 @@ def report_blocks(content: dict[str, pd.DataFrame], page_dir: Path, raw_dir: Pat
             "fails": fails,
             "n_error": n_error,
             "n_warning": len(fails) - n_error,
-            "na": na[:NA_SHOWN],
-            "na_total": len(na),
+            "na": na,
+            "na_total": sum(g["count"] for g in na),
             "issues": its,
             "status_note": status_note(r, its, n_error),
             "file_href": file_href(raw_dir, r.get("source_path") or "", page_dir),

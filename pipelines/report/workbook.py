@@ -17,7 +17,7 @@ import xlsxwriter
 from pipelines.registry import NEW_ERAS, load_registry
 from pipelines.report import data
 from pipelines.report.findings import finding_view
-from pipelines.report.texts import cell_label, name
+from pipelines.report.texts import cell_label, name, rule_text
 
 MAX_ROWS = 1_048_576 - 2  # Excel's limit, less the header and the truncation note
 BATCH = 5_000
@@ -30,8 +30,8 @@ FINDING_COLUMNS = [
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
-    """Rows of a query as dicts, in batches."""
-    cur = con.execute(sql, params or [])
+    """Rows of a query as dicts, in batches (on a cursor of its own, so other queries can run meanwhile)."""
+    cur = con.cursor().execute(sql, params or [])
     names = [d[0] for d in cur.description]
     while True:
         rows = cur.fetchmany(BATCH)
@@ -86,23 +86,39 @@ def _finding_row(view, body: str, year, status: str, region: str | None, source_
     ]
 
 
-def _findings(book, formats, con, outcome: str, title: str, columns) -> _Sheet:
-    sheet = _Sheet(book, title, columns, formats)
+def _failures(book, formats, con) -> _Sheet:
+    """Every failure, one row each, with the printed cells and where they are."""
+    sheet = _Sheet(book, "问题清单", FINDING_COLUMNS, formats)
     sql = (
         f"SELECT x.*, {data.BODY_NAME} AS body_name, r.status, r.source_path, r.source_url, a.region_code "
         "FROM rule_results x JOIN reports r USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id "
-        f"WHERE x.outcome = ? ORDER BY a.region_code NULLS LAST, body_name, x.report_year, x.report_id, x.severity, x.rule_id, x.instance"
+        "WHERE x.outcome = 'fail' ORDER BY a.region_code NULLS LAST, body_name, x.report_year, x.report_id, x.severity, x.rule_id, x.instance"
     )
-    for batch in _fetch(con, sql, [outcome]):
-        cells = _cells(con, batch) if outcome == "fail" else None
+    for batch in _fetch(con, sql):
+        cells = _cells(con, batch)
         for r in batch:
-            view = finding_view(r, cells)
-            if outcome == "fail":
-                row = _finding_row(view, r["body_name"], r["report_year"], r["status"], r["region_code"], r["source_path"], r["source_url"])
-            else:
-                row = [r["region_code"], r["body_name"], r["report_year"], view.title,
-                       "；".join(c.label for c in view.cells), view.message, view.rule_id, view.instance, r["source_path"]]
+            row = _finding_row(finding_view(r, cells), r["body_name"], r["report_year"], r["status"], r["region_code"],
+                               r["source_path"], r["source_url"])
             if not sheet.add(row):
+                break
+    sheet.close()
+    return sheet
+
+
+def _not_assessable(book, formats, con) -> _Sheet:
+    """Not-assessable instances, one row per report and rule (how many, which instances)."""
+    sheet = _Sheet(book, "无法判断", [("地区代码", 9), ("单位", 24), ("年度", 6), ("规则", 34), ("项数", 6), ("规则实例", 60),
+                                     ("说明（英文原文，第一项）", 50), ("规则编号", 14), ("文件", 40)], formats)
+    sql = (
+        f"SELECT a.region_code, {data.BODY_NAME} AS body_name, r.report_year, x.rule_id, count(*) AS n, "
+        "left(string_agg(x.instance, '；' ORDER BY x.instance), 2000) AS instances, min(x.message) AS message, r.source_path "
+        "FROM rule_results x JOIN reports r USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id "
+        "WHERE x.outcome = 'not_assessable' GROUP BY ALL ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.source_path, x.rule_id"
+    )
+    for batch in _fetch(con, sql):
+        for r in batch:
+            if not sheet.add([r["region_code"], r["body_name"], r["report_year"], rule_text(r["rule_id"]).title, r["n"],
+                              r["instances"], r["message"], r["rule_id"], r["source_path"]]):
                 break
     sheet.close()
     return sheet
@@ -171,10 +187,8 @@ def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, schema: data.Sche
     about.set_column(0, 0, 16)
     about.set_column(1, 1, 100)
     sheets: dict[str, _Sheet] = {}
-    sheets["问题清单"] = _findings(book, formats, con, "fail", "问题清单", FINDING_COLUMNS)
-    sheets["无法判断"] = _findings(book, formats, con, "not_assessable", "无法判断", [
-        ("地区代码", 9), ("单位", 24), ("年度", 6), ("规则", 34), ("涉及的单元格", 50), ("说明（英文原文）", 50), ("规则编号", 14),
-        ("规则实例", 24), ("文件", 40)])
+    sheets["问题清单"] = _failures(book, formats, con)
+    sheets["无法判断"] = _not_assessable(book, formats, con)
     unresolved, _, _ = data.unresolved_bodies(con, schema, None)
     s = sheets["未识别单位"] = _Sheet(book, "未识别单位", [("印出名称", 30), ("报告数", 8), ("年度", 16), ("状态", 16), ("原因", 40),
                                                     ("示例文件", 40), ("来源", 40)], formats)
@@ -208,7 +222,7 @@ def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, schema: data.Sche
     about.write_row(0, 0, ["政府信息公开工作年度报告核查明细", f"生成于 {generated}"], formats["head"])
     explain = {
         "问题清单": "每一项不符：涉及的单元格、印出值与位置、实为与应为、原文、依据、整改要求、文件与来源。",
-        "无法判断": "核对所需的单元格空白或无法读取的规则实例（不算通过，也不算不符）。",
+        "无法判断": "核对所需的单元格空白或无法读取的规则实例（不算通过，也不算不符），每份报告每条规则一行。",
         "未识别单位": "发布单位未能对应到单位登记的报告，按印出名称归并。",
         "汇总核对": "区域汇总报告印出数与下级已发布报告之和的比较（仅可相加的指标）。",
         "跨年变化": "同一单位相邻两年的衔接与突变。",
