@@ -74,7 +74,7 @@ def landing_zone(base: Path) -> Path:
     manifest = [r for r in _rows(RAW / "MANIFEST.csv") if r["file"] in DOCS]
     manifest += [{**r, "file": f"synth/{r['file']}"} for r in _rows(synth / "MANIFEST.csv")]
     _write(raw / "MANIFEST.csv", manifest)
-    _write(raw / "agencies.csv", _rows(RAW / "agencies.csv") + _rows(synth / "agencies.csv"))
+    shutil.copy2(RAW / "agencies.csv", raw / "agencies.csv")  # overrides; every other body is placed by the resolver
     return raw
 
 
@@ -119,7 +119,7 @@ def check_summary(browser: Browser, wh: Path) -> None:
     assert not [u for u in browser.requests if not u.startswith(("file:", "data:"))], browser.requests
     text = browser.text()
     for needle in ("政府信息公开工作年度报告核查报告", "错误（须更正）", "表三 （七）总计与各项办理结果之和不符",
-                   "表四 总计与各项结果之和不符", "汇总报告与下级合计核对", "示例市", "跨年度变化", "与上年相比变化超过十倍",
+                   "表四 总计与各项结果之和不符", "汇总报告与下级合计核对", "跨年度变化", "与上年相比变化超过十倍",
                    "表二「行政许可」·处理决定数量", "未识别的单位", "某区审计局", "个单元格无法读取", "项无法判断"):
         assert needle in text, needle
     for english in ("the sum of", "not assessable", "the text states", "compared with"):
@@ -127,8 +127,8 @@ def check_summary(browser: Browser, wh: Path) -> None:
     severities = browser.evaluate("[...document.querySelectorAll('#rules td:nth-child(2)')].slice(0, 3).map(e => e.innerText)")
     assert severities[:2] == ["错误（须更正）", "错误（须更正）"], severities  # the two error rules come first
     # the injected district: its printed aggregate differs from the sum of its bodies
-    differing = sql(wh, "SELECT count(*) FROM v_rollup_vs_reported WHERE abs(difference) > 0")[0][0]
-    assert differing > 0 and f"{differing} 个指标不一致" in text
+    differing = sql(wh, "SELECT count(*), min(region_name) FROM v_rollup_vs_reported WHERE abs(difference) > 0")[0]
+    assert differing[0] > 0 and f"{differing[0]} 个指标不一致" in text and differing[1] in text
 
 
 def check_findings_page(browser: Browser, wh: Path, raw: Path) -> None:
@@ -168,7 +168,8 @@ def check_letters(browser: Browser, wh: Path, manifest: dict) -> None:
     html_files = sorted(p for p in letters.glob("*.html") if p.name != "index.html")
     assert len(html_files) == len(bodies) == len(manifest["letters"]) == len(manifest["pdfs"])
     assert {quality.letter_file(b) for b in bodies} == {p.stem for p in html_files}
-    hongze = letters / "js-huaian-hongze-gov.html"
+    hongze_id = sql(wh, "SELECT agency_id FROM reports WHERE report_id = ?", HONGZE_2023)[0][0]
+    hongze = letters / f"{quality.letter_file(hongze_id)}.html"
     source = hongze.read_text(encoding="utf-8")
     assert "@page" in source and "@media print" in source
     browser.screenshot(hongze, OUTPUT / "letter_hongze.png", 900, 1800)
@@ -176,15 +177,17 @@ def check_letters(browser: Browser, wh: Path, manifest: dict) -> None:
     for needle in ("关于淮安市洪泽区人民政府政府信息公开工作年度报告有关问题的整改通知", "2 项为错误，须予更正", "表四「行政复议」·总计 印为 0",
                    "整改要求：", "与上年相比变化超过十倍", "（盖章）"):
         assert needle in text, needle
-    pdf = PdfReader(letters / "js-huaian-hongze-gov.pdf")
+    pdf = PdfReader(hongze.with_suffix(".pdf"))
     first = pdf.pages[0]
     assert round(float(first.mediabox.width)) == 595 and round(float(first.mediabox.height)) == 842  # A4
     pdf_text = "".join(p.extract_text() for p in pdf.pages)
     assert "整改通知" in pdf_text and "T4-SUM-V21" in pdf_text
     for pdf_path in manifest["pdfs"]:
         assert Path(pdf_path).read_bytes()[:5] == b"%PDF-"
-    city = letters / "synth-d1.html"  # the injected district: warnings only, so a request to verify
-    assert "核实通知" in city.read_text(encoding="utf-8")
+    injected = sql(wh, "SELECT DISTINCT agency_id FROM reports WHERE report_id IN "
+                       "(SELECT report_id FROM rule_results WHERE rule_id LIKE 'L-AGG%' AND outcome = 'fail')")
+    assert injected  # the injected district's aggregate: warnings only, so a request to verify
+    assert all("核实通知" in (letters / f"{quality.letter_file(a)}.html").read_text(encoding="utf-8") for (a,) in injected)
     browser.open(letters / "index.html")
     assert browser.evaluate("document.querySelectorAll('#letters tr[data-text]').length") == len(bodies)
 
