@@ -212,10 +212,11 @@ def _letters(con, env, staging: Path, target: Path, raw_dir: Path | None, genera
             title = f"关于{body['body_name']}政府信息公开工作年度报告有关问题的{'整改通知' if n_error or body['quarantined'] else '核实通知'}"
             stem = letter_file(body["body"])
             write_text(staging / "letters" / f"{stem}.html", env.get_template("letter.html.j2").render(
-                title=title, body=body["body_name"], body_key=body["body"], region_code=body["region_code"], years=years,
+                title=title, body=body["body_name"], body_key=body["body"], region_code=body["region_code"], region_name=body["region_name"], years=years,
                 blocks=mine, n_error=n_error, n_warning=n_warning, generated=generated, pdf_name=f"{stem}.pdf",
             ))
-            entries.append({"body": body["body_name"], "region_code": body["region_code"], "years": years, "n_error": n_error,
+            entries.append({"body": body["body_name"], "region_code": body["region_code"], "region_name": body["region_name"],
+                            "years": years, "n_error": n_error,
                             "n_warning": n_warning, "html": f"{stem}.html", "pdf": None,
                             "unresolved": body["body"].startswith("printed:")})
     finally:
@@ -276,10 +277,10 @@ def _summary(con, schema: data.Schema, generated: str, database: str) -> dict:
         "na_rules": [r for r in rules_rows if not r["failed"] and r["not_assessable"]],
         "clean_reports": overview["documents"] - listed,
         "rollups": {
-            "overview": roll_overview.head(TOP_ROWS).to_dict("records"),
-            "overview_more": max(0, len(roll_overview) - TOP_ROWS),
+            "compared": roll_overview[roll_overview.aggregate_report_id.notna()].head(TOP_ROWS).to_dict("records"),
+            "uncompared": roll_overview[roll_overview.aggregate_report_id.isna()].head(TOP_ROWS).to_dict("records"),
             "regions": len(roll_overview),
-            "with_aggregate": int(roll_overview.aggregate_report_id.notna().sum()) if len(roll_overview) else 0,
+            "with_aggregate": int(roll_overview.aggregate_report_id.notna().sum()),
             "rows": [{**r, "label": cell_label(r["code"])} for r in mismatches.to_dict("records")],
             "total": total,
         },

@@ -136,8 +136,8 @@ def check_findings_page(browser: Browser, wh: Path, raw: Path) -> None:
     page = wh / "reports" / "findings" / "0001.html"
     browser.screenshot(page, OUTPUT / "quality_findings.png", 1280, 2600)
     text = browser.text()
-    for needle in ("表四「行政复议」·总计 印为 0", "第4页", "四项结果之和（应等于）：11（相差 -11）", "隔离（须整改）",
-                   "“（七）总计”：21；各项办理结果之和（应等于）：27（相差 -6）", "原文：“予以公开及部分公开258件",
+    for needle in ("表四「行政复议」·总计 印为 0", "第4页", "应等于四项结果之和 11（相差 -11）", "隔离（须整改）",
+                   "“（七）总计” 21，应等于各项办理结果之和 27（相差 -6）", "原文：“予以公开及部分公开258件",
                    "整改：核对该类四项结果的件数", "对比：2023年度报告", "繁体字转载副本，数字不予采用"):
         assert needle in text, needle
     # failures first: every report with a failure comes before every report without one

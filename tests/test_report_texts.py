@@ -94,7 +94,7 @@ def test_a_sum_failure_says_where_and_by_how_much():
                                                 "row_index": None, "col_index": None, "line": None, "source_kind": "pdf_text", "recovery": "none"}}
     v = finding_view(row, cells)
     assert v.title == "表四 总计与各项结果之和不符" and v.severity_text == "错误（须更正）"
-    assert v.values_line == "该类“总计”：0；四项结果之和（应等于）：11（相差 -11）"
+    assert v.values_line == "该类“总计” 0，应等于四项结果之和 11（相差 -11）"
     assert [c.printed for c in v.cells[:3]] == ["0", "空白", "未印出"]
     assert v.cells[0].label == "表四「行政复议」·总计" and v.cells[0].where == "第4页 · 第5个表格第4行第5列"
     assert "四项结果" in v.fix or "总计" in v.fix
@@ -106,7 +106,7 @@ def test_a_narrative_failure_quotes_and_keeps_the_tables_bound():
                found=258.0, expected=275.0, evidence="予以公开及部分公开258件,占33.9%;",
                message="N-CAT-GRANTPART-V19 [granted_or_partial]: the text states 258, the tables give at least 275")
     v = finding_view(row, {})
-    assert v.values_line == "正文所述：258；表三数字：至少 275"  # a bound, not a difference
+    assert v.values_line == "正文所述 258；表三数字 至少 275"  # a bound, not a difference
     assert [c.code for c in v.cells] == ["t3.results.granted.total", "t3.results.partially_granted.total"]  # groups dropped
     assert v.evidence.startswith("予以公开及部分公开258件")
 

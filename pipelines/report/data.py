@@ -18,6 +18,12 @@ import pandas as pd
 BODY_KEY = "coalesce(r.agency_id, 'printed:' || coalesce(r.agency_printed, r.report_id))"
 BODY_NAME = "coalesce(r.agency, r.agency_printed, '（未读出单位名称）')"
 FAILED = "SELECT DISTINCT report_id FROM rule_results WHERE outcome = 'fail'"
+# a report's region: the code of its body and the full name of the division (province, prefecture, county)
+REGION_JOIN = (
+    "LEFT JOIN agencies a ON a.agency_id = r.agency_id LEFT JOIN regions g ON g.region_code = a.region_code "
+    "LEFT JOIN regions g1 ON g1.region_code = g.parent_code LEFT JOIN regions g2 ON g2.region_code = g1.parent_code"
+)
+REGION = "a.region_code, nullif(concat_ws('', g2.name, g1.name, g.name), '') AS region_name"
 
 
 @dataclass
@@ -101,10 +107,10 @@ def listed_reports(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                      count(*) FILTER (WHERE outcome = 'fail' AND severity = 'error') AS n_error,
                      count(*) FILTER (WHERE outcome = 'fail' AND severity = 'warning') AS n_warning
               FROM rule_results GROUP BY report_id)
-            SELECT r.report_id, {BODY_NAME} AS body_name, a.region_code, r.report_year, r.status,
+            SELECT r.report_id, {BODY_NAME} AS body_name, {REGION}, r.report_year, r.status,
                    coalesce(n.n_error, 0) AS n_error, coalesce(n.n_warning, 0) AS n_warning,
                    (r.status = 'quarantined' OR coalesce(n.n_error, 0) + coalesce(n.n_warning, 0) > 0) AS needs_action
-            FROM reports r LEFT JOIN n USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id
+            FROM reports r LEFT JOIN n USING (report_id) {REGION_JOIN}
             WHERE r.status <> 'published' OR coalesce(n.n_error, 0) + coalesce(n.n_warning, 0) > 0
             ORDER BY needs_action DESC, a.region_code NULLS LAST, body_name, r.report_year NULLS LAST, r.report_id"""
     ).df()
@@ -121,8 +127,7 @@ class Details:
     """
 
     QUERIES = {
-        "reports": "SELECT o.ord, r.*, a.region_code FROM reports r JOIN _order o USING (report_id) "
-                   "LEFT JOIN agencies a ON a.agency_id = r.agency_id ORDER BY o.ord",
+        "reports": f"SELECT o.ord, r.*, {REGION} FROM reports r JOIN _order o USING (report_id) {REGION_JOIN} ORDER BY o.ord",
         "findings": "SELECT o.ord, x.* FROM rule_results x JOIN _order o USING (report_id) WHERE x.outcome = 'fail' "
                     "ORDER BY o.ord, x.severity, x.rule_id, x.instance",
         "cells": """WITH f AS (SELECT DISTINCT o.ord, x.report_id, unnest(string_split(x.cells, ' ')) AS code
@@ -211,8 +216,8 @@ def cross_year_failures(con: duckdb.DuckDBPyConnection, limit: int | None) -> tu
     """Year-over-year findings (Y-* rules) with the body, and how many there are."""
     total = con.execute("SELECT count(*) FROM rule_results WHERE kind = 'cross_year' AND outcome = 'fail'").fetchone()[0]
     frame = con.execute(
-        f"""SELECT x.*, {BODY_NAME} AS body_name, r.status, r.source_url, r.source_path, a.region_code
-            FROM rule_results x JOIN reports r USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id
+        f"""SELECT x.*, {BODY_NAME} AS body_name, r.status, r.source_url, r.source_path, {REGION}
+            FROM rule_results x JOIN reports r USING (report_id) {REGION_JOIN}
             WHERE x.kind = 'cross_year' AND x.outcome = 'fail'
             ORDER BY x.severity, body_name, x.report_year, x.rule_id, x.instance {'' if limit is None else f'LIMIT {int(limit)}'}"""
     ).df()
@@ -240,9 +245,10 @@ def letter_bodies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Bodies that get a letter: a failed rule or a quarantined report; with their name and reports."""
     return con.execute(
         f"""SELECT {BODY_KEY} AS body, any_value({BODY_NAME}) AS body_name, any_value(a.region_code) AS region_code,
+                   any_value(nullif(concat_ws('', g2.name, g1.name, g.name), '')) AS region_name,
                    list(r.report_id ORDER BY r.report_year, r.report_id) AS report_ids,
                    count(*) FILTER (WHERE r.status = 'quarantined') AS quarantined
-            FROM reports r LEFT JOIN agencies a ON a.agency_id = r.agency_id
+            FROM reports r {REGION_JOIN}
             WHERE r.status = 'quarantined' OR r.report_id IN ({FAILED})
             GROUP BY 1 ORDER BY any_value(a.region_code) NULLS LAST, body_name, body"""
     ).df()

@@ -66,16 +66,12 @@ class FindingView:
 
     @property
     def values_line(self) -> str:
-        """'“（七）总计”：21；各项办理结果之和：27（相差 -6）' — empty when the rule compares no numbers."""
+        """'“（七）总计” 21，应等于各项办理结果之和 27（相差 -6）' — empty when the rule compares no numbers."""
         if not (self.found_label or self.expected_label):
             return ""
-        parts = []
-        if self.found_label:
-            parts.append(f"{self.found_label}：{self.found}")
-        if self.expected_label:
-            rel = f"（{self.relation}）" if self.relation else ""
-            parts.append(f"{self.expected_label}{rel}：{self.expected}")
-        line = "；".join(parts)
+        found = f"{self.found_label} {self.found}"
+        expected = f"{self.expected_label} {self.expected}"
+        line = f"{found}，{self.relation}{expected}" if self.relation else f"{found}；{expected}"
         return line + (f"（相差 {self.difference}）" if self.difference else "")
 
 

@@ -23,7 +23,7 @@ MAX_ROWS = 1_048_576 - 2  # Excel's limit, less the header and the truncation no
 BATCH = 5_000
 
 FINDING_COLUMNS = [
-    ("地区代码", 9), ("单位", 24), ("年度", 6), ("报告状态", 12), ("严重程度", 12), ("问题", 34), ("涉及的单元格（印出值·位置）", 50),
+    ("地区", 20), ("单位", 24), ("年度", 6), ("报告状态", 12), ("严重程度", 12), ("问题", 34), ("涉及的单元格（印出值·位置）", 50),
     ("实为 / 应为", 34), ("原文", 40), ("依据", 40), ("整改要求", 40), ("对比报告", 30), ("规则编号", 14), ("规则实例", 24),
     ("文件", 40), ("来源", 40),
 ]
@@ -77,6 +77,11 @@ class _Sheet:
             self.ws.autofilter(0, 0, self.row - 1, self.ncols - 1)
 
 
+def _region(r: dict) -> str | None:
+    """'江苏省淮安市洪泽区 320813' (name and code of the body's division), or None when the body is not placed."""
+    return " ".join(x for x in (r.get("region_name"), r.get("region_code")) if x) or None
+
+
 def _finding_row(view, body: str, year, status: str, region: str | None, source_path: str, source_url: str | None) -> list:
     return [
         region, body, year, name("reports.status", status), view.severity_text, view.title,
@@ -90,14 +95,14 @@ def _failures(book, formats, con) -> _Sheet:
     """Every failure, one row each, with the printed cells and where they are."""
     sheet = _Sheet(book, "问题清单", FINDING_COLUMNS, formats)
     sql = (
-        f"SELECT x.*, {data.BODY_NAME} AS body_name, r.status, r.source_path, r.source_url, a.region_code "
-        "FROM rule_results x JOIN reports r USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id "
+        f"SELECT x.*, {data.BODY_NAME} AS body_name, r.status, r.source_path, r.source_url, {data.REGION} "
+        f"FROM rule_results x JOIN reports r USING (report_id) {data.REGION_JOIN} "
         "WHERE x.outcome = 'fail' ORDER BY a.region_code NULLS LAST, body_name, x.report_year, x.report_id, x.severity, x.rule_id, x.instance"
     )
     for batch in _fetch(con, sql):
         cells = _cells(con, batch)
         for r in batch:
-            row = _finding_row(finding_view(r, cells), r["body_name"], r["report_year"], r["status"], r["region_code"],
+            row = _finding_row(finding_view(r, cells), r["body_name"], r["report_year"], r["status"], _region(r),
                                r["source_path"], r["source_url"])
             if not sheet.add(row):
                 break
@@ -107,17 +112,17 @@ def _failures(book, formats, con) -> _Sheet:
 
 def _not_assessable(book, formats, con) -> _Sheet:
     """Not-assessable instances, one row per report and rule (how many, which instances)."""
-    sheet = _Sheet(book, "无法判断", [("地区代码", 9), ("单位", 24), ("年度", 6), ("规则", 34), ("项数", 6), ("规则实例", 60),
+    sheet = _Sheet(book, "无法判断", [("地区", 20), ("单位", 24), ("年度", 6), ("规则", 34), ("项数", 6), ("规则实例", 60),
                                      ("说明（英文原文，第一项）", 50), ("规则编号", 14), ("文件", 40)], formats)
     sql = (
-        f"SELECT a.region_code, {data.BODY_NAME} AS body_name, r.report_year, x.rule_id, count(*) AS n, "
+        f"SELECT {data.REGION}, {data.BODY_NAME} AS body_name, r.report_year, x.rule_id, count(*) AS n, "
         "left(string_agg(x.instance, '；' ORDER BY x.instance), 2000) AS instances, min(x.message) AS message, r.source_path "
-        "FROM rule_results x JOIN reports r USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id "
+        f"FROM rule_results x JOIN reports r USING (report_id) {data.REGION_JOIN} "
         "WHERE x.outcome = 'not_assessable' GROUP BY ALL ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.source_path, x.rule_id"
     )
     for batch in _fetch(con, sql):
         for r in batch:
-            if not sheet.add([r["region_code"], r["body_name"], r["report_year"], rule_text(r["rule_id"]).title, r["n"],
+            if not sheet.add([_region(r), r["body_name"], r["report_year"], rule_text(r["rule_id"]).title, r["n"],
                               r["instances"], r["message"], r["rule_id"], r["source_path"]]):
                 break
     sheet.close()
@@ -148,14 +153,14 @@ def _published_table(book, formats, con, table_id: str, title: str) -> _Sheet:
         for row in reg.template(era):
             if row.table_id == table_id and not row.is_subtotal:
                 codes.extend(c for c in row.codes if c not in codes)
-    head = [("地区代码", 9), ("单位", 24), ("年度", 6), ("格式", 10), ("报告状态", 10), ("文件", 36)]
+    head = [("地区", 20), ("单位", 24), ("年度", 6), ("格式", 10), ("报告状态", 10), ("文件", 36)]
     columns = head + [(cell_label(c), 14) for c in codes]
     sheet = _Sheet(book, title, columns, formats, codes=[""] * len(head) + codes)
     index = {c: k for k, c in enumerate(codes)}
     sql = (
-        f"SELECT r.report_id, {data.BODY_NAME} AS body_name, r.report_year, r.era, r.status, r.source_path, a.region_code, "
+        f"SELECT r.report_id, {data.BODY_NAME} AS body_name, r.report_year, r.era, r.status, r.source_path, {data.REGION}, "
         "list(c.code) AS codes, list(c.value) AS vals "
-        "FROM published_reports r JOIN cells c USING (report_id) LEFT JOIN agencies a ON a.agency_id = r.agency_id "
+        f"FROM published_reports r JOIN cells c USING (report_id) {data.REGION_JOIN} "
         "WHERE c.table_id = ? GROUP BY ALL ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.report_id"
     )
     for batch in _fetch(con, sql, [table_id]):
@@ -164,7 +169,7 @@ def _published_table(book, formats, con, table_id: str, title: str) -> _Sheet:
             for code, v in zip(r["codes"], r["vals"]):
                 if code in index and v is not None:
                     values[index[code]] = v
-            row = [r["region_code"], r["body_name"], r["report_year"], name("reports.era", r["era"]),
+            row = [_region(r), r["body_name"], r["report_year"], name("reports.era", r["era"]),
                    name("reports.status", r["status"]), r["source_path"], *values]
             if not sheet.add(row):
                 break
@@ -206,14 +211,14 @@ def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, schema: data.Sche
     cross, _ = data.cross_year_failures(con, None)
     s = sheets["跨年变化"] = _Sheet(book, "跨年变化", FINDING_COLUMNS, formats)
     for r in cross.to_dict("records"):
-        s.add(_finding_row(finding_view(r, None), r["body_name"], r["report_year"], r["status"], r["region_code"], r["source_path"], r["source_url"]))
+        s.add(_finding_row(finding_view(r, None), r["body_name"], r["report_year"], r["status"], _region(r), r["source_path"], r["source_url"]))
     s.close()
-    s = sheets["报告清单"] = _Sheet(book, "报告清单", [("地区代码", 9), ("单位", 24), ("印出名称", 24), ("年度", 6), ("状态", 14), ("状态原因（英文原文）", 50),
+    s = sheets["报告清单"] = _Sheet(book, "报告清单", [("地区", 20), ("单位", 24), ("印出名称", 24), ("年度", 6), ("状态", 14), ("状态原因（英文原文）", 50),
                                                   ("格式", 14), ("范围", 14), ("数字", 7), ("单元格", 7), ("文件", 40), ("来源", 40)], formats)
-    for batch in _fetch(con, f"SELECT r.*, {data.BODY_NAME} AS body_name, a.region_code FROM reports r LEFT JOIN agencies a ON a.agency_id = r.agency_id "
+    for batch in _fetch(con, f"SELECT r.*, {data.BODY_NAME} AS body_name, {data.REGION} FROM reports r {data.REGION_JOIN} "
                              "ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.report_id"):
         for r in batch:
-            s.add([r["region_code"], r["body_name"], r["agency_printed"], r["report_year"], name("reports.status", r["status"]), r["reason"],
+            s.add([_region(r), r["body_name"], r["agency_printed"], r["report_year"], name("reports.status", r["status"]), r["reason"],
                    name("reports.era", r["era"]), name("reports.scope", r["scope"]), r["n_values"], r["n_cells"], r["source_path"], r["source_url"]])
     s.close()
     for table_id in ("t2", "t3", "t4", "old"):
