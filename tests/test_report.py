@@ -40,6 +40,7 @@ DOCS = [
     "incoming/jiangsu_huaian_hongze_district_gov_2024.pdf",
     "pingtan/pingtan_zone_admin_committee_2023.html",
     "pingtan/pingtan_zone_admin_committee_2024.html",
+    "incoming/fujian_pingtan_zone_admin_committee_2024.txt",  # the same report as text: a copy, counted and listed once
     "incoming/gansu_ganzhou_district_gov_2016.txt",
     "incoming/shanghai_municipal_gov_general_office_2019.html",
     "incoming/shanghai_municipal_gov_general_office_2020.excerpt_mirror_trad.txt",
@@ -140,6 +141,8 @@ def check_findings_page(browser: Browser, wh: Path, raw: Path) -> None:
                    "“（七）总计” 21，应等于各项办理结果之和 27（相差 -6）", "原文：“予以公开及部分公开258件",
                    "整改：核对该类四项结果的件数", "对比：2023年度报告", "繁体字转载副本，数字不予采用"):
         assert needle in text, needle
+    copies = sql(wh, "SELECT canonical_report_id FROM report_copies WHERE NOT is_canonical")
+    assert copies and all(f"副本：与 {c} 是同一份报告（同一报告的另一种文件格式）" in text for (c,) in copies)
     # failures first: every report with a failure comes before every report without one
     has_fail = browser.evaluate("[...document.querySelectorAll('section.report')].map(s => s.querySelectorAll('tr.fail').length > 0)")
     assert has_fail == sorted(has_fail, reverse=True) and any(has_fail)
@@ -163,8 +166,9 @@ def check_findings_page(browser: Browser, wh: Path, raw: Path) -> None:
 def check_letters(browser: Browser, wh: Path, manifest: dict) -> None:
     """One letter per body with failures (or a quarantined report), as HTML with a print stylesheet and as PDF."""
     letters = wh / "reports" / "letters"
-    bodies = {r[0] for r in sql(wh, "SELECT coalesce(agency_id, 'printed:' || agency_printed) FROM reports WHERE status = 'quarantined' "
-                                    "OR report_id IN (SELECT report_id FROM rule_results WHERE outcome = 'fail')")}
+    bodies = {r[0] for r in sql(wh, "SELECT coalesce(agency_id, 'printed:' || agency_printed) FROM reports WHERE (status = 'quarantined' "
+                                    "OR report_id IN (SELECT report_id FROM rule_results WHERE outcome = 'fail')) "
+                                    "AND report_id NOT IN (SELECT report_id FROM report_copies WHERE NOT is_canonical)")}
     html_files = sorted(p for p in letters.glob("*.html") if p.name != "index.html")
     assert len(html_files) == len(bodies) == len(manifest["letters"]) == len(manifest["pdfs"])
     assert {quality.letter_file(b) for b in bodies} == {p.stem for p in html_files}
@@ -184,6 +188,8 @@ def check_letters(browser: Browser, wh: Path, manifest: dict) -> None:
     assert "整改通知" in pdf_text and "T4-SUM-V21" in pdf_text
     for pdf_path in manifest["pdfs"]:
         assert Path(pdf_path).read_bytes()[:5] == b"%PDF-"
+    pingtan = sql(wh, "SELECT agency_id FROM reports WHERE report_id = ?", "pingtan/pingtan_zone_admin_committee_2024.html")[0][0]
+    assert (letters / f"{quality.letter_file(pingtan)}.html").read_text(encoding="utf-8").count("2024年度报告") == 1  # copies once
     injected = sql(wh, "SELECT DISTINCT agency_id FROM reports WHERE report_id IN "
                        "(SELECT report_id FROM rule_results WHERE rule_id LIKE 'L-AGG%' AND outcome = 'fail')")
     assert injected  # the injected district's aggregate: warnings only, so a request to verify

@@ -26,7 +26,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 SHOWN_COLUMNS = [
     ("reports", "status"), ("reports", "scope"), ("reports", "era"), ("rule_results", "severity"), ("rule_results", "kind"),
     ("rule_results", "outcome"), ("cells", "table_id"), ("cells", "value_status"), ("cells", "recovery"),
-    ("cells", "source_kind"), ("agencies", "level"), ("agencies", "kind"),
+    ("cells", "source_kind"), ("agencies", "level"), ("agencies", "kind"), ("reports", "agency_match"), ("report_copies", "copy_role"),
 ]
 
 

@@ -127,7 +127,8 @@ class Details:
     """
 
     QUERIES = {
-        "reports": f"SELECT o.ord, r.*, {REGION} FROM reports r JOIN _order o USING (report_id) {REGION_JOIN} ORDER BY o.ord",
+        "reports": f"SELECT o.ord, r.*, {REGION}, k.is_canonical, k.canonical_report_id, k.copy_role "
+                   f"FROM reports r JOIN _order o USING (report_id) {REGION_JOIN} LEFT JOIN report_copies k USING (report_id) ORDER BY o.ord",
         "findings": "SELECT o.ord, x.* FROM rule_results x JOIN _order o USING (report_id) WHERE x.outcome = 'fail' "
                     "ORDER BY o.ord, x.severity, x.rule_id, x.instance",
         "cells": """WITH f AS (SELECT DISTINCT o.ord, x.report_id, unnest(string_split(x.cells, ' ')) AS code
@@ -242,13 +243,15 @@ def unresolved_bodies(con: duckdb.DuckDBPyConnection, schema: Schema, limit: int
 
 
 def letter_bodies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Bodies that get a letter: a failed rule or a quarantined report; with their name and reports."""
+    """Bodies that get a letter: a failed rule or a quarantined report (canonical copies only: another copy of the
+    same report would repeat its problems); with their name, region and reports."""
     return con.execute(
         f"""SELECT {BODY_KEY} AS body, any_value({BODY_NAME}) AS body_name, any_value(a.region_code) AS region_code,
                    any_value(nullif(concat_ws('', g2.name, g1.name, g.name), '')) AS region_name,
                    list(r.report_id ORDER BY r.report_year, r.report_id) AS report_ids,
                    count(*) FILTER (WHERE r.status = 'quarantined') AS quarantined
             FROM reports r {REGION_JOIN}
-            WHERE r.status = 'quarantined' OR r.report_id IN ({FAILED})
+            WHERE (r.status = 'quarantined' OR r.report_id IN ({FAILED}))
+              AND r.report_id NOT IN (SELECT report_id FROM report_copies WHERE NOT is_canonical)
             GROUP BY 1 ORDER BY any_value(a.region_code) NULLS LAST, body_name, body"""
     ).df()
