@@ -66,7 +66,7 @@ class ReportOutputs:
             out.append(f"  workbook: {self.workbook}")
         if self.data_docs:
             out.append(f"  Data Docs: {self.data_docs}")
-        out.extend(f"  not written: {n}" for n in self.notes)
+        out.extend(f"  note: {n}" for n in self.notes)
         return out
 
 

@@ -130,10 +130,11 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
     finally:
         con.close()
     report = written_outputs(warehouse_dir) if report_written else None  # files the report wrote and that exist
+    written = report and report["html"] and report["workbook"]
     lines = [
         f"xxgk: {total} documents in the warehouse ({Path(warehouse_dir) / 'xxgk.duckdb'})",
         f"  quality report: {report['html']} ({len(report['letters'])} letters, workbook {Path(report['workbook']).name})"
-        if report and report["html"] and report["workbook"] else "  quality report: not written (see the problems below)",
+        if written else "  quality report: not written (see the problems below)",
         "  " + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("published", "published_partial", "quarantined", "rejected")),
         "  by report year (documents/published): " + ", ".join(f"{y}: {n}/{p}" for y, n, p in by_year),
     ]

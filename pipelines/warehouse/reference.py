@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.agencies import agencies_frame, regions_frame
-from pipelines.registry import load_registry, rule_texts
+from pipelines.registry import load_registry
 
 
 def indicators_frame() -> pd.DataFrame:
@@ -44,9 +44,8 @@ def indicators_frame() -> pd.DataFrame:
 
 
 def rules_frame() -> pd.DataFrame:
-    """rules.csv as a table, with each rule's Chinese title (rule_texts.csv)."""
-    texts = rule_texts()
-    return pd.DataFrame([{**r.__dict__, "title_zh": texts[r.rule_id].title if r.rule_id in texts else r.rule_id} for r in load_registry().rules])
+    """rules.csv as a table."""
+    return pd.DataFrame([r.__dict__ for r in load_registry().rules])
 
 
 def seen_agencies(warehouse: Path | None) -> pd.DataFrame:
