@@ -108,13 +108,12 @@ def _write(warehouse: Path, target: Path, staging: Path, raw_dir: Path | None, w
     con = connect(warehouse, read_only=True)
     try:
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-        schema = data.Schema.of(con)
         pages = _findings_pages(con, env, staging, target, raw_dir, generated)
         letters = _letters(con, env, staging, target, raw_dir, generated)
         from pipelines.report.workbook import write_workbook
 
-        write_workbook(staging / "quality.xlsx", con, schema, generated)
-        context = _summary(con, schema, generated, str(db_path(warehouse)))
+        write_workbook(staging / "quality.xlsx", con, generated)
+        context = _summary(con, generated, str(db_path(warehouse)))
     finally:
         con.close()
     out = ReportOutputs(html=target / "quality.html", workbook=target / "quality.xlsx",
@@ -251,18 +250,18 @@ def _publish(staging: Path, target: Path) -> None:
         (staging / name).replace(target / name)
 
 
-def _summary(con, schema: data.Schema, generated: str, database: str) -> dict:
+def _summary(con, generated: str, database: str) -> dict:
     """The context of quality.html (without the page and letter indexes)."""
     rules = data.rules_summary(con)
     rules_rows = [{**r, "title": rule_text(r["rule_id"]).title, "description": rule_text(r["rule_id"]).description}
                   for r in rules.to_dict("records")]
     listed = con.execute(
         f"SELECT count(*) FROM reports WHERE status <> 'published' OR report_id IN ({data.FAILED})").fetchone()[0]
-    overview = data.overview(con, schema)
+    overview = data.overview(con)
     roll_overview = data.rollup_overview(con)
     mismatches, total = data.rollup_mismatches(con, TOP_ROWS)
     cross, cross_total = data.cross_year_failures(con, TOP_ROWS)
-    unresolved, unresolved_total, unresolved_names = data.unresolved_bodies(con, schema, TOP_ROWS)
+    unresolved, unresolved_total, unresolved_names = data.unresolved_bodies(con, TOP_ROWS)
     return {
         "generated": generated,
         "database": database,

@@ -2,18 +2,18 @@
 
 Counts and rankings are aggregated in SQL; the per-report detail (findings, the cells they
 name, not-assessable instances per rule, extraction issues) is read with one sorted scan per
-table and cut into pages (``Details``), so time grows with the warehouse and memory with a page. Columns added by the body resolver (``reports.agency_match``,
-``agency_unresolved_reason``, table ``regions``) are used when the warehouse has them.
+table and cut into pages (``Details``), so time grows with the warehouse and memory with a page. Bodies and regions come from the
+body resolver: ``reports.agency_match`` / ``agency_unresolved_reason``, tables ``agencies`` and ``regions``.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 
+UNRESOLVED = "r.agency_match = 'unresolved'"  # a report whose body the resolver could not place
 # a body: its registry id, else its printed name (never guessed into another body)
 BODY_KEY = "coalesce(r.agency_id, 'printed:' || coalesce(r.agency_printed, r.report_id))"
 BODY_NAME = "coalesce(r.agency, r.agency_printed, '（未读出单位名称）')"
@@ -26,29 +26,7 @@ REGION_JOIN = (
 REGION = "a.region_code, nullif(concat_ws('', g2.name, g1.name, g.name), '') AS region_name"
 
 
-@dataclass
-class Schema:
-    """Optional columns and tables of this warehouse."""
-
-    has_match: bool
-    has_unresolved_reason: bool
-    has_regions: bool
-
-    @classmethod
-    def of(cls, con: duckdb.DuckDBPyConnection) -> Schema:
-        """Inspect the warehouse."""
-        cols = {c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'reports'").fetchall()}
-        tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        return cls("agency_match" in cols, "agency_unresolved_reason" in cols, "regions" in tables)
-
-    @property
-    def unresolved(self) -> str:
-        """SQL condition (on alias r) for a report whose body could not be placed."""
-        return "r.agency_match = 'unresolved'" if self.has_match else "r.agency_id IS NULL"
-
-
-def overview(con: duckdb.DuckDBPyConnection, schema: Schema) -> dict:
+def overview(con: duckdb.DuckDBPyConnection) -> dict:
     """The summary cards: documents by status, findings by severity, what could not be read or placed."""
     statuses = dict(con.execute("SELECT status, count(*) FROM reports GROUP BY 1").fetchall())
     fails = dict(con.execute("SELECT severity, count(*) FROM rule_results WHERE outcome = 'fail' GROUP BY 1").fetchall())
@@ -59,7 +37,7 @@ def overview(con: duckdb.DuckDBPyConnection, schema: Schema) -> dict:
         "warnings": fails.get("warning", 0),
         "reports_with_failures": con.execute(f"SELECT count(*) FROM ({FAILED})").fetchone()[0],
         "not_assessable": con.execute("SELECT count(*) FROM rule_results WHERE outcome = 'not_assessable'").fetchone()[0],
-        "unresolved": con.execute(f"SELECT count(*) FROM reports r WHERE {schema.unresolved}").fetchone()[0],
+        "unresolved": con.execute(f"SELECT count(*) FROM reports r WHERE {UNRESOLVED}").fetchone()[0],
         "unreadable_cells": con.execute(
             "SELECT count(*) FROM cells WHERE value_status NOT IN ('number', 'blank', 'na')").fetchone()[0],
         "unreadable_parts": con.execute(
@@ -225,18 +203,16 @@ def cross_year_failures(con: duckdb.DuckDBPyConnection, limit: int | None) -> tu
     return frame, total
 
 
-def unresolved_bodies(con: duckdb.DuckDBPyConnection, schema: Schema, limit: int | None) -> tuple[pd.DataFrame, int, int]:
-    """Printed names that could not be placed (with the resolver's reason when the warehouse has one), most reports first;
-    and how many reports and names there are."""
-    reason = "any_value(r.agency_unresolved_reason)" if schema.has_unresolved_reason else "NULL"
+def unresolved_bodies(con: duckdb.DuckDBPyConnection, limit: int | None) -> tuple[pd.DataFrame, int, int]:
+    """Printed names the resolver could not place, with its reason, most reports first; and how many reports and names."""
     reports, names = con.execute(
-        f"SELECT count(*), count(DISTINCT coalesce(r.agency_printed, '')) FROM reports r WHERE {schema.unresolved}").fetchone()
+        f"SELECT count(*), count(DISTINCT coalesce(r.agency_printed, '')) FROM reports r WHERE {UNRESOLVED}").fetchone()
     frame = con.execute(
         f"""SELECT coalesce(r.agency_printed, '（未读出单位名称）') AS printed_name, count(*) AS reports,
                    string_agg(DISTINCT CAST(r.report_year AS VARCHAR), '、' ORDER BY CAST(r.report_year AS VARCHAR)) AS years,
-                   string_agg(DISTINCT r.status, ' ') AS statuses, {reason} AS reason,
+                   string_agg(DISTINCT r.status, ' ') AS statuses, any_value(r.agency_unresolved_reason) AS reason,
                    min(r.report_id) AS example_report, any_value(r.source_url) AS source_url
-            FROM reports r WHERE {schema.unresolved}
+            FROM reports r WHERE {UNRESOLVED}
             GROUP BY 1 ORDER BY reports DESC, printed_name {'' if limit is None else f'LIMIT {int(limit)}'}"""
     ).df()
     return frame, reports, names

@@ -177,7 +177,7 @@ def _published_table(book, formats, con, table_id: str, title: str) -> _Sheet:
     return sheet
 
 
-def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, schema: data.Schema, generated: str) -> dict[str, int]:
+def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, generated: str) -> dict[str, int]:
     """Write the workbook atomically; returns rows written per sheet."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.xlsx")
@@ -194,7 +194,7 @@ def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, schema: data.Sche
     sheets: dict[str, _Sheet] = {}
     sheets["问题清单"] = _failures(book, formats, con)
     sheets["无法判断"] = _not_assessable(book, formats, con)
-    unresolved, _, _ = data.unresolved_bodies(con, schema, None)
+    unresolved, _, _ = data.unresolved_bodies(con, None)
     s = sheets["未识别单位"] = _Sheet(book, "未识别单位", [("印出名称", 30), ("报告数", 8), ("年度", 16), ("状态", 16), ("原因", 40),
                                                     ("示例文件", 40), ("来源", 40)], formats)
     for u in unresolved.to_dict("records"):
