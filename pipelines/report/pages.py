@@ -25,7 +25,7 @@ def environment() -> Environment:
     """Jinja environment of pipelines/templates (autoescaped)."""
     env = Environment(loader=PackageLoader("pipelines", "templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(name=name, number=number)
+    env.globals.update(name=name, number=number, cell_label=cell_label)
     return env
 
 
