@@ -139,7 +139,7 @@ def check_findings_page(browser: Browser, wh: Path, raw: Path) -> None:
     text = browser.text()
     for needle in ("表四「行政复议」·总计 印为 0", "第4页", "应等于四项结果之和 11（相差 -11）", "隔离（须整改）",
                    "“（七）总计” 21，应等于各项办理结果之和 27（相差 -6）", "原文：“予以公开及部分公开258件",
-                   "整改：核对该类四项结果的件数", "对比：2023年度报告", "繁体字转载副本，数字不予采用"):
+                   "整改：核对该类四项结果的件数", "对比：2023年度报告", "第三方转载副本", "未能读取任何统计表"):
         assert needle in text, needle
     copies = sql(wh, "SELECT canonical_report_id FROM report_copies WHERE NOT is_canonical")
     assert copies and all(f"副本：与 {c} 是同一份报告（同一报告的另一种文件格式）" in text for (c,) in copies)

@@ -18,7 +18,7 @@ from pipelines.quality import letter_file
 from pipelines.registry import PRESENTATION_FILES, display_texts, load_registry, registry_hash, rule_texts
 from pipelines.report.datadocs import CDN_FILES, UNUSED, VENDOR, make_offline
 from pipelines.report.findings import finding_view
-from pipelines.report.texts import cell_label
+from pipelines.report.texts import cell_label, place
 from pipelines.rules.findings import instance_index
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -180,3 +180,9 @@ def test_text_files_are_well_formed(name):
     keys = [tuple(v for k, v in r.items() if k in ("rule_id", "domain", "key")) for r in rows]
     assert len(keys) == len(set(keys)), "duplicate keys"
     assert all(all(v is not None for v in r.values()) for r in rows), "a row with too few fields"
+
+
+def test_places_of_lost_cells_read_in_chinese():
+    assert place("page 3, table 2 row 5") == "第3页 · 第2个表格第5行"
+    assert place("line 10") == "第10行" and place("line index 4") == "第4个文本行"
+    assert place("unknown place") == "位置不明" and place(None) == ""

@@ -131,8 +131,11 @@ class Details:
                            list({'code': m.code, 'status': m.status, 'raw': m.raw} ORDER BY m.code) FILTER (WHERE m.code IS NOT NULL) AS missing
                     FROM counted c LEFT JOIN missing m USING (ord, report_id, rule_id)
                     GROUP BY ALL ORDER BY c.ord, c.rule_id""",
-        "issues": "SELECT o.ord, i.* FROM extraction_issues i JOIN _order o USING (report_id) WHERE i.severity <> 'info' "
-                  "ORDER BY o.ord, i.severity, i.kind",
+        # what could not be read, per report and kind: how often, and the first places (cell, location, text as printed)
+        "issues": "SELECT o.ord, i.report_id, i.severity, i.kind, count(*) AS n, min(i.message) AS message, "
+                  "list({'code': i.code, 'location': i.location, 'printed': i.printed} ORDER BY i.location, i.code)[1:8] AS places "
+                  "FROM extraction_issues i JOIN _order o USING (report_id) WHERE i.severity <> 'info' "
+                  "GROUP BY ALL ORDER BY o.ord, i.severity, i.kind",
     }
     BATCH = 5_000
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines.report.findings import FindingView, finding_view
-from pipelines.report.texts import cell_label, name, number, rule_text
+from pipelines.report.texts import cell_label, name, number, place, rule_text
 
 MISSING_SHOWN = 8  # cells named per rule in a report's not-assessable summary
 
@@ -25,7 +25,7 @@ def environment() -> Environment:
     """Jinja environment of pipelines/templates (autoescaped)."""
     env = Environment(loader=PackageLoader("pipelines", "templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(name=name, number=number, cell_label=cell_label)
+    env.globals.update(name=name, number=number, cell_label=cell_label, place=place)
     return env
 
 

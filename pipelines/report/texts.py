@@ -8,6 +8,7 @@ stay available as secondary detail; nothing here invents a label.
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 
 from pipelines.registry import RuleText, display_texts, load_registry, rule_texts
@@ -115,3 +116,22 @@ def where(cell: dict) -> str:
     if cell.get("recovery") not in (None, "none"):
         parts.append(name("cells.recovery", cell["recovery"]))
     return " · ".join(parts) or name("cells.source_kind", cell.get("source_kind"))
+
+
+# places as the extractor writes them (pipelines/extract/table_model.location): page N, table N row N, line N
+_PLACES = (
+    (re.compile(r"\bpage (\d+)"), r"第\1页"),
+    (re.compile(r"\btable (\d+) row (\d+)"), r"第\1个表格第\2行"),
+    (re.compile(r"\bline index (\d+)"), r"第\1个文本行"),
+    (re.compile(r"\bline (\d+)"), r"第\1行"),
+    (re.compile(r"\bunknown place\b"), "位置不明"),
+    (re.compile(r", "), " · "),
+)
+
+
+def place(location: str | None) -> str:
+    """An extraction issue's place in Chinese ('page 3, table 2 row 5' → '第3页 · 第2个表格第5行'); other text unchanged."""
+    text = location or ""
+    for pattern, repl in _PLACES:
+        text = pattern.sub(repl, text)
+    return text
