@@ -202,7 +202,7 @@ def check_workbook(browser: Browser, wh: Path, tmp_path: Path) -> None:
     """quality.xlsx read back with openpyxl: every finding, roll-ups, published tables; a preview rendered in Chromium."""
     book = load_workbook(wh / "reports" / "quality.xlsx", read_only=True)
     sheets = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in book.worksheets}
-    for title in ("说明", "问题清单", "无法判断", "未识别单位", "汇总核对", "跨年变化", "报告清单", "已发布·表二", "已发布·表三", "已发布·表四", "已发布·统计表"):
+    for title in ("说明", "问题清单", "无法判断", "未识别单位", "汇总核对", "跨年变化", "未能读取", "报告清单", "已发布·表二", "已发布·表三", "已发布·表四", "已发布·统计表"):
         assert title in sheets, title
     findings = sheets["问题清单"]
     header = findings[0]
@@ -213,6 +213,8 @@ def check_workbook(browser: Browser, wh: Path, tmp_path: Path) -> None:
     assert t4[0]["来源"] == sql(wh, "SELECT source_url FROM reports WHERE report_id = ?", HONGZE_2023)[0][0]
     assert len(sheets["汇总核对"]) - 1 == sql(wh, "SELECT count(*) FROM v_rollup_vs_reported")[0][0]
     assert any(r[0] == "某区审计局" for r in sheets["未识别单位"][1:])
+    lost = sql(wh, "SELECT count(*) FROM extraction_issues WHERE severity <> 'info'")[0][0]
+    assert len(sheets["未能读取"]) - 1 == lost and any(r[3] == "粘连数字有多种拆法，未读取" for r in sheets["未能读取"][1:])
     t3 = sheets["已发布·表三"]
     codes = t3[1]
     published = sql(wh, "SELECT count(DISTINCT report_id) FROM published_cells WHERE table_id = 't3'")[0][0]

@@ -2,7 +2,7 @@
 
 Sheets: 说明 (what is where), 问题清单 (every failure with the printed cells, where they are,
 found vs expected, quote, what to correct, file and source), 无法判断, 未识别单位, 汇总核对,
-跨年变化, 报告清单 (every document), and the published tables 表二/表三/表四/统计表 (one
+跨年变化, 未能读取 (every table or cell that could not be read), 报告清单 (every document), and the published tables 表二/表三/表四/统计表 (one
 row per published report, a column per cell: Chinese label above its code). Rows are written
 as they are read (constant memory); a sheet that would pass Excel's row limit says where it stopped.
 """
@@ -17,7 +17,7 @@ import xlsxwriter
 from pipelines.registry import NEW_ERAS, load_registry
 from pipelines.report import data
 from pipelines.report.findings import finding_view
-from pipelines.report.texts import cell_label, name, rule_text
+from pipelines.report.texts import cell_label, name, place, rule_text
 
 MAX_ROWS = 1_048_576 - 2  # Excel's limit, less the header and the truncation note
 BATCH = 5_000
@@ -213,6 +213,17 @@ def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, generated: str) -
     for r in cross.to_dict("records"):
         s.add(_finding_row(finding_view(r, None), r["body_name"], r["report_year"], r["status"], _region(r), r["source_path"], r["source_url"]))
     s.close()
+    s = sheets["未能读取"] = _Sheet(book, "未能读取", [("地区", 20), ("单位", 24), ("年度", 6), ("情况", 28), ("单元格", 40), ("位置", 20),
+                                                  ("印出内容", 30), ("说明（英文原文）", 60), ("文件", 40)], formats)
+    for batch in _fetch(con, f"SELECT i.*, {data.BODY_NAME} AS body_name, r.source_path, {data.REGION} FROM extraction_issues i "
+                             f"JOIN reports r USING (report_id) {data.REGION_JOIN} WHERE i.severity <> 'info' "
+                             "ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.report_id, i.severity, i.kind, i.location"):
+        for r in batch:
+            if not s.add([_region(r), r["body_name"], r["report_year"], name("extraction_issues.kind", r["kind"]),
+                          cell_label(r["code"]) if r.get("code") else None, place(r["location"]), r.get("printed"), r["message"],
+                          r["source_path"]]):
+                break
+    s.close()
     s = sheets["报告清单"] = _Sheet(book, "报告清单", [("地区", 20), ("单位", 24), ("印出名称", 24), ("年度", 6), ("状态", 14), ("状态原因（英文原文）", 50),
                                                   ("格式", 14), ("范围", 14), ("数字", 7), ("单元格", 7), ("文件", 40), ("来源", 40)], formats)
     for batch in _fetch(con, f"SELECT r.*, {data.BODY_NAME} AS body_name, {data.REGION} FROM reports r {data.REGION_JOIN} "
@@ -231,6 +242,7 @@ def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, generated: str) -
         "未识别单位": "发布单位未能对应到单位登记的报告，按印出名称归并。",
         "汇总核对": "区域汇总报告印出数与下级已发布报告之和的比较（仅可相加的指标）。",
         "跨年变化": "同一单位相邻两年的衔接与突变。",
+        "未能读取": "未能读取的文件、表格和单元格：情况、位置、印出内容。",
         "报告清单": "全部文件及其状态。",
     }
     for k, (title, sheet) in enumerate(sheets.items(), start=2):
