@@ -30,7 +30,6 @@ class CellView:
     label: str
     printed: str
     where: str
-    status: str = ""  # cells.value_status; 'not_printed' when the report has no such cell
 
 
 @dataclass
@@ -46,7 +45,6 @@ class FindingView:
     description: str
     fix: str
     severity_text: str
-    kind_text: str
     cells: list[CellView] = field(default_factory=list)
     found_label: str = ""
     found: str = ""
@@ -58,11 +56,6 @@ class FindingView:
     other_report: str = ""
     other_year: str = ""
     message: str = ""
-
-    @property
-    def missing_cells(self) -> list[CellView]:
-        """The cells that make an instance not assessable: printed blank, not printed or unreadable."""
-        return [c for c in self.cells if c.status != "number"]
 
     @property
     def values_line(self) -> str:
@@ -88,17 +81,15 @@ def _relation(rule_id: str, instance: str) -> str:
     return name("rule_op", op) if op in ("==", "<=", ">=", "<", ">") else ""
 
 
-def finding_view(row: dict, cells: dict[tuple[str, str], dict] | None, locate: bool = True) -> FindingView:
-    """The view of one ``rule_results`` row; ``cells`` maps (report_id, code) to the cell's row (None: name the cells
-    only); ``locate=False`` leaves out where the cells are."""
+def finding_view(row: dict, cells: dict[tuple[str, str], dict] | None) -> FindingView:
+    """The view of one ``rule_results`` row; ``cells`` maps (report_id, code) to the cell's row (None: name the cells only)."""
     row = {k: None if _missing(v) else v for k, v in row.items()}
     text = rule_text(row["rule_id"])
     instance = row.get("instance") or ""
     view = FindingView(
         report_id=row["report_id"], rule_id=row["rule_id"], instance=instance, outcome=row["outcome"],
         severity=row["severity"], title=text.title, description=text.description, fix=text.fix,
-        severity_text=name("rule_results.severity", row["severity"]), kind_text=name("rule_results.kind", row["kind"]),
-        message=row.get("message") or "",
+        severity_text=name("rule_results.severity", row["severity"]), message=row.get("message") or "",
     )
     for code in (row.get("cells") or "").split():
         if not is_cell_code(code):
@@ -108,12 +99,11 @@ def finding_view(row: dict, cells: dict[tuple[str, str], dict] | None, locate: b
             continue
         c = cells.get((row["report_id"], code))
         if c is None:
-            view.cells.append(CellView(code, cell_label(code), "未印出", "", "not_printed"))
+            view.cells.append(CellView(code, cell_label(code), "未印出", ""))
             continue
-        status = c.get("value_status") or "blank"
         raw = None if _missing(c.get("raw")) else c.get("raw")
-        printed = raw if raw else name("cells.value_status", status)
-        view.cells.append(CellView(code, cell_label(code), printed, where(c) if locate else "", status))
+        printed = raw if raw else name("cells.value_status", c.get("value_status") or "blank")
+        view.cells.append(CellView(code, cell_label(code), printed, where(c)))
     evidence = row.get("evidence") or ""
     if row["kind"] == "cross_year":
         m = _COMPARED.match(evidence)

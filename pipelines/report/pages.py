@@ -80,7 +80,7 @@ def report_blocks(content: dict[str, list[dict]], page_dir: Path, raw_dir: Path 
     for row in content["findings"]:
         findings.setdefault(row["report_id"], []).append(finding_view(row, cells))
     not_assessable: dict[str, list[dict]] = {}
-    for row in content.get("not_assessable", []):
+    for row in content["not_assessable"]:
         missing = [(cell_label(m["code"]), m["raw"] or name("cells.value_status", m["status"])) for m in (row["missing"] or [])]
         not_assessable.setdefault(row["report_id"], []).append({
             "title": rule_text(row["rule_id"]).title, "rule_id": row["rule_id"], "count": row["n"], "message": row["message"],
