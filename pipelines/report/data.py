@@ -194,31 +194,35 @@ def rollup_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def cross_year_failures(con: duckdb.DuckDBPyConnection, limit: int | None) -> tuple[pd.DataFrame, int]:
-    """Year-over-year findings (Y-* rules) with the body, and how many there are."""
-    total = con.execute("SELECT count(*) FROM rule_results WHERE kind = 'cross_year' AND outcome = 'fail'").fetchone()[0]
-    frame = con.execute(
-        f"""SELECT x.*, {BODY_NAME} AS body_name, r.status, r.source_url, r.source_path, {REGION}
+def cross_year_sql(limit: int | None) -> str:
+    """Year-over-year findings (Y-* rules) with the body and its region."""
+    return f"""SELECT x.*, {BODY_NAME} AS body_name, r.status, r.source_url, r.source_path, {REGION}
             FROM rule_results x JOIN reports r USING (report_id) {REGION_JOIN}
             WHERE x.kind = 'cross_year' AND x.outcome = 'fail'
             ORDER BY x.severity, body_name, x.report_year, x.rule_id, x.instance {'' if limit is None else f'LIMIT {int(limit)}'}"""
-    ).df()
-    return frame, total
 
 
-def unresolved_bodies(con: duckdb.DuckDBPyConnection, limit: int | None) -> tuple[pd.DataFrame, int, int]:
-    """Printed names the resolver could not place, with its reason, most reports first; and how many reports and names."""
-    reports, names = con.execute(
-        f"SELECT count(*), count(DISTINCT coalesce(r.agency_printed, '')) FROM reports r WHERE {UNRESOLVED}").fetchone()
-    frame = con.execute(
-        f"""SELECT coalesce(r.agency_printed, '（未读出单位名称）') AS printed_name, count(*) AS reports,
+def cross_year_failures(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[pd.DataFrame, int]:
+    """The first ``limit`` year-over-year findings (``cross_year_sql``), and how many there are."""
+    total = con.execute("SELECT count(*) FROM rule_results WHERE kind = 'cross_year' AND outcome = 'fail'").fetchone()[0]
+    return con.execute(cross_year_sql(limit)).df(), total
+
+
+def unresolved_sql(limit: int | None) -> str:
+    """Printed names the resolver could not place, with its reason, most reports first."""
+    return f"""SELECT coalesce(r.agency_printed, '（未读出单位名称）') AS printed_name, count(*) AS reports,
                    string_agg(DISTINCT CAST(r.report_year AS VARCHAR), '、' ORDER BY CAST(r.report_year AS VARCHAR)) AS years,
                    string_agg(DISTINCT r.status, ' ') AS statuses, any_value(r.agency_unresolved_reason) AS reason,
                    min(r.report_id) AS example_report, any_value(r.source_url) AS source_url
             FROM reports r WHERE {UNRESOLVED}
             GROUP BY 1 ORDER BY reports DESC, printed_name {'' if limit is None else f'LIMIT {int(limit)}'}"""
-    ).df()
-    return frame, reports, names
+
+
+def unresolved_bodies(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[pd.DataFrame, int, int]:
+    """The first ``limit`` unresolved printed names (``unresolved_sql``), and how many reports and names there are."""
+    reports, names = con.execute(
+        f"SELECT count(*), count(DISTINCT coalesce(r.agency_printed, '')) FROM reports r WHERE {UNRESOLVED}").fetchone()
+    return con.execute(unresolved_sql(limit)).df(), reports, names
 
 
 def letter_bodies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -2,9 +2,10 @@
 
 Sheets: 说明 (what is where), 问题清单 (every failure with the printed cells, where they are,
 found vs expected, quote, what to correct, file and source), 无法判断, 未识别单位, 汇总核对,
-跨年变化, 未能读取 (every table or cell that could not be read), 报告清单 (every document), and the published tables 表二/表三/表四/统计表 (one
-row per published report, a column per cell: Chinese label above its code). Rows are written
-as they are read (constant memory); a sheet that would pass Excel's row limit says where it stopped.
+跨年变化, 未能读取 (every table or cell that could not be read), 报告清单 (every document),
+and the published tables 表二/表三/表四/统计表 (one row per published report, a column per
+cell: Chinese label above its code). Rows are written as they are read (constant memory); a
+sheet that would pass Excel's row limit says where it stopped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import duckdb
 import xlsxwriter
 
-from pipelines.registry import NEW_ERAS, load_registry
+from pipelines.registry import load_registry
 from pipelines.report import data
 from pipelines.report.findings import finding_view
 from pipelines.report.texts import cell_label, name, place, rule_text
@@ -91,40 +92,16 @@ def _finding_row(view, body: str, year, status: str, region: str | None, source_
     ]
 
 
-def _failures(book, formats, con) -> _Sheet:
-    """Every failure, one row each, with the printed cells and where they are."""
-    sheet = _Sheet(book, "问题清单", FINDING_COLUMNS, formats)
-    sql = (
-        f"SELECT x.*, {data.BODY_NAME} AS body_name, r.status, r.source_path, r.source_url, {data.REGION} "
-        f"FROM rule_results x JOIN reports r USING (report_id) {data.REGION_JOIN} "
-        "WHERE x.outcome = 'fail' ORDER BY a.region_code NULLS LAST, body_name, x.report_year, x.report_id, x.severity, x.rule_id, x.instance"
-    )
-    for batch in _fetch(con, sql):
-        cells = _cells(con, batch)
-        for r in batch:
-            row = _finding_row(finding_view(r, cells), r["body_name"], r["report_year"], r["status"], _region(r),
-                               r["source_path"], r["source_url"])
-            if not sheet.add(row):
-                break
-    sheet.close()
-    return sheet
+ORDER = "ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.report_id"
+FROM_REPORTS = f"JOIN reports r USING (report_id) {data.REGION_JOIN}"
 
 
-def _not_assessable(book, formats, con) -> _Sheet:
-    """Not-assessable instances, one row per report and rule (how many, which instances)."""
-    sheet = _Sheet(book, "无法判断", [("地区", 20), ("单位", 24), ("年度", 6), ("规则", 34), ("项数", 6), ("规则实例", 60),
-                                     ("说明（英文原文，第一项）", 50), ("规则编号", 14), ("文件", 40)], formats)
-    sql = (
-        f"SELECT {data.REGION}, {data.BODY_NAME} AS body_name, r.report_year, x.rule_id, count(*) AS n, "
-        "left(string_agg(x.instance, '；' ORDER BY x.instance), 2000) AS instances, min(x.message) AS message, r.source_path "
-        f"FROM rule_results x JOIN reports r USING (report_id) {data.REGION_JOIN} "
-        "WHERE x.outcome = 'not_assessable' GROUP BY ALL ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.source_path, x.rule_id"
-    )
-    for batch in _fetch(con, sql):
-        for r in batch:
-            if not sheet.add([_region(r), r["body_name"], r["report_year"], rule_text(r["rule_id"]).title, r["n"],
-                              r["instances"], r["message"], r["rule_id"], r["source_path"]]):
-                break
+def _query_sheet(book, formats, con, title: str, columns, sql: str, rows, params=None, codes=None) -> _Sheet:
+    """A sheet filled from a query read in batches; ``rows(batch)`` turns a batch of dicts into rows."""
+    sheet = _Sheet(book, title, columns, formats, codes=codes)
+    for batch in _fetch(con, sql, params):
+        if not all(sheet.add(values) for values in rows(batch)):
+            break
     sheet.close()
     return sheet
 
@@ -144,37 +121,51 @@ def _cells(con, batch: list[dict]) -> dict:
     return {(c["report_id"], c["code"]): c for c in frame.to_dict("records")}
 
 
+def _failure_rows(con):
+    def rows(batch):
+        cells = _cells(con, batch)
+        return (_finding_row(finding_view(r, cells), r["body_name"], r["report_year"], r["status"], _region(r),
+                             r["source_path"], r["source_url"]) for r in batch)
+    return rows
+
+
 def _published_table(book, formats, con, table_id: str, title: str) -> _Sheet:
     """One row per published report, a column per cell of the table (all formats that print it)."""
     reg = load_registry()
-    eras = NEW_ERAS if table_id != "old" else ("old2014",)
     codes: list[str] = []
-    for era in reversed(eras):  # 2021 layout first; cells only the 2019 layout prints follow their row
+    for era in ("v2021", "v2019") if table_id != "old" else ("old2014",):  # cells only the 2019 layout prints follow
         for row in reg.template(era):
             if row.table_id == table_id and not row.is_subtotal:
                 codes.extend(c for c in row.codes if c not in codes)
     head = [("地区", 20), ("单位", 24), ("年度", 6), ("格式", 10), ("报告状态", 10), ("文件", 36)]
-    columns = head + [(cell_label(c), 14) for c in codes]
-    sheet = _Sheet(book, title, columns, formats, codes=[""] * len(head) + codes)
     index = {c: k for k, c in enumerate(codes)}
-    sql = (
-        f"SELECT r.report_id, {data.BODY_NAME} AS body_name, r.report_year, r.era, r.status, r.source_path, {data.REGION}, "
-        "list(c.code) AS codes, list(c.value) AS vals "
-        f"FROM published_reports r JOIN cells c USING (report_id) {data.REGION_JOIN} "
-        "WHERE c.table_id = ? GROUP BY ALL ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.report_id"
-    )
-    for batch in _fetch(con, sql, [table_id]):
+
+    def rows(batch):
         for r in batch:
             values = [None] * len(codes)
             for code, v in zip(r["codes"], r["vals"]):
                 if code in index and v is not None:
                     values[index[code]] = v
-            row = [_region(r), r["body_name"], r["report_year"], name("reports.era", r["era"]),
-                   name("reports.status", r["status"]), r["source_path"], *values]
-            if not sheet.add(row):
-                break
-    sheet.close()
-    return sheet
+            yield [_region(r), r["body_name"], r["report_year"], name("reports.era", r["era"]), name("reports.status", r["status"]),
+                   r["source_path"], *values]
+
+    sql = (f"SELECT r.report_id, {data.BODY_NAME} AS body_name, r.report_year, r.era, r.status, r.source_path, {data.REGION}, "
+           f"list(c.code) AS codes, list(c.value) AS vals FROM published_reports r JOIN cells c USING (report_id) {data.REGION_JOIN} "
+           f"WHERE c.table_id = ? GROUP BY ALL {ORDER}")
+    return _query_sheet(book, formats, con, title, head + [(cell_label(c), 14) for c in codes], sql, rows, [table_id],
+                        codes=[""] * len(head) + codes)
+
+
+EXPLAIN = {
+    "问题清单": "每一项不符：涉及的单元格、印出值与位置、实为与应为、原文、依据、整改要求、文件与来源。",
+    "无法判断": "核对所需的单元格空白或无法读取的规则实例（不算通过，也不算不符），每份报告每条规则一行。",
+    "未识别单位": "发布单位未能对应到单位登记的报告，按印出名称归并。",
+    "汇总核对": "区域汇总报告印出数与下级已发布报告之和的比较（仅可相加的指标）。",
+    "跨年变化": "同一单位相邻两年的衔接与突变。",
+    "未能读取": "未能读取的文件、表格和单元格：情况、位置、印出内容。",
+    "报告清单": "全部文件及其状态。",
+}
+PUBLISHED = "已发布（含部分发布）报告的表格数字：每份报告一行，每个单元格一列（第1行为印出的行列名称，第2行为指标代码）。"
 
 
 def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, generated: str) -> dict[str, int]:
@@ -191,63 +182,52 @@ def write_workbook(path: Path, con: duckdb.DuckDBPyConnection, generated: str) -
     about = book.add_worksheet("说明")
     about.set_column(0, 0, 16)
     about.set_column(1, 1, 100)
-    sheets: dict[str, _Sheet] = {}
-    sheets["问题清单"] = _failures(book, formats, con)
-    sheets["无法判断"] = _not_assessable(book, formats, con)
-    unresolved, _, _ = data.unresolved_bodies(con, None)
-    s = sheets["未识别单位"] = _Sheet(book, "未识别单位", [("印出名称", 30), ("报告数", 8), ("年度", 16), ("状态", 16), ("原因", 40),
-                                                    ("示例文件", 40), ("来源", 40)], formats)
-    for u in unresolved.to_dict("records"):
-        s.add([u["printed_name"], u["reports"], u["years"], " ".join(name("reports.status", x) for x in (u["statuses"] or "").split()),
-               u["reason"] or "单位登记中没有这个名称", u["example_report"], u["source_url"]])
-    s.close()
-    s = sheets["汇总核对"] = _Sheet(book, "汇总核对", [("地区", 24), ("地区编号", 16), ("年度", 6), ("指标", 40), ("汇总报告印出", 12),
-                                                  ("下级合计", 12), ("差额", 10), ("下级是否齐全", 10), ("缺报单位", 40), ("指标代码", 30)], formats)
-    for batch in _fetch(con, "SELECT * FROM v_rollup_vs_reported ORDER BY abs(difference) DESC NULLS LAST, region_id, report_year, code"):
-        for r in batch:
-            s.add([r["region_name"], r["region_id"], r["report_year"], cell_label(r["code"]), r["reported_value"], r["rollup_value"],
-                   r["difference"], "齐全" if r["complete"] else "不齐全", (r["missing_children"] or "").replace("|", "、"), r["code"]])
-    s.close()
-    cross, _ = data.cross_year_failures(con, None)
-    s = sheets["跨年变化"] = _Sheet(book, "跨年变化", FINDING_COLUMNS, formats)
-    for r in cross.to_dict("records"):
-        s.add(_finding_row(finding_view(r, None), r["body_name"], r["report_year"], r["status"], _region(r), r["source_path"], r["source_url"]))
-    s.close()
-    s = sheets["未能读取"] = _Sheet(book, "未能读取", [("地区", 20), ("单位", 24), ("年度", 6), ("情况", 28), ("单元格", 40), ("位置", 20),
-                                                  ("印出内容", 30), ("说明（英文原文）", 60), ("文件", 40)], formats)
-    for batch in _fetch(con, f"SELECT i.*, {data.BODY_NAME} AS body_name, r.source_path, {data.REGION} FROM extraction_issues i "
-                             f"JOIN reports r USING (report_id) {data.REGION_JOIN} WHERE i.severity <> 'info' "
-                             "ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.report_id, i.severity, i.kind, i.location"):
-        for r in batch:
-            if not s.add([_region(r), r["body_name"], r["report_year"], name("extraction_issues.kind", r["kind"]),
-                          cell_label(r["code"]) if r.get("code") else None, place(r["location"]), r.get("printed"), r["message"],
-                          r["source_path"]]):
-                break
-    s.close()
-    s = sheets["报告清单"] = _Sheet(book, "报告清单", [("地区", 20), ("单位", 24), ("印出名称", 24), ("年度", 6), ("状态", 14), ("状态原因（英文原文）", 50),
-                                                  ("格式", 14), ("范围", 14), ("数字", 7), ("单元格", 7), ("文件", 40), ("来源", 40)], formats)
-    for batch in _fetch(con, f"SELECT r.*, {data.BODY_NAME} AS body_name, {data.REGION} FROM reports r {data.REGION_JOIN} "
-                             "ORDER BY a.region_code NULLS LAST, body_name, r.report_year, r.report_id"):
-        for r in batch:
-            s.add([_region(r), r["body_name"], r["agency_printed"], r["report_year"], name("reports.status", r["status"]), r["reason"],
-                   name("reports.era", r["era"]), name("reports.scope", r["scope"]), r["n_values"], r["n_cells"], r["source_path"], r["source_url"]])
-    s.close()
+    specs = [
+        ("问题清单", FINDING_COLUMNS,
+         f"SELECT x.*, {data.BODY_NAME} AS body_name, r.status, r.source_path, r.source_url, {data.REGION} FROM rule_results x "
+         f"{FROM_REPORTS} WHERE x.outcome = 'fail' {ORDER}, x.severity, x.rule_id, x.instance", _failure_rows(con)),
+        ("无法判断", [("地区", 20), ("单位", 24), ("年度", 6), ("规则", 34), ("项数", 6), ("规则实例", 60), ("说明（英文原文，第一项）", 50),
+                   ("规则编号", 14), ("文件", 40)],
+         f"SELECT {data.REGION}, {data.BODY_NAME} AS body_name, r.report_year, r.report_id, x.rule_id, count(*) AS n, "
+         "left(string_agg(x.instance, '；' ORDER BY x.instance), 2000) AS instances, min(x.message) AS message, r.source_path "
+         f"FROM rule_results x {FROM_REPORTS} WHERE x.outcome = 'not_assessable' GROUP BY ALL {ORDER}, x.rule_id",
+         lambda batch: ([_region(r), r["body_name"], r["report_year"], rule_text(r["rule_id"]).title, r["n"], r["instances"],
+                         r["message"], r["rule_id"], r["source_path"]] for r in batch)),
+        ("未识别单位", [("印出名称", 30), ("报告数", 8), ("年度", 16), ("状态", 16), ("原因", 40), ("示例文件", 40), ("来源", 40)],
+         data.unresolved_sql(None),
+         lambda batch: ([u["printed_name"], u["reports"], u["years"], "、".join(name("reports.status", x) for x in (u["statuses"] or "").split()),
+                         u["reason"] or "单位登记中没有这个名称", u["example_report"], u["source_url"]] for u in batch)),
+        ("汇总核对", [("地区", 24), ("地区编号", 16), ("年度", 6), ("指标", 40), ("汇总报告印出", 12), ("下级合计", 12), ("差额", 10),
+                   ("下级是否齐全", 10), ("缺报单位", 40), ("指标代码", 30)],
+         "SELECT * FROM v_rollup_vs_reported ORDER BY abs(difference) DESC NULLS LAST, region_id, report_year, code",
+         lambda batch: ([r["region_name"], r["region_id"], r["report_year"], cell_label(r["code"]), r["reported_value"],
+                         r["rollup_value"], r["difference"], "齐全" if r["complete"] else "不齐全",
+                         (r["missing_children"] or "").replace("|", "、"), r["code"]] for r in batch)),
+        ("跨年变化", FINDING_COLUMNS, data.cross_year_sql(None),
+         lambda batch: (_finding_row(finding_view(r, None), r["body_name"], r["report_year"], r["status"], _region(r),
+                                     r["source_path"], r["source_url"]) for r in batch)),
+        ("未能读取", [("地区", 20), ("单位", 24), ("年度", 6), ("情况", 28), ("单元格", 40), ("位置", 20), ("印出内容", 30),
+                   ("说明（英文原文）", 60), ("文件", 40)],
+         f"SELECT i.*, {data.BODY_NAME} AS body_name, r.source_path, {data.REGION} FROM extraction_issues i {FROM_REPORTS} "
+         f"WHERE i.severity <> 'info' {ORDER}, i.severity, i.kind, i.location",
+         lambda batch: ([_region(r), r["body_name"], r["report_year"], name("extraction_issues.kind", r["kind"]),
+                         cell_label(r["code"]) if r.get("code") else None, place(r["location"]), r.get("printed"), r["message"],
+                         r["source_path"]] for r in batch)),
+        ("报告清单", [("地区", 20), ("单位", 24), ("印出名称", 24), ("年度", 6), ("状态", 14), ("状态原因（英文原文）", 50), ("格式", 14),
+                   ("范围", 14), ("数字", 7), ("单元格", 7), ("文件", 40), ("来源", 40)],
+         f"SELECT r.*, {data.BODY_NAME} AS body_name, {data.REGION} FROM reports r {data.REGION_JOIN} {ORDER}",
+         lambda batch: ([_region(r), r["body_name"], r["agency_printed"], r["report_year"], name("reports.status", r["status"]), r["reason"],
+                         name("reports.era", r["era"]), name("reports.scope", r["scope"]), r["n_values"], r["n_cells"],
+                         r["source_path"], r["source_url"]] for r in batch)),
+    ]
+    sheets = {title: _query_sheet(book, formats, con, title, columns, sql, rows) for title, columns, sql, rows in specs}
     for table_id in ("t2", "t3", "t4", "old"):
         title = f"已发布·{name('cells.table_id', table_id)}"
         sheets[title] = _published_table(book, formats, con, table_id, title)
     about.write_row(0, 0, ["政府信息公开工作年度报告核查明细", f"生成于 {generated}"], formats["head"])
-    explain = {
-        "问题清单": "每一项不符：涉及的单元格、印出值与位置、实为与应为、原文、依据、整改要求、文件与来源。",
-        "无法判断": "核对所需的单元格空白或无法读取的规则实例（不算通过，也不算不符），每份报告每条规则一行。",
-        "未识别单位": "发布单位未能对应到单位登记的报告，按印出名称归并。",
-        "汇总核对": "区域汇总报告印出数与下级已发布报告之和的比较（仅可相加的指标）。",
-        "跨年变化": "同一单位相邻两年的衔接与突变。",
-        "未能读取": "未能读取的文件、表格和单元格：情况、位置、印出内容。",
-        "报告清单": "全部文件及其状态。",
-    }
     for k, (title, sheet) in enumerate(sheets.items(), start=2):
-        text = explain.get(title, "已发布（含部分发布）报告的表格数字：每份报告一行，每个单元格一列（第1行为印出的行列名称，第2行为指标代码）。")
-        about.write_row(k, 0, [title, f"{text}（{sheet.written} 行{'，已达 Excel 行数上限，未列全' if sheet.truncated else ''}）"], formats["wrap"])
+        note = "，已达 Excel 行数上限，未列全" if sheet.truncated else ""
+        about.write_row(k, 0, [title, f"{EXPLAIN.get(title, PUBLISHED)}（{sheet.written} 行{note}）"], formats["wrap"])
     book.close()
     tmp.replace(path)
     return {title: sheet.written for title, sheet in sheets.items()}
