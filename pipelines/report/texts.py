@@ -129,6 +129,7 @@ _PLACES = (
 )
 
 
+@lru_cache(maxsize=65536)
 def place(location: str | None) -> str:
     """An extraction issue's place in Chinese ('page 3, table 2 row 5' → '第3页 · 第2个表格第5行'); other text unchanged."""
     text = location or ""
