@@ -25,8 +25,9 @@ back into the file.
 extraction uses (``extract.metadata.fill_metadata``), so the inventory never puts a document in
 a different year than extraction reads: text formats are decoded by the extraction reader (files
 above ``SNIFF_BYTES``: their first ``SNIFF_BYTES``, cut at a line end); PDFs by the text layer of
-their first ``PDF_SNIFF_PAGES`` pages (pypdfium2, no table finding); scans by cached OCR text when
-there is some; DOCX by the document reader when its parts are small. raw/MANIFEST.csv supplies
+their first ``PDF_SNIFF_PAGES`` pages (``extract.pdf.quick_text``: no table finding, the PDF
+guards first); scans and page images by their cached OCR text (``extract.ocr.cached_text``) when
+they were read before; DOCX by the document reader when its parts are small. raw/MANIFEST.csv supplies
 the year only when the document does not say; otherwise the document is ``undated``. Files are
 re-hashed and re-read only when their size or modification time changed.
 """
@@ -54,11 +55,10 @@ DOCUMENT_TYPES = set(FILE_TYPES.values())
 SNIFF_BYTES = 8 << 20  # text read by the inventory: the whole file up to this size, else its head
 PDF_SNIFF_PAGES = 3  # pages of a PDF's text layer read for the title and 统计期限
 DOCX_SNIFF_BYTES = 64 << 20  # DOCX whose parts expand to more than this are not opened by the inventory
-MIN_PDF_TEXT = 20  # characters on the first pages below which a PDF counts as a scan (as in extract.pdf)
 
 INVENTORY_COLUMNS = [
     "source_path", "source_file", "file_type", "sha256", "size_bytes", "mtime_ns", "report_year",
-    "partition_key", "agency_printed", "manifest_agency", "manifest_year", "manifest_sha256",
+    "partition_key", "agency_printed", "manifest_agency", "manifest_year", "manifest_sha256", "manifest_source",
 ]
 SKIPPED_COLUMNS = ["source_path", "entry_type", "reason_kind", "reason", "link_target", "size_bytes"]
 
@@ -220,54 +220,16 @@ def _text_head(path: Path, kind: str):
         return read_document(Path(tmp.name))
 
 
-def pdf_head_text(path: Path, pages: int = PDF_SNIFF_PAGES) -> list[tuple[int, str]] | None:
-    """(page, line) text of the first pages' text layer, by pypdfium2 (no table finding); None without text layer.
-
-    TODO(h2 interface 3): replace with the quick text read of ``pipelines.extract.pdf`` when it is on main.
-    """
-    import pypdfium2 as pdfium
-
+def _text_document(path: Path, kind: str, text: str | None):
+    """A document of free lines (cleaned as the PDF reader cleans them) from a quick text read; None without text."""
+    from pipelines.extract.documents import FREE, Cell, Document, Line
     from pipelines.extract.text import clean_line, fix_glyphs
 
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        out = []
-        for pno in range(min(pages, len(pdf))):
-            page = pdf[pno]
-            textpage = page.get_textpage()
-            try:
-                text = textpage.get_text_range()
-            finally:
-                textpage.close()
-                page.close()
-            for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-                line = clean_line(fix_glyphs(line))
-                if line:
-                    out.append((pno + 1, line))
-    finally:
-        pdf.close()
-    return out if sum(len(t) for _, t in out) >= MIN_PDF_TEXT else None
-
-
-def cached_ocr_text(sha256: str | None) -> list[tuple[int, str]] | None:
-    """(page, line) OCR text of a scan cached by its sha256 (h2's OCR cache), or None."""
-    if not sha256:
+    lines = [t for t in (clean_line(fix_glyphs(ln)) for ln in (text or "").splitlines()) if t]
+    if not lines:
         return None
-    try:  # TODO(h2 interface 3): the cache lookup lives in the OCR module once it is on main
-        from pipelines.extract.ocr import cached_text  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    text = cached_text(sha256)
-    if not text:
-        return None
-    return [(1, ln) for ln in text.splitlines() if ln.strip()]
-
-
-def _lines_document(path: Path, kind: str, lines: list[tuple[int, str]]):
-    from pipelines.extract.documents import FREE, Cell, Document, Line
-
-    doc_lines = [Line([Cell(text, page=page, line=k + 1)], FREE, "pdf_text") for k, (page, text) in enumerate(lines)]
-    return Document(path=path, file_type=kind, lines=doc_lines, text="\n".join(t for _, t in lines))
+    doc_lines = [Line([Cell(t, line=k + 1)], FREE, "pdf_text") for k, t in enumerate(lines)]
+    return Document(path=path, file_type=kind, lines=doc_lines, text="\n".join(lines))
 
 
 def _docx_small(path: Path) -> bool:
@@ -282,12 +244,16 @@ def head_document(path: Path, sha256: str | None = None):
     """The part of a document that states its title and year, read without tables or OCR (None: nothing to read)."""
     from pipelines.extract.documents import read_document
 
+    from pipelines.extract.ocr import cached_text
+    from pipelines.extract.pdf import quick_text
+
     kind = file_type_of(path)
     if kind in ("txt", "md", "html"):
         return _text_head(path, kind)
-    if kind == "pdf":
-        lines = pdf_head_text(path) or cached_ocr_text(sha256)
-        return _lines_document(path, kind, lines) if lines else None
+    if kind == "pdf":  # the text layer of the first pages (guarded against page-count and stream bombs), else OCR done before
+        return _text_document(path, kind, quick_text(path, PDF_SNIFF_PAGES) or (cached_text(sha256) if sha256 else None))
+    if kind == "image":
+        return _text_document(path, kind, cached_text(sha256) if sha256 else None)
     if kind == "docx" and _docx_small(path):
         return read_document(path)
     return None
@@ -365,7 +331,7 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
             "source_path": rel, "source_file": rel.rsplit("/", 1)[-1], "file_type": file_type_of(path), "sha256": sha,
             "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "report_year": year, "agency_printed": agency,
             "manifest_agency": m.get("agency") or None, "manifest_year": _int(m.get("report_year")),
-            "manifest_sha256": m.get("sha256") or None,
+            "manifest_sha256": m.get("sha256") or None, "manifest_source": m.get("source") or None,
         })
     for (k, _, _), (year, agency) in zip(to_read, sniff_all([(path, sha) for _, path, sha in to_read])):
         rows[k].update(report_year=year, agency_printed=agency)

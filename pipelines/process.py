@@ -159,6 +159,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "report_year": year,
         "source_file": inv.source_file,
         "source_path": inv.source_path,
+        "source_url": inv.manifest_source,
         "file_type": inv.file_type,
         "sha256": inv.sha256,
         "size_bytes": int(inv.size_bytes),
@@ -362,6 +363,7 @@ def process_partition(
     unchanged since the last successful run: the saved result is returned with ``skipped``.
     """
     raw_dir, warehouse = Path(raw_dir), Path(warehouse)
+    os.environ.setdefault("XXGK_OCR_CACHE", str(warehouse / "cache" / "ocr"))  # OCR results live with the warehouse
     workers = workers or max(1, (os.cpu_count() or 1))
     docs = inventory[inventory.partition_key == key].sort_values("source_path")
     fingerprint = partition_fingerprint(docs, raw_dir)

@@ -84,7 +84,7 @@ def run_pipeline(
                          run_config=_QUIET, raise_on_error=False)
     if not res.success:
         failed.append("cross-report rules, roll-ups or the quality report failed (see the Dagster log above)")
-    text = summarize(warehouse_dir, keys) if db_path(warehouse_dir).exists() else "xxgk: no warehouse database was written"
+    text = summarize(warehouse_dir, keys, res.success) if db_path(warehouse_dir).exists() else "xxgk: no warehouse database was written"
     if failed:
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
@@ -109,9 +109,10 @@ class PipelineError(RuntimeError):
     """Some partitions failed; the message holds the summary and the problems."""
 
 
-def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
-    """Documents read, published, quarantined, rejected, and failed rule instances by rule."""
+def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written: bool = True) -> str:
+    """Documents read, published, quarantined, rejected, and failed rule instances by rule; the report only when written."""
     from pipelines.cli import _format_table
+    from pipelines.quality import written_outputs
 
     con = connect(warehouse_dir, read_only=True)
     try:
@@ -129,9 +130,12 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
         ).fetchall()
     finally:
         con.close()
+    report = written_outputs(warehouse_dir) if report_written else None  # files the report wrote and that exist
+    written = report and report["html"] and report["workbook"]
     lines = [
         f"xxgk: {total} documents in the warehouse ({Path(warehouse_dir) / 'xxgk.duckdb'})",
-        f"  quality report: {Path(warehouse_dir) / 'reports' / 'quality.html'}",
+        f"  quality report: {report['html']} ({len(report['letters'])} letters, workbook {Path(report['workbook']).name})"
+        if written else "  quality report: not written (see the problems below)",
         "  " + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("published", "published_partial", "quarantined", "rejected")),
         "  by report year (documents/published): " + ", ".join(f"{y}: {n}/{p}" for y, n, p in by_year),
     ]
