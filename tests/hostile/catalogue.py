@@ -625,8 +625,6 @@ AWAITING_MERGE: dict[str, Pending] = {
     "html_nested_deep": Pending("h1", report(REJECTED, "no text"), "12 §1: deep HTML read, or rejected naming the depth"),
     "sparse_1gb": Pending("h8", NOT_RUN, "12 §2: per-document memory limit (today one worker holds 2.1 GB for it)"),
     "huge_text": Pending("h8", NOT_RUN, "12 §2: per-document time/memory limits (today 128 s and 6.5 GB)"),
-    "pdf_5000_pages": Pending("h2", NOT_RUN, "12 §2: PDF page-count guard (today 550 s and 8.4 GB)"),
-    "pdf_hidden_stream": Pending("h2", NOT_RUN, "12 §2: PDF stream-size guard (today > 378 s and 9.1 GB)"),
 }
 
 
