@@ -52,12 +52,13 @@ from pipelines.warehouse.store import UNDATED
 ROOT_METADATA = {MANIFEST, "agencies.csv", "README.md", "PROVENANCE.md"}
 DATA_SUFFIXES = {b".csv", b".tsv"}
 DOCUMENT_TYPES = set(FILE_TYPES.values())
+OCR_TYPES = {"pdf", "image"}  # may be scans, dated from their OCR text once extraction has read them
 SNIFF_BYTES = 8 << 20  # text read by the inventory: the whole file up to this size, else its head
 PDF_SNIFF_PAGES = 3  # pages of a PDF's text layer read for the title and 统计期限
 DOCX_SNIFF_BYTES = 64 << 20  # DOCX whose parts expand to more than this are not opened by the inventory
 
 INVENTORY_COLUMNS = [
-    "source_path", "source_file", "file_type", "sha256", "size_bytes", "mtime_ns", "report_year",
+    "source_path", "source_file", "file_type", "sha256", "size_bytes", "mtime_ns", "report_year", "year_source",
     "partition_key", "agency_printed", "manifest_agency", "manifest_year", "manifest_sha256", "manifest_source",
 ]
 SKIPPED_COLUMNS = ["source_path", "entry_type", "reason_kind", "reason", "link_target", "size_bytes"]
@@ -203,7 +204,7 @@ def read_manifest(raw_dir: Path) -> dict[str, dict]:
         return {row["file"]: row for row in csv.DictReader(f) if row.get("file")}
 
 
-def _text_head(path: Path, kind: str):
+def _text_head(path: Path):
     """The extraction reader's document of a text file (its first ``SNIFF_BYTES``, cut at a line end, when larger)."""
     from pipelines.extract.documents import read_document
 
@@ -243,13 +244,12 @@ def _docx_small(path: Path) -> bool:
 def head_document(path: Path, sha256: str | None = None):
     """The part of a document that states its title and year, read without tables or OCR (None: nothing to read)."""
     from pipelines.extract.documents import read_document
-
     from pipelines.extract.ocr import cached_text
     from pipelines.extract.pdf import quick_text
 
     kind = file_type_of(path)
     if kind in ("txt", "md", "html"):
-        return _text_head(path, kind)
+        return _text_head(path)
     if kind == "pdf":  # the text layer of the first pages (guarded against page-count and stream bombs), else OCR done before
         return _text_document(path, kind, quick_text(path, PDF_SNIFF_PAGES) or (cached_text(sha256) if sha256 else None))
     if kind == "image":
@@ -316,8 +316,12 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
             prev = known.get(rel)
             if prev is not None and prev.size_bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
                 sha, year, agency = prev.sha256, None if pd.isna(prev.report_year) else int(prev.report_year), prev.agency_printed
+                source = prev.year_source if year is not None else None
+                if file_type_of(path) in OCR_TYPES and source != "document":
+                    year, agency, source = None, None, None  # a scan not dated by its own text: its OCR may be cached by now
+                    to_read.append((len(rows), path, sha))
             else:
-                sha, year, agency = sha256_of(path), None, None
+                sha, year, agency, source = sha256_of(path), None, None, None
                 if file_type_of(path) in DOCUMENT_TYPES:
                     to_read.append((len(rows), path, sha))
         except OSError as exc:
@@ -329,15 +333,18 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
         m = manifest.get(rel, {})
         rows.append({
             "source_path": rel, "source_file": rel.rsplit("/", 1)[-1], "file_type": file_type_of(path), "sha256": sha,
-            "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "report_year": year, "agency_printed": agency,
+            "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "report_year": year, "year_source": source,
+            "agency_printed": agency,
             "manifest_agency": m.get("agency") or None, "manifest_year": _int(m.get("report_year")),
             "manifest_sha256": m.get("sha256") or None, "manifest_source": m.get("source") or None,
         })
     for (k, _, _), (year, agency) in zip(to_read, sniff_all([(path, sha) for _, path, sha in to_read])):
         rows[k].update(report_year=year, agency_printed=agency)
     for row in rows:
-        if row["report_year"] is None:
-            row["report_year"] = row["manifest_year"]  # the manifest only when the document does not say
+        if row["year_source"] is None:  # not reused: read now
+            row["year_source"] = "document" if row["report_year"] is not None else None
+        if row["report_year"] is None and row["manifest_year"] is not None:
+            row["report_year"], row["year_source"] = row["manifest_year"], "manifest"  # only when the document does not say
         row["partition_key"] = str(row["report_year"]) if row["report_year"] is not None else UNDATED
     return Inventory(pd.DataFrame(rows, columns=INVENTORY_COLUMNS), pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
 

@@ -75,12 +75,15 @@ def runs(tmp_path_factory):
     shutil.copytree(C.SAMPLES, clean_raw, symlinks=True)
     clean = _run(clean_raw, base / "clean" / "warehouse")
     hostile = _run(kit.raw, base / "hostile" / "warehouse")
-    code, out, err, peak = _wait_with_peak(hostile)
-    clean_code = clean.wait(timeout=RUN_TIMEOUT)
-    assert clean_code == 0, clean.stderr.read().decode(errors="replace")[-3000:]
     try:
+        code, out, err, peak = _wait_with_peak(hostile)
+        clean_out, clean_err = clean.communicate(timeout=RUN_TIMEOUT)
+        assert clean.returncode == 0, clean_err.decode(errors="replace")[-3000:]
         yield kit, base / "hostile" / "warehouse", base / "clean" / "warehouse", (code, out, err, peak)
     finally:
+        for proc in (clean, hostile):  # never leave a run behind
+            if proc.poll() is None:
+                proc.kill()
         for p in kit.raw.rglob("*"):  # unreadable files must not stop the clean-up
             if not p.is_symlink() and p.is_file():
                 p.chmod(0o644)

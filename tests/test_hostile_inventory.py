@@ -126,3 +126,29 @@ def test_sniff_of_unreadable_documents_is_none(tmp_path):
     os.mkfifo(fifo)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert [f.reason_kind for f in walk(tmp_path) if f.rel == b"pipe.txt"] == ["special_file"]
+
+
+def test_a_scan_is_dated_by_its_ocr_text_once_cached(tmp_path, monkeypatch):
+    """No text layer: the manifest's year first; once extraction has OCR'd it, the cached OCR text dates it."""
+    import io
+
+    from pypdf import PdfWriter
+
+    import pipelines.extract.ocr as ocr
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    w = PdfWriter()
+    w.add_blank_page(595, 842)
+    buf = io.BytesIO()
+    w.write(buf)
+    (raw / "scan.pdf").write_bytes(buf.getvalue())
+    (raw / "MANIFEST.csv").write_text("file,agency,report_year,source,sha256,notes\nscan.pdf,测扫市人民政府,2020,,,\n")
+    monkeypatch.setattr(ocr, "cached_text", lambda sha256: None)
+    first = take_stock(raw).documents
+    assert first[["report_year", "year_source"]].values.tolist() == [[2020, "manifest"]]
+    monkeypatch.setattr(ocr, "cached_text", lambda sha256: "测扫市人民政府2021年政府信息公开工作年度报告\n一、总体情况")
+    second = take_stock(raw, first).documents
+    assert second[["report_year", "year_source", "agency_printed"]].values.tolist() == [[2021, "document", "测扫市人民政府"]]
+    monkeypatch.setattr(ocr, "cached_text", lambda sha256: 1 / 0)  # dated by its own text: never read again
+    assert take_stock(raw, second).documents.equals(second)
