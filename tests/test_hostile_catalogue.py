@@ -34,12 +34,20 @@ RUN_TIMEOUT = 900
 
 
 def _run(raw: Path, wh: Path) -> subprocess.Popen:
+    """Start `xxgk run`; its output goes to files beside the warehouse (a pipe nobody reads could block it)."""
     env = {**os.environ, "XXGK_DOC_TIMEOUT": "30", "XXGK_DOC_MEMORY": f"{DOC_MEMORY_MB}MB"}
-    return subprocess.Popen([XXGK, "run", "--raw", str(raw), "--warehouse", str(wh), "--workers", str(WORKERS), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    wh.parent.mkdir(parents=True, exist_ok=True)
+    with (wh.parent / "run.out").open("wb") as out, (wh.parent / "run.err").open("wb") as err:
+        return subprocess.Popen([XXGK, "run", "--raw", str(raw), "--warehouse", str(wh), "--workers", str(WORKERS), "--quiet"],
+                                stdout=out, stderr=err, env=env)
 
 
-def _wait_with_peak(proc: subprocess.Popen) -> tuple[int, str, str, int]:
+def _output(wh: Path) -> tuple[str, str]:
+    """What a run printed: (stdout, stderr)."""
+    return (wh.parent / "run.out").read_text(errors="replace"), (wh.parent / "run.err").read_text(errors="replace")
+
+
+def _wait_with_peak(proc: subprocess.Popen, wh: Path) -> tuple[int, str, str, int]:
     """Wait for a run, sampling the resident memory of its whole process tree; (returncode, stdout, stderr, peak MB)."""
     root = psutil.Process(proc.pid)
     peak = 0
@@ -54,8 +62,7 @@ def _wait_with_peak(proc: subprocess.Popen) -> tuple[int, str, str, int]:
         except psutil.Error:
             pass
         time.sleep(0.05)
-    out, err = proc.communicate()
-    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), peak >> 20
+    return proc.returncode, *_output(wh), peak >> 20
 
 
 def _rows(wh: Path, sql: str) -> list[tuple]:
@@ -76,9 +83,9 @@ def runs(tmp_path_factory):
     clean = _run(clean_raw, base / "clean" / "warehouse")
     hostile = _run(kit.raw, base / "hostile" / "warehouse")
     try:
-        code, out, err, peak = _wait_with_peak(hostile)
-        clean_out, clean_err = clean.communicate(timeout=RUN_TIMEOUT)
-        assert clean.returncode == 0, clean_err.decode(errors="replace")[-3000:]
+        code, out, err, peak = _wait_with_peak(hostile, base / "hostile" / "warehouse")
+        clean.wait(timeout=RUN_TIMEOUT)
+        assert clean.returncode == 0, _output(base / "clean" / "warehouse")[1][-3000:]
         yield kit, base / "hostile" / "warehouse", base / "clean" / "warehouse", (code, out, err, peak)
     finally:
         for proc in (clean, hostile):  # never leave a run behind
