@@ -86,7 +86,10 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     if not raw.exists():
         raise dg.Failure(f"landing zone {raw} does not exist")
     previous = read_parquet(wh, "document_inventory")
-    inventory = scan(raw, previous)
+    inventory = scan(raw, previous, workers=warehouse.workers, limits=warehouse.limits())
+    if inventory.empty:  # a wrong path or an unmounted share must not retire every report year
+        kept = f"; nothing was changed (the warehouse keeps its {len(previous)} documents)" if len(previous) else ""
+        raise dg.Failure(f"no documents in the landing zone {raw}{kept}")
     unchanged = len(previous) == len(inventory) and conform("document_inventory", previous).reset_index(drop=True).equals(
         conform("document_inventory", inventory).reset_index(drop=True)
     )
@@ -144,7 +147,8 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
     n = int((inventory.partition_key == key).sum())
     bar = tqdm(total=n, desc=f"report year {key}", unit="doc", disable=not warehouse.progress, leave=False, file=_tty())
     try:
-        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update)
+        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update,
+                                limits=warehouse.limits())
     finally:
         bar.close()
     context.log.info(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.extract import PARSER_VERSION
+from pipelines.warehouse.publish import temp_path
 from pipelines.warehouse.store import warehouse_fingerprint
 
 
@@ -50,7 +51,7 @@ def save_state(warehouse: Path, name: str, fingerprint: str, summary: dict) -> N
     """Record that ``name`` was computed from ``fingerprint`` (written atomically)."""
     path = _path(warehouse, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps({"fingerprint": fingerprint, "summary": summary}, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(path)
 
