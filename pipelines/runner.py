@@ -77,7 +77,7 @@ def run_pipeline(
         result = dg.materialize([document_inventory], instance=instance, resources=resources, run_config=_QUIET,
                                 raise_on_error=False)
         if not result.success:
-            raise PipelineError(f"the inventory of {raw_dir} failed: {step_problems(result, warehouse_dir)[0]}")
+            raise PipelineError(f"xxgk run: the inventory of {raw_dir} failed: {step_problems(result, warehouse_dir)[0]}")
         keys = sorted(instance.get_dynamic_partitions(REPORT_YEARS.name))
         if years:
             years = expand_years(years)
@@ -130,8 +130,8 @@ def step_problems(result: dg.ExecuteInProcessResult, warehouse_dir: Path) -> lis
         if problem:
             raise StorageError(f"cannot write the warehouse {warehouse_dir}: {problem} ({message.splitlines()[0]}); "
                                f"nothing was published, {db_path(warehouse_dir)} is as before")
-        if error.cls_name in ("Failure", "DagsterUserCodeExecutionError"):  # a message written for people
-            out.append(message)
+        if error.cls_name == "Failure":  # a message written for people
+            out.append(message.split(": ", 1)[-1])
         else:
             out.append(f"{message}\n" + "".join(error.stack).rstrip())
     return out or ["the run failed"]

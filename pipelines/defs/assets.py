@@ -88,8 +88,7 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     previous = read_parquet(wh, "document_inventory")
     inventory = scan(raw, previous, workers=warehouse.workers, limits=warehouse.limits())
     if inventory.empty:  # a wrong path or an unmounted share must not retire every report year
-        kept = f"; nothing was changed (the warehouse keeps its {len(previous)} documents)" if len(previous) else ""
-        raise dg.Failure(f"no documents in the landing zone {raw}{kept}")
+        raise dg.Failure(f"no documents in the landing zone {raw}; nothing was changed")
     unchanged = len(previous) == len(inventory) and conform("document_inventory", previous).reset_index(drop=True).equals(
         conform("document_inventory", inventory).reset_index(drop=True)
     )
