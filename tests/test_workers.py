@@ -5,6 +5,7 @@ process; peak memory stays under workers × limit + parent."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import psutil
 import pytest
@@ -101,3 +102,43 @@ def test_limits_from_flags_environment_and_defaults(monkeypatch):
             parse_size(bad)
     with pytest.raises(ValueError, match="at least"):
         Limits(60, 16)
+
+
+def test_a_run_with_a_document_that_blows_up_stays_within_its_memory_bound(tmp_path, raw_copy):
+    """A 12 MB text report (a real one, repeated) next to two normal ones, in a real `xxgk run` with a 300 MB limit:
+    the big one is rejected naming the limit, the others are read as usual, and no process of the run goes past its
+    share of the documented bound (workers × limit + parent)."""
+    import subprocess
+    import sys
+    import time
+
+    from pipelines.warehouse.store import connect
+
+    raw = raw_copy(["incoming/gansu_ganzhou_district_gov_2016.txt", "incoming/fujian_pingtan_zone_admin_committee_2022.txt"])
+    text = (raw / "incoming" / "gansu_ganzhou_district_gov_2016.txt").read_text(encoding="utf-8")
+    (raw / "incoming" / "huge.txt").write_text(text * (12_000_000 // len(text.encode())), encoding="utf-8")
+    wh = tmp_path / "warehouse"
+    cmd = [str(Path(sys.executable).parent / "xxgk"), "run", "--raw", str(raw), "--warehouse", str(wh), "--quiet",
+           "--workers", "2", "--doc-memory", f"{LIMIT_MB + 44}MB", "--doc-timeout", "60"]
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    me, parent_peak, child_peak = psutil.Process(run.pid), 0, 0
+    while run.poll() is None:
+        try:
+            parent_peak = max(parent_peak, me.memory_info().rss)
+            child_peak = max([child_peak, *(c.memory_info().rss for c in me.children(recursive=True))])
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    out, err = run.communicate()
+    assert run.returncode == 0, err
+    con = connect(wh)
+    try:
+        rows = dict(con.execute("SELECT report_id, status || ': ' || coalesce(reason, '') FROM reports").fetchall())
+        kinds = {k for (k,) in con.execute("SELECT kind FROM extraction_issues WHERE report_id = 'incoming/huge.txt'").fetchall()}
+    finally:
+        con.close()
+    assert rows["incoming/huge.txt"].startswith("rejected: extraction stopped") and "limit" in rows["incoming/huge.txt"]
+    assert kinds == {"resource_limit"}
+    assert rows["incoming/gansu_ganzhou_district_gov_2016.txt"].startswith("published")
+    assert child_peak <= (LIMIT_MB + 44) << 20
+    assert parent_peak <= 1 << 30  # the parent never reads a document: Dagster, pandas, GX and one batch of results
