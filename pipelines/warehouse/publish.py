@@ -77,6 +77,7 @@ class _Session:
     lock_fd: int
     depth: int = 1
     staged: bool = False
+    migrate: bool = False
     failed: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
@@ -113,6 +114,7 @@ def writer_session(warehouse: Path, wait: float = 0.0, command: str | None = Non
         _sessions[key] = session
     try:
         session.notes.extend(clean_stale(key))
+        session.migrate = not _readable_by_cli(published_path(key))
         try:
             yield session
         except BaseException:
@@ -254,13 +256,13 @@ def _stage(session: _Session) -> Path:
     try:
         if not published.exists():
             duckdb.connect(str(staged), config={"storage_compatibility_version": STORAGE_VERSION}).close()
-        elif _readable_by_cli(published):
+        elif session.migrate:
+            _migrate(published, staged)
+        else:
             _clone(published, staged)
             wal = published.with_name(published.name + ".wal")
             if wal.exists():  # left by an old writer or a read-write client: replayed into the copy
                 _clone(wal, staged.with_name(staged.name + ".wal"))
-        else:
-            _migrate(published, staged)
     except BaseException:
         _discard(session.warehouse)
         raise
@@ -269,9 +271,22 @@ def _stage(session: _Session) -> Path:
 
 
 def _readable_by_cli(path: Path) -> bool:
+    """Whether the published file is in a storage the DuckDB CLI release reads (True when there is no file).
+
+    Refuses to go on while another program has the file open read-write: a copy of it could be torn.
+    """
     import duckdb
 
-    con = duckdb.connect(str(path), read_only=True)
+    if not path.exists():
+        return True
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(". See also")[0].strip()
+        raise WarehouseBusy(f"the published warehouse {path} is open read-write by another program ({holder}); "
+                            "close it — readers should open it read-only") from None
     try:
         tags = con.execute("SELECT tags FROM duckdb_databases() WHERE NOT internal AND database_name = current_database()").fetchone()
     finally:
