@@ -1,6 +1,7 @@
 """The ``xxgk`` command line.
 
-Commands: ``extract`` (one document's cells), ``run`` (build the warehouse with Dagster),
+Commands: ``extract`` (one document's cells), ``run`` (build the warehouse with Dagster), ``agencies``
+(who reported: how each body was placed),
 ``sql`` (read-only queries), ``expectations`` (generate/check the GX suites), ``docs``
 (generate/check the data dictionary). Heavy libraries are imported inside each command so
 ``xxgk extract`` stays fast.
@@ -183,19 +184,22 @@ def report(warehouse_dir: Path | None, no_data_docs: bool) -> None:
 
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--districts", type=int, default=3, show_default=True, help="districts of the made-up city")
+@click.option("--districts", type=int, default=3, show_default=True, help="counties/districts (a real prefecture with that many is chosen from the division registry)")
 @click.option("--bodies-per-district", type=int, default=3, show_default=True, help="reporting bodies per district (office included)")
 @click.option("--year", "years", multiple=True, type=int, help="report years (repeatable) [default: 2023]")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--inject", type=int, default=0, show_default=True, help="districts printing a table that differs from their parts")
 @click.option("--pdf", is_flag=True, help="print the HTML reports to PDF with headless Chromium")
 def synth(out: Path, districts: int, bodies_per_district: int, years: tuple[int, ...], seed: int, inject: int, pdf: bool) -> None:
-    """Write synthetic reports with known values (a made-up city, its office, departments and districts) into OUT."""
+    """Write synthetic reports with known values (a real prefecture, its office, departments and counties) into OUT."""
     from pipelines.synth import generate
 
-    summary = generate(out, districts=districts, bodies_per_district=bodies_per_district, years=years or (2023,),
-                       seed=seed, inject=inject, pdf=pdf)
-    click.echo(f"{summary.documents} reports of {summary.bodies} bodies for {', '.join(map(str, summary.years))} in {out}"
+    try:
+        summary = generate(out, districts=districts, bodies_per_district=bodies_per_district, years=years or (2023,),
+                           seed=seed, inject=inject, pdf=pdf)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{summary.documents} reports of {summary.bodies} bodies of {summary.region.name} for {', '.join(map(str, summary.years))} in {out}"
                + (f"; injected mismatches: {summary.injected}" if summary.injected else ""))
     click.echo(f"build it with: xxgk run --raw {out} --warehouse <dir>")
 
@@ -295,6 +299,10 @@ def _print_table(rows: list[list], header: list[str]) -> None:
     for line in _format_table(rows, header):
         click.echo(line)
 
+
+from pipelines.identity.cli import agencies  # noqa: E402  (the ``xxgk agencies`` command lives with the resolver)
+
+main.add_command(agencies)
 
 if __name__ == "__main__":
     main()

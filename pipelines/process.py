@@ -30,10 +30,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pipelines.agencies import agency_registry
+from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason, opening_text, resolve_reports
 from pipelines.extract import PARSER_VERSION
 from pipelines.extract.model import CellRecord, Extraction
 from pipelines.extract.twins import BatchTwins, agency_key
+from pipelines.identity.copies import report_copies
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.registry import ERAS
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
@@ -118,7 +119,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
     year = None if inv.report_year is None or pd.isna(inv.report_year) else int(inv.report_year)
     if ext.report_year is not None and ext.report_year != year:
         ext.add("warning", "year_mismatch", f"extraction reads report year {ext.report_year}, the inventory {year}")
-    agency = agency_registry(str(raw_dir)).resolve(ext.agency_printed)
+    opening = opening_text(ext.text)
     cells = _cells_frame(report_id, year, ext.cells)
     subs = _cells_frame(report_id, year, ext.subtotals)[
         ["report_id", "report_year", "code", "value", "raw", "label", "source_kind", "page", "line", "context"]
@@ -136,9 +137,10 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "sha256": inv.sha256,
         "size_bytes": int(inv.size_bytes),
         "title": ext.title,
-        "agency": agency.name if agency else ext.agency_printed,
         "agency_printed": ext.agency_printed,
-        "agency_id": agency.agency_id if agency else None,
+        **identity_columns(raw_dir, ext.agency_printed, inv.manifest_agency, ext.title, opening),
+        "opening_text": opening,
+        "mirror_reason": mirror_reason(raw_dir, inv.source_path, [i.kind for i in ext.issues]),
         "era": ext.era,
         "scope": ext.scope,
         "status": "rejected" if ext.fatal else "published",
@@ -297,9 +299,7 @@ def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path, limits: Limits | No
     and the per-document limits (documents stopped by a limit are read again when the limits change)."""
     h = hashlib.sha256(PARSER_VERSION.encode())
     h.update((limits or Limits.resolve()).describe().encode())
-    agencies = Path(raw_dir) / "agencies.csv"
-    if agencies.exists():
-        h.update(agencies.read_bytes())
+    h.update(identity_fingerprint(raw_dir).encode())
     for path, sha in sorted(zip(docs.source_path, docs.sha256)):
         h.update(f"{path}\t{sha}\n".encode())
     return h.hexdigest()
@@ -393,6 +393,11 @@ def process_partition(
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns(table))
         write_parquet(warehouse, table, frame, key)
         out.rows[table] = len(frame)
+        if table == "reports":  # copies of one report share its year, so they are grouped within the partition
+            copies = conform("report_copies", report_copies(frame))
+            out.schema_problems.extend(validate_table(copies, "report_copies") if len(copies) else [])
+            write_parquet(warehouse, "report_copies", copies, key)
+            out.rows["report_copies"] = len(copies)
     out.rows["cells"] = writers["cells"].rows
     out.rows["document_rule_results"] = writers["document_rule_results"].rows
     _save_output(warehouse, out)
@@ -460,11 +465,8 @@ def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progr
     for table in small:
         prev = read_parquet(warehouse, table, key)
         small[table].append(prev[prev.report_id.isin(wanted)].copy())
-    reports = small["reports"][-1]
-    registry = agency_registry(str(raw_dir))  # raw/agencies.csv may have changed: resolve names again
-    resolved = [registry.resolve(p) for p in reports.agency_printed]
-    reports["agency_id"] = [a.agency_id if a else None for a in resolved]
-    reports["agency"] = [a.name if a else p for a, p in zip(resolved, reports.agency_printed)]
+    reports = resolve_reports(raw_dir, small["reports"][-1])  # raw/agencies.csv or the resolver may have changed
+    small["reports"][-1] = reports
     out.statuses.update(reports.status.value_counts().to_dict())
     for table, writer in writers.items():
         path = parquet_path(warehouse, table, key)

@@ -12,7 +12,7 @@ import csv
 import hashlib
 from pathlib import Path
 
-from pipelines.agencies import agency_registry
+from pipelines.agencies import agency_resolver
 from pipelines.extract.text import norm
 
 MANIFEST = "MANIFEST.csv"
@@ -20,12 +20,12 @@ DOCUMENT_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 
 
 def agency_key(raw_dir: Path | None, printed: str | None) -> str | None:
-    """Registry id of a printed name, else its normalized form."""
+    """Agency id of a printed name (overrides, then the resolver), else its normalized form."""
     if not printed:
         return None
     if raw_dir is not None:
-        agency = agency_registry(str(raw_dir)).resolve(printed)
-        if agency:
+        agency = agency_resolver(raw_dir).resolve(printed)
+        if agency.resolved:
             return agency.agency_id
     return "printed:" + norm(printed)
 

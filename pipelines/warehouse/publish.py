@@ -363,17 +363,18 @@ def _discard(warehouse: Path) -> None:
 
 
 def clean_stale(warehouse: Path) -> list[str]:
-    """Remove what an interrupted writer left: the staged database, temporary files of dead processes. Returns notes."""
+    """Remove what an interrupted writer left: the staged database, and ``temp_path`` files of dead processes.
+
+    Returns a note for the user when something was removed.
+    """
     warehouse = Path(warehouse)
-    removed = [p for p in warehouse.glob(f".{DB_FILE}.staged*")]
+    removed = list(warehouse.glob(f".{DB_FILE}.staged*"))
     _discard(warehouse)
-    parquet = warehouse / "parquet"
-    if parquet.is_dir():
-        for path in parquet.rglob("*.tmp"):
-            pid = path.name.rsplit(".", 2)[-2] if path.name.count(".") >= 2 else ""
-            if not (pid.isdigit() and _alive(int(pid))):
-                path.unlink(missing_ok=True)
-                removed.append(path)
+    for path in warehouse.rglob(".*.tmp"):
+        pid = path.name.rsplit(".", 2)[-2]
+        if ".dagster" not in path.relative_to(warehouse).parts and pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
     return [f"removed {len(removed)} temporary file(s) left by an interrupted run"] if removed else []
 
 
