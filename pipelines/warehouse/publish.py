@@ -370,11 +370,13 @@ def clean_stale(warehouse: Path) -> list[str]:
     warehouse = Path(warehouse)
     removed = list(warehouse.glob(f".{DB_FILE}.staged*"))
     _discard(warehouse)
-    for path in warehouse.rglob(".*.tmp"):
-        pid = path.name.rsplit(".", 2)[-2]
-        if ".dagster" not in path.relative_to(warehouse).parts and pid.isdigit() and not _alive(int(pid)):
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    for folder, subfolders, files in os.walk(warehouse):
+        subfolders[:] = [d for d in subfolders if d != ".dagster"]  # Dagster's own storage
+        for name in files:
+            pid = name.rsplit(".", 2)[-2] if name.startswith(".") and name.endswith(".tmp") else ""
+            if pid.isdigit() and not _alive(int(pid)):
+                Path(folder, name).unlink(missing_ok=True)
+                removed.append(name)
     return [f"removed {len(removed)} temporary file(s) left by an interrupted run"] if removed else []
 
 
