@@ -172,8 +172,7 @@ class WorkerPool:
             worker.process.join(1)
             code = worker.process.exitcode
             self._replace(worker)
-            how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
-            return Failure("worker_crash", f"the extraction process died ({how}) while reading this document")
+            return Failure("worker_crash", f"the extraction process died ({_exit_reason(code)}) while reading this document")
         if status == "ok":
             return payload
         if status == "memory":
@@ -250,6 +249,16 @@ def _serve(conn, memory_bytes: int, result_bytes: int) -> None:
         conn.send_bytes(data)
         if out_of_memory:
             return  # a fresh worker replaces this one (its heap may stay fragmented)
+
+
+def _exit_reason(code: int | None) -> str:
+    """``signal SIGSEGV`` / ``exit code 1``."""
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
 
 
 def _describe(exc: BaseException) -> str:

@@ -33,7 +33,6 @@ import os
 import shutil
 import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,15 +74,13 @@ def temp_path(path: Path) -> Path:
 class _Session:
     warehouse: Path
     lock_fd: int
-    depth: int = 1
     staged: bool = False
     migrate: bool = False
     failed: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
 
-_sessions: dict[Path, _Session] = {}
-_guard = threading.RLock()
+_sessions: dict[Path, _Session] = {}  # this process's open sessions, by warehouse
 
 
 def _key(warehouse: Path) -> Path:
@@ -99,19 +96,12 @@ def writer_session(warehouse: Path, wait: float = 0.0, command: str | None = Non
     written. Stale temporary files of dead processes are removed when the lock is taken.
     """
     key = _key(warehouse)
-    with _guard:
-        session = _sessions.get(key)
-        if session is not None:
-            session.depth += 1
-    if session is not None:
-        try:
-            yield session
-        finally:
-            session.depth -= 1
+    session = _sessions.get(key)
+    if session is not None:  # nested: the outermost session publishes
+        yield session
         return
     session = _Session(key, _lock(key, wait, command))
-    with _guard:
-        _sessions[key] = session
+    _sessions[key] = session
     try:
         session.notes.extend(clean_stale(key))
         session.migrate = not _readable_by_cli(published_path(key))
@@ -125,8 +115,7 @@ def writer_session(warehouse: Path, wait: float = 0.0, command: str | None = Non
         else:
             _discard(key)
     finally:
-        with _guard:
-            _sessions.pop(key, None)
+        _sessions.pop(key, None)
         _unlock(session.lock_fd)
 
 
