@@ -23,7 +23,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 test: $(STAMP) system-deps  ## run the test suite
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.dagster)
 	$(BIN)/python -c "from pipelines.runner import prepare_dagster_home; prepare_dagster_home('warehouse/.dagster')"
