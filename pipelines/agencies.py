@@ -210,8 +210,8 @@ def mirror_reason(raw_dir: Path, source_path: str, issue_kinds) -> str | None:
     notes = _manifest(str(raw_dir), _stamp(Path(raw_dir) / MANIFEST)).get(source_path, {}).get("notes") or ""
     if re.search(r"mirror", notes, re.IGNORECASE) or "镜像" in notes:
         return "raw/MANIFEST.csv notes say mirror: " + notes[:80]
-    if "untrusted_source" in set(issue_kinds):
-        return "text in traditional characters (a third-party mirror)"
+    if "third_party_mirror" in set(issue_kinds):
+        return "a third-party mirror copy (converted from traditional characters, or cleaned of inserted pinyin)"
     return None
 
 

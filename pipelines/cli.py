@@ -20,8 +20,9 @@ import click
 from pipelines.settings import default_raw_dir, default_warehouse_dir
 
 CELL_COLUMNS = [
-    "code", "value", "raw", "value_status", "unit", "label", "label_match", "recovery", "candidates",
-    "source_kind", "page", "line", "table_index", "row_index", "col_index", "bbox", "context",
+    "code", "value", "raw", "value_status", "unit", "label", "label_match", "column_match", "recovery", "verification",
+    "candidates", "source_kind", "confidence", "filled_from", "page", "line", "table_index", "row_index", "col_index",
+    "bbox", "context",
 ]
 
 
@@ -35,19 +36,25 @@ def main() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="csv", show_default=True,
               help="csv: one row per cell; json: metadata, cells and issues; table: aligned text")
-@click.option("--reference", type=click.Path(path_type=Path), default=None,
-              help="landing zone searched for other copies of the same report (default: the project's raw/)")
-def extract(file: Path, fmt: str, reference: Path | None) -> None:
-    """Print the statistical cells of one document (code, value, raw text, provenance)."""
+@click.option("--fill-from", "fill_from", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="also fill glued digits that split several ways from another copy of the same report found in this "
+                   "landing zone (its MANIFEST.csv); off by default: the file is read on its own")
+def extract(file: Path, fmt: str, fill_from: Path | None) -> None:
+    """Print the statistical cells of one document (code, value, raw text, provenance), read from the file alone."""
     from pipelines.extract import extract_document
-    from pipelines.extract.twins import ReferenceIndex
+    from pipelines.extract.twins import ReferenceIndex, fill_from_copy
     from pipelines.extract.values import format_number
 
-    ref_dir = reference or default_raw_dir()
-    twins = ReferenceIndex(ref_dir) if ref_dir.exists() else None
-    ext = extract_document(file, twin_lookup=twins, source_path=str(file))
+    ext = extract_document(file, source_path=str(file))
+    if fill_from is not None:
+        if not fill_from.is_dir():
+            raise click.BadParameter(f"{fill_from} is not a directory", param_hint="--fill-from")
+        n = fill_from_copy(ext, ReferenceIndex(fill_from)(ext))
+        click.echo(f"{file}: info: {n} cell(s) filled from another copy in {fill_from}", err=True)
+    shown = set()
     for issue in ext.issues:
-        if issue.severity != "info":
+        if issue.severity != "info" and (issue.kind, issue.message) not in shown:
+            shown.add((issue.kind, issue.message))
             where = f" ({issue.location})" if issue.location else ""
             click.echo(f"{file}: {issue.severity}: {issue.message}{where}", err=True)
     rows = []
@@ -64,8 +71,9 @@ def extract(file: Path, fmt: str, reference: Path | None) -> None:
     elif fmt == "json":
         payload = {
             "file": str(file), "title": ext.title, "agency": ext.agency_printed, "report_year": ext.report_year,
-            "era": ext.era, "scope": ext.scope, "cells": rows,
+            "era": ext.era, "scope": ext.scope, "origin": ext.origin, "cells": rows,
             "printed_subtotals": [s.to_dict() for s in ext.subtotals],
+            "uncoded_rows": [u.to_dict() for u in ext.uncoded],
             "issues": [i.to_dict() for i in ext.issues],
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=1))

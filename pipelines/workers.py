@@ -315,7 +315,7 @@ def run_all(fn: Callable, items: Iterable, on_failure: Callable[[object, Failure
 
 def extract_all(jobs: list[tuple], workers: int = 0, limits: Limits | None = None,
                 progress: Callable[[int], object] | None = None) -> list:
-    """Extract documents ``(path, source_path, hints[, twin_lookup])`` in the warm pool, in order.
+    """Extract documents ``(path, source_path, hints)`` in the warm pool, in order.
 
     Always in worker processes (even for one document), so every document is under the limits.
     """
@@ -326,8 +326,8 @@ def extract_job(job: tuple):
     """Run the extractor on one job (inside a worker)."""
     from pipelines.extract import extract_document
 
-    path, source_path, hints, *twins = job
-    return extract_document(Path(path), twin_lookup=twins[0] if twins else None, source_path=source_path, hints=hints)
+    path, source_path, hints = job
+    return extract_document(Path(path), source_path=source_path, hints=hints)
 
 
 def failed_extraction(job: tuple, failure: Failure):

@@ -26,7 +26,7 @@ from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to
 from pipelines.warehouse.views import view_statements
 
 PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures",
-                      "report_copies")
+                      "report_copies", "uncoded_rows")
 REFERENCE_TABLES = ("indicators", "rules", "agencies", "regions")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
