@@ -302,11 +302,11 @@ class _Writer:
                 self.tmp.unlink()
 
 
-def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path, limits: Limits | None = None) -> str:
+def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path, limits: Limits) -> str:
     """Identity of a partition's inputs: its documents' paths and hashes, the parser version, the agency registry
     and the per-document limits (documents stopped by a limit are read again when the limits change)."""
     h = hashlib.sha256(PARSER_VERSION.encode())
-    h.update((limits or Limits.resolve()).describe().encode())
+    h.update(limits.describe().encode())
     h.update(identity_fingerprint(raw_dir).encode())
     for path, sha in sorted(zip(docs.source_path, docs.sha256)):
         h.update(f"{path}\t{sha}\n".encode())
