@@ -177,17 +177,23 @@ def sql(query: str, warehouse_dir: Path | None, fmt: str) -> None:
 @main.command()
 @click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
               help="warehouse directory [default: warehouse/]")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="landing zone the pages link the documents in [default: raw/]")
 @click.option("--no-data-docs", is_flag=True, help="skip building the Great Expectations Data Docs")
-def report(warehouse_dir: Path | None, no_data_docs: bool) -> None:
-    """Write <warehouse>/reports/quality.html: summary, charts, every finding with its evidence."""
-    from pipelines.quality import write_report
+@click.option("--no-pdf", is_flag=True, help="write the letters as HTML only (PDF needs headless Chromium)")
+def report(warehouse_dir: Path | None, raw_dir: Path | None, no_data_docs: bool, no_pdf: bool) -> None:
+    """Write the auditor's report in Chinese under <warehouse>/reports/: quality.html (summary), findings pages,
+    one 整改通知 per body (HTML + PDF), quality.xlsx and offline GX Data Docs."""
+    from pipelines.quality import build_report
 
     warehouse_dir = warehouse_dir or default_warehouse_dir()
+    raw_dir = raw_dir or default_raw_dir()
     try:
-        path = write_report(warehouse_dir, with_data_docs=not no_data_docs)
+        outputs = build_report(warehouse_dir, raw_dir if raw_dir.exists() else None, with_data_docs=not no_data_docs, pdf=not no_pdf)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(path)
+    for line in outputs.lines():
+        click.echo(line)
 
 
 @main.command()

@@ -140,6 +140,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "report_year": year,
         "source_file": inv.source_file,
         "source_path": inv.source_path,
+        "source_url": inv.manifest_source,
         "file_type": inv.file_type,
         "sha256": inv.sha256,
         "size_bytes": int(inv.size_bytes),

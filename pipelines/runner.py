@@ -101,9 +101,8 @@ def run_pipeline(
                              run_config=_QUIET, raise_on_error=False)
         if not res.success:
             failed.extend(f"cross-report rules, roll-ups or the quality report: {p}" for p in step_problems(res, warehouse_dir))
-        quality = Path(warehouse_dir) / "reports" / "quality.html"
-        wrote_quality = any(e.asset_key == dg.AssetKey("quality_report") for e in res.get_asset_materialization_events())
-        text = (summarize(warehouse_dir, keys, quality if wrote_quality and quality.exists() else None)
+        wrote_report = any(e.asset_key == dg.AssetKey("quality_report") for e in res.get_asset_materialization_events())
+        text = (summarize(warehouse_dir, keys, wrote_report)
                 if read_path(warehouse_dir).exists() else "xxgk: no warehouse database was written")
     if failed:
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
@@ -155,12 +154,10 @@ class PipelineError(RuntimeError):
     """Some partitions failed; the message holds the summary and the problems."""
 
 
-def summarize(warehouse_dir: Path, keys: list[str] | None = None, quality_report: Path | None = None) -> str:
-    """Documents read, published, quarantined, rejected, and failed rule instances by rule.
-
-    ``quality_report``: the report written by this run (not named when it was not written).
-    """
+def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written: bool = True) -> str:
+    """Documents read, published, quarantined, rejected, and failed rule instances by rule; the report only when written."""
     from pipelines.cli import _format_table
+    from pipelines.quality import written_outputs
 
     con = connect(warehouse_dir, read_only=True)
     try:
@@ -177,9 +174,12 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, quality_report
         ).fetchall()
     finally:
         con.close()
+    report = written_outputs(warehouse_dir) if report_written else None  # files the report wrote and that exist
+    written = report and report["html"] and report["workbook"]
     lines = [
         f"xxgk: {total} documents in the warehouse ({Path(warehouse_dir) / 'xxgk.duckdb'})",
-        f"  quality report: {quality_report}" if quality_report else "  quality report: not written (see PROBLEMS)",
+        f"  quality report: {report['html']} ({len(report['letters'])} letters, workbook {Path(report['workbook']).name})"
+        if written else "  quality report: not written (see the problems below)",
         "  " + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("published", "published_partial", "quarantined", "rejected")),
         "  by report year (documents/published): " + ", ".join(f"{y}: {n}/{p}" for y, n, p in by_year),
     ]

@@ -114,7 +114,7 @@ def test_a_document_gone_after_the_inventory_and_a_failed_quality_report(tmp_pat
     with pytest.raises(PipelineError) as failure:
         run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral(), limits=Limits())
     text = str(failure.value)
-    assert [ln for ln in text.splitlines() if ln.startswith("  quality report:")] == ["  quality report: not written (see PROBLEMS)"]
+    assert [ln for ln in text.splitlines() if ln.startswith("  quality report:")] == ["  quality report: not written (see the problems below)"]
     assert "RuntimeError: the chart renderer is missing" in text
     con = connect(wh)  # published: the years that succeeded are there
     try:

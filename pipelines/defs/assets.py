@@ -322,13 +322,13 @@ def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 
 @dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out")
 def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
-    """The data-quality report warehouse/reports/quality.html (self-contained) and the GX Data Docs."""
+    """The auditor's report in Chinese (warehouse/reports/quality.html, findings pages, letters, quality.xlsx) and the GX Data Docs."""
     from pipelines.quality import write_report
     from pipelines.warehouse.state import compute_unless_unchanged
 
     wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
     summary, skipped, fingerprint = compute_unless_unchanged(
-        wh, raw, "quality_report", lambda: {"path": str(write_report(wh))}, outputs=(wh / "reports" / "quality.html",)
+        wh, raw, "quality_report", lambda: {"path": str(write_report(wh, raw_dir=raw))}, outputs=(wh / "reports" / "quality.html",)
     )
     context.log.info(("unchanged: " if skipped else "wrote ") + summary["path"])
     return dg.MaterializeResult(
