@@ -347,6 +347,7 @@ def process_partition(
     unchanged since the last successful run: the saved result is returned with ``skipped``.
     """
     raw_dir, warehouse = Path(raw_dir), Path(warehouse)
+    os.environ.setdefault("XXGK_OCR_CACHE", str(warehouse / "cache" / "ocr"))  # OCR results live with the warehouse
     workers = workers or max(1, (os.cpu_count() or 1))
     docs = inventory[inventory.partition_key == key].sort_values("source_path")
     limits = limits or Limits.resolve()

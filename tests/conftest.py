@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def load_truth(stem: str) -> dict[str, float | None]:
     """code -> value (None for blank or '/' cells) of a truth file."""
     with (TRUTH / f"{stem}.csv").open(encoding="utf-8", newline="") as f:
         return {r["code"]: (float(r["value"]) if r["value"].strip() else None) for r in csv.DictReader(f)}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ocr_cache(tmp_path_factory):
+    """OCR results of the test session go to one temporary cache, shared by the xdist workers (never warehouse/)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "ocr-cache"
+    os.environ["XXGK_OCR_CACHE"] = str(path)
+    yield path
 
 
 @pytest.fixture
