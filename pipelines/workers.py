@@ -196,8 +196,7 @@ class _Worker:
 
     def __init__(self, ctx, limits: Limits):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_serve, args=(child, limits.memory_mb * MB, limits.result_mb * MB),
-                                   name="xxgk-extract", daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, limits), name="xxgk-extract", daemon=True)
         self.process.start()
         child.close()
         try:  # the worker says "ready" once its limits are set; a worker that cannot start is a pool failure
@@ -221,11 +220,18 @@ class _Worker:
         self.conn.close()
 
 
-def _serve(conn, memory_bytes: int, result_bytes: int) -> None:
-    """Worker loop: receive ``(fn, item)``, send back a pickled ``(status, payload)``; exit after running out of memory."""
+def _serve(conn, limits: Limits) -> None:
+    """Worker loop: receive ``(fn, item)``, send back a pickled ``(status, payload)``; exit after running out of memory.
+
+    The limits in force are in ``XXGK_DOC_TIMEOUT`` / ``XXGK_DOC_MEMORY`` for the code that runs here
+    (the OCR sizes its own budget from them).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     _die_with_parent()
+    memory_bytes, result_bytes = limits.memory_mb * MB, limits.result_mb * MB
     resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+    os.environ["XXGK_DOC_TIMEOUT"] = f"{limits.seconds:g}"
+    os.environ["XXGK_DOC_MEMORY"] = f"{limits.memory_mb}MB"
     conn.send("ready")
     while True:
         try:

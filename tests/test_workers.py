@@ -74,6 +74,7 @@ def test_the_pool_stays_warm():
         pids = sorted(pool.worker_pids())
         assert pool.map(worker_jobs.job, list("efgh"), lambda k, f: f) == list("EFGH")
         assert sorted(pool.worker_pids()) == pids  # no worker started for the second batch
+        assert pool.map(worker_jobs.limits_seen, [0], lambda k, f: f) == [("30", f"{LIMIT_MB}MB")]  # e.g. for the OCR budget
     finally:
         pool.close()
 

@@ -26,3 +26,8 @@ def job(kind: str):
     if kind == "oversized":
         return "x" * (8 << 20)
     return kind.upper()
+
+
+def limits_seen(_):
+    """The limits a worker's code sees in its environment."""
+    return os.environ.get("XXGK_DOC_TIMEOUT"), os.environ.get("XXGK_DOC_MEMORY")
