@@ -296,8 +296,12 @@ class Inventory:
     skipped: pd.DataFrame
 
 
-def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory:
-    """Walk raw/: hash and date every document, record every other path with the reason it is not one."""
+def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None, workers: int = 0, limits=None) -> Inventory:
+    """Walk raw/: hash and date every document, record every other path with the reason it is not one.
+
+    New or changed documents are read in the worker pool, under the per-document limits
+    (``workers``: 0 = one per core; ``limits``: ``workers.Limits``, default from the environment).
+    """
     raw_dir = Path(raw_dir)
     manifest = read_manifest(raw_dir)
     known = {}
@@ -338,7 +342,7 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
             "manifest_agency": m.get("agency") or None, "manifest_year": _int(m.get("report_year")),
             "manifest_sha256": m.get("sha256") or None, "manifest_source": m.get("source") or None,
         })
-    for (k, _, _), (year, agency) in zip(to_read, sniff_all([(path, sha) for _, path, sha in to_read])):
+    for (k, _, _), (year, agency) in zip(to_read, sniff_all([(path, sha) for _, path, sha in to_read], workers, limits)):
         rows[k].update(report_year=year, agency_printed=agency)
     for row in rows:
         if row["year_source"] is None:  # not reused: read now
@@ -349,19 +353,24 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None) -> Inventory
     return Inventory(pd.DataFrame(rows, columns=INVENTORY_COLUMNS), pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
 
 
-def sniff_all(items: list[tuple[Path, str]]) -> list[tuple[int | None, str | None]]:
-    """``sniff`` of every (path, sha256), in order.
+def sniff_all(items: list[tuple[Path, str]], workers: int = 0, limits=None) -> list[tuple[int | None, str | None]]:
+    """``sniff`` of every (path, sha256), in order, in the warm worker pool under the per-document limits.
 
-    TODO(h8 interface 9): run these in the warm worker pool (``workers.run_all``) once it is on
-    main: the reading then happens in parallel and under the per-document limits, so a file that
-    crashes a C library costs its own year, not the inventory.
+    A document over a limit, or one that crashes a C library, is simply not dated here
+    (extraction, in the same pool, records why); the inventory itself never fails on it.
     """
-    return [sniff(path, sha) for path, sha in items]
+    from pipelines.workers import run_all
+
+    return run_all(_sniff_item, items, lambda item, failure: (None, None), workers, limits)
 
 
-def scan(raw_dir: Path, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+def _sniff_item(item: tuple[Path, str]) -> tuple[int | None, str | None]:
+    return sniff(*item)
+
+
+def scan(raw_dir: Path, previous: pd.DataFrame | None = None, workers: int = 0, limits=None) -> pd.DataFrame:
     """The inventory frame (``document_inventory`` table) of a landing zone."""
-    return take_stock(raw_dir, previous).documents
+    return take_stock(raw_dir, previous, workers, limits).documents
 
 
 def changed_partitions(previous: pd.DataFrame, current: pd.DataFrame) -> set[str]:

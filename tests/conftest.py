@@ -67,3 +67,26 @@ def raw_copy(tmp_path):
         return target
 
     return make
+
+
+SUBSET = ["incoming/gansu_ganzhou_district_gov_2016.txt", "incoming/fujian_pingtan_zone_admin_committee_2022.txt",
+          "pingtan/pingtan_zone_admin_committee_2023.html"]
+
+
+@pytest.fixture(scope="session")
+def clean_subset(tmp_path_factory):
+    """Three bundled reports (three report years) and a warehouse built from them by one clean run: (raw, warehouse).
+
+    Built once per test process; copy the warehouse before changing it.
+    """
+    import dagster as dg
+
+    from pipelines.runner import run_pipeline
+
+    base = tmp_path_factory.mktemp("subset")
+    raw = base / "raw"
+    for rel in SUBSET + ["MANIFEST.csv", "agencies.csv"]:
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(RAW / rel, raw / rel)
+    run_pipeline(raw, base / "warehouse", workers=2, progress=False, instance=dg.DagsterInstance.ephemeral())
+    return raw, base / "warehouse"

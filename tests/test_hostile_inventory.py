@@ -144,6 +144,8 @@ def test_a_scan_is_dated_by_its_ocr_text_once_cached(tmp_path, monkeypatch):
     w.write(buf)
     (raw / "scan.pdf").write_bytes(buf.getvalue())
     (raw / "MANIFEST.csv").write_text("file,agency,report_year,source,sha256,notes\nscan.pdf,测扫市人民政府,2020,,,\n")
+    # read in this process, so that the OCR cache can be faked (take_stock reads in the worker pool)
+    monkeypatch.setattr(inventory, "sniff_all", lambda items, workers=0, limits=None: [sniff(*item) for item in items])
     monkeypatch.setattr(ocr, "cached_text", lambda sha256: None)
     first = take_stock(raw).documents
     assert first[["report_year", "year_source"]].values.tolist() == [[2020, "manifest"]]

@@ -95,8 +95,10 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 
     os.environ.setdefault("XXGK_OCR_CACHE", str(wh / "cache" / "ocr"))  # as process_partition: scans dated from their OCR
     previous = read_parquet(wh, "document_inventory")
-    stock = take_stock(raw, previous)
+    stock = take_stock(raw, previous, workers=warehouse.workers, limits=warehouse.limits())
     inventory = stock.documents
+    if inventory.empty:  # a wrong path or an unmounted share must not retire every report year
+        raise dg.Failure(f"no documents in the landing zone {raw}; nothing was changed")
     unchanged = same("document_inventory", previous, inventory)
     if not unchanged:
         write_parquet(wh, "document_inventory", inventory)
@@ -156,7 +158,8 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
     n = int((inventory.partition_key == key).sum())
     bar = tqdm(total=n, desc=f"report year {key}", unit="doc", disable=not warehouse.progress, leave=False, file=_tty())
     try:
-        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update)
+        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update,
+                                limits=warehouse.limits())
     finally:
         bar.close()
     context.log.info(
