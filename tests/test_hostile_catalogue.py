@@ -28,8 +28,8 @@ from pipelines.inventory import path_id
 XXGK = str(Path(sys.executable).with_name("xxgk"))
 WORKERS = 1
 DOC_MEMORY_MB = 1024
-PARENT_MB = 1536  # the parent's share of a run's memory (Dagster, pandas, the batch): measured ~0.9 GB on the samples
-RUN_MEMORY_BOUND_MB = PARENT_MB + WORKERS * DOC_MEMORY_MB  # workers × per-document limit + the parent
+PARENT_MB = 512  # README (Limits): a run's peak ≤ workers × memory limit + the parent (~0.5 GB; it never reads a document)
+RUN_MEMORY_BOUND_MB = PARENT_MB + WORKERS * DOC_MEMORY_MB
 RUN_TIMEOUT = 900
 
 
