@@ -83,7 +83,7 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     """
     from pipelines.inventory import changed_partitions, take_stock
     from pipelines.warehouse.schema import conform
-    from pipelines.warehouse.store import drop_partition, load_whole, read_parquet, write_parquet
+    from pipelines.warehouse.store import drop_partition, load_whole, read_loaded, read_parquet, write_parquet
 
     raw, wh = Path(warehouse.raw_dir), Path(warehouse.warehouse_dir)
     if not raw.exists():
@@ -102,7 +102,7 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     unchanged = same("document_inventory", previous, inventory)
     if not unchanged:
         write_parquet(wh, "document_inventory", inventory)
-    if not same("inventory_skipped", read_parquet(wh, "inventory_skipped"), stock.skipped):
+    if not same("inventory_skipped", read_loaded(wh, "inventory_skipped"), stock.skipped):
         load_whole(wh, "inventory_skipped", stock.skipped)
     keys = sorted(inventory.partition_key.unique())
     existing = set(context.instance.get_dynamic_partitions(REPORT_YEARS.name))

@@ -81,6 +81,18 @@ def connect(warehouse: Path, read_only: bool = True) -> duckdb.DuckDBPyConnectio
     return duckdb.connect(str(path), read_only=True)
 
 
+def read_loaded(warehouse: Path, table: str) -> pd.DataFrame:
+    """A warehouse-wide table as the database holds it (empty when there is no database yet).
+
+    Compare new contents with this, not with the table's Parquet file: an interrupted run may have
+    written the Parquet file without publishing the database.
+    """
+    if not read_path(warehouse).exists():
+        return empty_frame(table)
+    with connect(warehouse) as con:
+        return con.execute(f'SELECT * FROM "{table}"').df()
+
+
 STATE_TABLE = "_loaded_partitions"
 
 
