@@ -33,7 +33,7 @@ def prepare(doc, ext: Extraction) -> None:
                 "numbers touching them are not read")
     if doc.damaged_lines:
         lines = ", ".join(map(str, doc.damaged_lines[:10])) + (" …" if len(doc.damaged_lines) > 10 else "")
-        ext.add(WARNING, "unreadable_region", f"NUL bytes (an unreadable region) at line(s) {lines}; numbers touching them are not read",
+        ext.add(WARNING, "unreadable_region", f"NUL or control bytes (an unreadable region) at line(s) {lines}; numbers touching them are not read",
                 f"line {doc.damaged_lines[0]}")
     converted = unmirror(doc)
     if converted:

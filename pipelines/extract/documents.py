@@ -110,7 +110,7 @@ def read_document(path: Path) -> Document:
             doc = read_text(path, decoded.text, kind)
         doc.encoding = decoded.encoding
         doc.replaced = decoded.replaced
-        doc.damaged_lines = decoded.nul_lines
+        doc.damaged_lines = sorted(set(decoded.nul_lines) | set(doc.damaged_lines))
         return doc
     if kind == "pdf":
         from pipelines.extract.pdf import read_pdf
@@ -191,7 +191,10 @@ def read_text(path: Path, text: str, kind: str) -> Document:
             offsets.append((pos, ln))
             pos += len(t)
         pos = 0
-        for k, part in enumerate(joined.split("|")):
+        parts = joined.split("|")
+        if len(parts) > 1 and not parts[-1].strip():
+            parts.pop()  # the end of the text after its last '|' is not a cell
+        for k, part in enumerate(parts):
             ln = max((l for off, l in offsets if off <= pos), default=pending[0][0])
             cells.append(Cell(part.strip(), line=ln, col_index=k))
             pos += len(part) + 1

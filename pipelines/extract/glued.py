@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 
 MAX_SPLITS_PER_ROW = 20_000  # more cuts than this: the row is left missing (too many readings)
+MAX_STEPS = 50_000  # partial cuts tried per piece and per row (bounds the time on long glued runs); beyond: left missing
 MAX_COUNT_DIGITS = 9  # no count in these tables reaches a billion
 MAX_MONEY_CHARS = 16
 
@@ -21,6 +22,8 @@ _MONEY = re.compile(r"(?:0|[1-9]\d*)(?:\.\d+)?")
 _UNIT_SUFFIX = re.compile(r"(万元|元)$")
 _MINUS = re.compile(r"(?<=[\d.])(?=-)")
 _PATTERNS = {"money": _MONEY, "signed": _SIGNED, "count": _COUNT}
+# the longest valid number of each kind, in characters
+_WIDEST = {"money": MAX_MONEY_CHARS, "signed": MAX_COUNT_DIGITS + 1, "count": MAX_COUNT_DIGITS}
 
 
 def tokenize(fragment: str) -> list[str]:
@@ -37,18 +40,23 @@ def valid(text: str, kind: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _cuts(piece: str, kinds: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """Ways to cut one piece into ``len(kinds)`` valid numbers of those kinds (prefixes pruned early)."""
+def _cuts(piece: str, kinds: tuple[str, ...]) -> tuple[tuple[tuple[str, ...], ...], bool]:
+    """Ways to cut one piece into ``len(kinds)`` valid numbers of those kinds (prefixes pruned early),
+    and whether the list is complete (False past ``MAX_SPLITS_PER_ROW`` cuts or ``MAX_STEPS`` tries)."""
     n, k = len(piece), len(kinds)
     out: list[tuple[str, ...]] = []
     # the most characters parts j.. can still take (a piece longer than that has no cut)
     room = [0] * (k + 1)
     for j in range(k - 1, -1, -1):
-        room[j] = room[j + 1] + (MAX_MONEY_CHARS if kinds[j] == "money" else MAX_COUNT_DIGITS + 1)
+        room[j] = room[j + 1] + _WIDEST.get(kinds[j], MAX_COUNT_DIGITS)
+    steps = [0]
 
     def rec(start: int, j: int, acc: tuple[str, ...]) -> bool:
         if n - start > room[j]:
             return True
+        steps[0] += 1
+        if steps[0] > MAX_STEPS:
+            return False
         if j == k - 1:
             last = piece[start:]
             if last and valid(last, kinds[j]) and not _dead(last, kinds[j]):
@@ -65,9 +73,8 @@ def _cuts(piece: str, kinds: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
                 return False
         return True
 
-    if k <= n:
-        rec(0, 0, ())
-    return tuple(out)
+    complete = rec(0, 0, ()) if k <= n else True
+    return tuple(out), complete
 
 
 def _dead(part: str, kind: str) -> bool:
@@ -91,15 +98,22 @@ def row_splits(pieces: list[str], kinds: tuple[str, ...]) -> tuple[list[tuple[st
     if not pieces or len(pieces) > width or any(not p for p in pieces):
         return [], True
     out: list[tuple[str, ...]] = []
+    steps = [0]
 
     def rec(i: int, start: int, acc: tuple[str, ...]) -> bool:
         if i == len(pieces):
             if start == width:
                 out.append(acc)
             return len(out) < MAX_SPLITS_PER_ROW
+        steps[0] += 1
+        if steps[0] > MAX_STEPS:
+            return False
         remaining = len(pieces) - i - 1
         for k in range(1, width - start - remaining + 1):
-            for parts in _cuts(pieces[i], kinds[start : start + k]):
+            cuts, complete = _cuts(pieces[i], kinds[start : start + k])
+            if not complete:
+                return False
+            for parts in cuts:
                 if not rec(i + 1, start + k, acc + parts):
                     return False
         return True

@@ -22,18 +22,36 @@ _BLOCK = (
     "p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "section", "article",
     "header", "footer", "blockquote", "pre", "dd", "dt", "tr", "title", "center", "hr",
 )
+MAX_DEPTH = 2048  # libxml2's nesting limit with huge_tree (256 without)
 _SKIP = ("script", "style", "noscript", "head", "iframe", "select", "option", "button", "svg")
 # private-use characters mark block starts (with their source line) and tables in the serialised text
 _MARK = re.compile("\ue001(\\d+)\ue002")
 _TABLE = re.compile("\ue000(\\d+)\ue000")
+# characters XML (and so lxml) refuses: a control byte in a page is damage, not a reason to reject it
+_NOT_XML = re.compile("[\x01-\x08\x0e-\x1f\ufffe\uffff]")
+_XML_SPACE = str.maketrans({"\x0b": " ", "\x0c": " "})
 
 
 def read_html(path: Path, text: str) -> Document:
-    """Parse an HTML page into lines; metadata comes from <title> and <meta> tags."""
+    """Parse an HTML page into lines; metadata comes from <title> and <meta> tags.
+
+    Control characters are replaced by U+FFFD (an unreadable region: numbers touching them are
+    not read) and their lines listed in ``damaged_lines``; a page nested deeper than the
+    parser's limit is rejected naming the depth (what lies deeper would be lost silently).
+    """
+    text = text.translate(_XML_SPACE)
+    damaged = sorted({text.count("\n", 0, m.start()) + 1 for m in _NOT_XML.finditer(text)})
+    if damaged:
+        text = _NOT_XML.sub("\ufffd", text)
+    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
     try:
-        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise DocumentError("unreadable", f"HTML cannot be parsed: {exc}") from exc
+    deep = next((e for e in parser.error_log if "Excessive depth" in e.message), None)
+    if deep is not None:
+        raise DocumentError("too_deep", f"HTML elements nested more than {MAX_DEPTH:,} deep (the parser's limit, "
+                            f"reached at source line {deep.line}): what lies deeper cannot be read")
     meta: dict = {}
     title = root.findtext(".//title")
     if title:
@@ -79,7 +97,7 @@ def read_html(path: Path, text: str) -> Document:
     if not lines:
         raise DocumentError("empty", "the HTML page has no text")
     full_text = "\n".join(ln.text for ln in lines)
-    return Document(path=path, file_type="html", lines=lines, text=full_text, meta=meta)
+    return Document(path=path, file_type="html", lines=lines, text=full_text, meta=meta, damaged_lines=damaged)
 
 
 def _cell_text(td) -> str:

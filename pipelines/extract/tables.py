@@ -134,7 +134,11 @@ def _verify(era: str, got: ReadCells, figures, ext: Extraction, reasons) -> Outc
         if not undecided:
             continue
         label = rd.source.label or rd.row.key
-        if unit.source == "glued":
+        if unit.source == "glued" and (not unit.complete or outcome.bounded & set(undecided)):
+            message = (f"row '{label}' prints glued digits '{rd.source.fragment}' with more possible splits than the search "
+                       f"bound checks (glued.MAX_STEPS / verify.MAX_TRIES); left missing")
+            kind = "ambiguous_split"
+        elif unit.source == "glued":
             opts = "; ".join(f"{c} ∈ {{{', '.join(outcome.undecided.get(c, [])[:8])}}}" for c in undecided)
             message = f"row '{label}' prints glued digits '{rd.source.fragment}' that split in several ways; left missing: {opts}"
             kind = "ambiguous_split"

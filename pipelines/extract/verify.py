@@ -34,6 +34,7 @@ from pipelines.extract.glued import number
 
 OCR_CONFIDENCE_THRESHOLD = 0.90
 MAX_SOLUTIONS = 20_000
+MAX_TRIES = 200_000  # candidate readings tried per group of linked cells (bounds the search); beyond: undecided
 CONFUSABLE_DIGITS = {"1": "7", "7": "1", "3": "8", "8": "3", "0": "69", "6": "095", "9": "06", "5": "6"}
 
 CONFIRMED = "confirmed"
@@ -61,6 +62,7 @@ class Outcome:
     how: dict[str, str] = field(default_factory=dict)  # code -> split | narrative | alternative | confirmed | unchecked
     undecided: dict[str, list[str]] = field(default_factory=dict)  # code -> candidate readings
     evidence: dict[str, str] = field(default_factory=dict)  # code -> the narrative sentence used
+    bounded: set[str] = field(default_factory=set)  # codes left undecided because a search bound was reached
     notes: list[str] = field(default_factory=list)
     consistent: bool = True  # False when no combination satisfied every equality (each unit then decided alone)
 
@@ -86,6 +88,7 @@ class _Solved:
     options: dict[int, list[tuple[str, ...]]]
     undecidable: set[int]
     consistent: bool
+    bounded: set[int] = field(default_factory=set)  # units left undecided because a search bound was reached
 
 
 def _holds(coeffs: dict[str, float], assign: dict[str, float], fixed: dict[str, float]) -> bool:
@@ -120,6 +123,7 @@ def solve(units: list[Unit], fixed: dict[str, float], constraints) -> _Solved:
         else:
             links.append((coeffs, touched))
     undecidable = {i for i, u in enumerate(units) if not u.complete}
+    bounded = set(undecidable)
     consistent = all(cands.values()) if cands else True
     for group in _components(len(units), [t for _, t in links]):
         if len(group) == 1:
@@ -128,12 +132,13 @@ def solve(units: list[Unit], fixed: dict[str, float], constraints) -> _Solved:
         solutions = _enumerate(units, cands, sorted(group), group_links, fixed)
         if solutions is None:
             undecidable |= group
+            bounded |= group
         elif not solutions:
             consistent = False
         else:
             for i in group:
                 cands[i] = sorted({s[i] for s in solutions})
-    return _Solved(cands, undecidable, consistent)
+    return _Solved(cands, undecidable, consistent, bounded)
 
 
 def _components(n: int, edges: list[set[int]]) -> list[set[int]]:
@@ -156,15 +161,17 @@ def _components(n: int, edges: list[set[int]]) -> list[set[int]]:
 
 
 def _enumerate(units, cands, order, links, fixed):
-    """All consistent combinations of a group of linked units, or None when there are too many."""
+    """All consistent combinations of a group of linked units, or None when there are too many
+    (more than ``MAX_SOLUTIONS``, or more than ``MAX_TRIES`` readings tried)."""
     order = sorted(order, key=lambda i: len(cands[i]))
     solutions: list[dict[int, tuple[str, ...]]] = []
     assigned: dict[int, tuple[str, ...]] = {}
     values: dict[str, float] = {}
     aborted = False
+    tries = 0
 
     def rec(depth: int) -> None:
-        nonlocal aborted
+        nonlocal aborted, tries
         if aborted:
             return
         if depth == len(order):
@@ -176,6 +183,10 @@ def _enumerate(units, cands, order, links, fixed):
         done = set(order[: depth + 1])
         ready = [co for co, t in links if i in t and t <= done]
         for split in cands[i]:
+            tries += 1
+            if tries > MAX_TRIES:
+                aborted = True
+                break
             for c, v in zip(units[i].codes, split):
                 values[c] = number(v)
             if all(_holds(co, values, fixed) for co in ready):
@@ -273,6 +284,7 @@ def verify(era: str, fixed: dict[str, float], units: list[Unit], figures: dict[s
             if u.source == "ocr":
                 solved.undecidable.add(i)
     decided, undecided = _per_code(solve_units, solved)
+    out.bounded = {c for i in solved.bounded for c in solve_units[i].codes}
     for u in solve_units:
         if u.source == "ocr" and u.codes[0] in undecided and not undecided[u.codes[0]]:
             undecided[u.codes[0]] = [c[0] for c in u.candidates]  # nothing fits: show what was read and tried
