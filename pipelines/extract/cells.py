@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from pipelines.extract import glued
-from pipelines.extract.documents import FREE, PIPE
+from pipelines.extract.documents import FREE, GRID, PIPE
 from pipelines.extract.headers import t2_columns
 from pipelines.extract.labels import ORDER, POSITION
 from pipelines.extract.placement import trim
@@ -149,6 +149,11 @@ class CellReader:
                            rd, tokens)
                 return
         else:
+            if rd.source.mode == GRID and _shifts(tokens, width) > 1:
+                self._lose("row_shape", row.table_id, list(row.codes),
+                           f"row '{rd.source.label or row.key}': {len(tokens)} cells for {width} column(s), blank at both ends: "
+                           "the values fit under more than one set of columns; not read", rd, tokens)
+                return
             tokens = trim(tokens, rd.source.mode, width)
         if rd.source.mode != FREE and len(tokens) < width and all(t.text.strip() for t in tokens) and any(
             len(t.text.split()) > 1 for t in tokens
@@ -304,6 +309,14 @@ def _kinds(codes: tuple[str, ...]) -> tuple[str, ...]:
     """Value types (count / signed / money) of a row's codes."""
     by_code = load_registry().by_code
     return tuple(by_code[c].value_type if c in by_code else "count" for c in codes)
+
+
+def _shifts(tokens: list[Token], width: int) -> int:
+    """In how many windows of ``width`` consecutive cells a grid row's non-blank cells all fit (1 when the row is not wider)."""
+    filled = [k for k, t in enumerate(tokens) if t.text.strip()]
+    if len(tokens) <= width or not filled:
+        return 1
+    return max(0, min(filled[0], len(tokens) - width) - max(0, filled[-1] - width + 1) + 1)
 
 
 def _split_trailing(tokens: list[Token]) -> tuple[list[Token], int]:

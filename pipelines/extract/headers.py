@@ -164,6 +164,11 @@ def t3_columns(texts: list[str]) -> ColumnMap:
     if junk or sorted(v for v in leaves if v in APPLICANT_COLUMNS) != sorted(APPLICANT_COLUMNS) or leaves.count("legal_persons") > 1:
         shown = "".join(texts)[:80]
         return ColumnMap((), "unknown", note=f"column header not readable: '{shown}'")
+    kinds = [kind if key != "applicants" else "" for kind, key in words]
+    if "group" in kinds and any(key in ORG_COLUMNS for _, key in words[: kinds.index("group")]):
+        # a group's columns are printed under it (after it in reading order): this header is garbled
+        return ColumnMap((), "unknown", note=f"column header not readable (organisations before their group): "
+                                             f"'{''.join(texts)[:80]}'")
     top: list[tuple[str, str]] = []
     org: list[str] = []
     rest: list[str] = []

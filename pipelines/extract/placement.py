@@ -179,7 +179,7 @@ class Placer:
             if (prev is None or nxt is None) and (table == "old" or start is None):
                 continue  # order placement needs a printed start (anchor) and end
             candidates = [b for b in bares if len(trim(b.tokens, b.mode, self.widths.get(table, 7))) in {self.width(s) for s in slots}]
-            for layout in self._layouts(slots, union):
+            for layout in self._layouts(slots, union, filled):
                 if candidates and len(candidates) == len(layout) and all(
                     len(trim(b.tokens, b.mode, self.width(s))) == self.width(s) for b, s in zip(candidates, layout)
                 ):
@@ -201,12 +201,13 @@ class Placer:
                     row_location(bares[0]), " / ".join(b.fragment or " | ".join(t.text for t in b.tokens) for b in bares)[:300],
                 )
 
-    def _layouts(self, slots: list[TemplateRow], union: list[TemplateRow]) -> list[list[TemplateRow]]:
-        """The gap's missing rows, and — when they include （六）'s three 2021 rows — the same with the single
-        2019 （六） row instead (2021+ reports that still print it, 洪泽 2023)."""
+    def _layouts(self, slots: list[TemplateRow], union: list[TemplateRow], filled: set[str]) -> list[list[TemplateRow]]:
+        """The gap's missing rows, and — when they include （六）'s three 2021 rows and none of them is printed
+        with its label elsewhere — the same with the single 2019 （六） row instead (2021+ reports that still
+        print it, 洪泽 2023)."""
         split = [r for r in slots if r.key.startswith("t3.results.other.")]
         single = [r for r in union if r.key == "t3.results.other"]
-        if not split or not single:
+        if not split or not single or any(k.startswith("t3.results.other.") for k in filled):
             return [slots]
         at = slots.index(split[0])
         return [slots, [r for r in slots[:at] if r not in split] + single + [r for r in slots[at:] if r not in split]]

@@ -18,10 +18,13 @@ The **oracle** compares the extraction of the mutated document (M) with that of 
   (a blank cell of a row printed one cell per line) — the document now places the value elsewhere.
   A value read from an untouched line (a shift after a lost line, a wrong template) or from a
   repeated copy of a line (a duplicated ``0 |``) is not supported; a value the mutation left
-  unchanged always is;
+  unchanged always is; a value the table's own equalities contradict (``verification =
+  contradicted``) is not a confident value: the error-level rules quarantine its report;
 * ``lost_published`` — a code confident in O is not confident in M (missing, unreadable,
   ambiguous, absent), and M's report would still be plain ``published`` (status from the
-  pipeline's own rules and status decision on the batch);
+  pipeline's own rules and status decision on the batch). A cell M reads as blank is not lost
+  when the mutation printed the blank: its line in M prints fewer numbers than its line in O
+  (a ``0`` turned into a space is a blank cell as printed, not a loss);
 * ``year_mismatch`` — the inventory's cheap reading of the year (``inventory.sniff``) differs
   from the year extraction reads;
 * ``bad_text`` — a string of the extraction is not valid Unicode text (it would fail the Parquet
@@ -68,6 +71,7 @@ TIME_LIMIT = 20  # CPU seconds per extraction (and inventory reading) before a c
 TABLE_HEAD = 20  # lines above a table's first value that may hold its header
 ROW_LINES = 10  # lines after a value that may still belong to its row (a flattened row prints one cell per line)
 _FIGURE = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+")
 # a Python built-in exception caught by extract_document and recorded as the reason: a bug in our code
 _OWN_BUG = re.compile(r"(IndexError|KeyError|ValueError|TypeError|AttributeError|ZeroDivisionError|RecursionError|"
                       r"AssertionError|UnboundLocalError|NameError|OverflowError|StopIteration)\b")
@@ -276,6 +280,11 @@ class Baseline:
         ext = extract_bytes(seed.data, seed.suffix)
         return cls(seed, confident(ext), [_squash(t) for t in text_lines(seed.data, seed.suffix)])
 
+    @functools.cached_property
+    def printed(self) -> list[str]:
+        """The original's lines as printed (not squashed)."""
+        return text_lines(self.seed.data, self.seed.suffix)
+
     def accounted_lines(self, lines: list[str]) -> set[int]:
         """1-based numbers of the mutated document's lines the mutation accounts for: changed in place, new, or moved."""
         import difflib
@@ -400,8 +409,24 @@ def judge(case: Case, base: Baseline, time_limit: float = TIME_LIMIT) -> CaseRes
     out.ext = ext
     out.findings.extend(check(case, base, ext, year))
     kept = confident(ext)
-    out.lost = sorted(code for code in base.cells if code not in kept)
+    lines = None
+    lost = []
+    for code, before in base.cells.items():
+        if code in kept:
+            continue
+        cell = ext.cell(code)
+        if cell is not None and cell.value_status == "blank":
+            lines = lines or text_lines(case.data, case.suffix)
+            if _numbers(lines, cell.line) < _numbers(base.printed, before.line):
+                continue  # the mutation printed a blank there
+        lost.append(code)
+    out.lost = sorted(lost)
     return out
+
+
+def _numbers(lines: list[str], line: int | None) -> int:
+    """How many numbers a line prints."""
+    return len(_NUMBER.findall(lines[line - 1])) if line and line <= len(lines) else 0
 
 
 def check(case: Case, base: Baseline, ext, year: int | None) -> list[Finding]:
@@ -420,7 +445,7 @@ def check(case: Case, base: Baseline, ext, year: int | None) -> list[Finding]:
     accounted = None
     for code, cell in mutated.items():
         before = base.cells.get(code)
-        if before is not None and before.value == cell.value:
+        if (before is not None and before.value == cell.value) or cell.verification == "contradicted":
             continue
         if accounted is None:
             accounted = base.accounted_lines(lines)
