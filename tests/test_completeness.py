@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from conftest import RAW, document_for, load_truth
 from pipelines.extract import extract_document
@@ -55,3 +56,160 @@ def test_duplicated_zero_line_never_becomes_a_confident_value(tmp_path):
     issue = next(i for i in ext.issues if i.code == "t2.rules.in_force")
     assert issue.kind == "row_shape" and "repeated" in issue.message
     assert ext.cell("t2.normative_docs.issued").value == 5  # the other rows are read
+
+
+# ------------------------------------------------------------------------------------------------
+# families found by the fuzzer (issue 12 §3/§7): known documents re-rendered into each shape
+
+
+def _lines_of(rel: str) -> list[str]:
+    return (RAW / rel).read_text(encoding="utf-8").split("\n")
+
+
+def _extract_lines(tmp_path, lines: list[str], suffix: str, name: str = "doc"):
+    path = tmp_path / f"{name}{suffix}"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return extract_document(path)
+
+
+def test_last_cell_line_deleted_in_a_table_printed_one_cell_per_line(tmp_path):
+    """A table flattened one cell per line ('0 |'), its last value line deleted: the row ends the text, and the
+    text after the final '|' is not a cell, so the row spans one cell less than every other row and is not read
+    (it was read with a blank last cell)."""
+    from hostile import mutate as M
+
+    lines = M.load_seed("synth:flat").data.decode("utf-8").split("\n")
+    end = lines.index("四、结转下年度继续办理 |")
+    k = next(j for j in range(end + 1, len(lines)) if lines[j + 1] == "|")  # the row's last value line
+    ext = _extract_lines(tmp_path, lines[:k] + lines[k + 1 :], ".txt")
+    assert all(ext.cell(f"t3.carried_forward.{c}") is None for c in ("natural_person", "total"))
+    assert {i.kind for i in ext.issues if i.code == "t3.carried_forward.total"} == {"row_shape"}
+    assert status_of(ext) == "published_partial"
+    whole = _extract_lines(tmp_path, lines, ".txt", "whole")
+    assert whole.cell("t3.carried_forward.total").value == 0 and status_of(whole) == "published"
+
+
+def test_labels_then_values_table_missing_a_value_row_is_not_shifted(tmp_path):
+    """Labels printed as a block, then their value rows (PDF→markdown): one value row deleted leaves more labels
+    than value rows, so no row takes the next row's values (the single 2019 （六） row is no alternative when a
+    split （六） row is printed)."""
+    rel = "incoming/shanghai_municipal_sci_tech_commission_2024.md"
+    lines = _lines_of(rel)
+    original = extract_document(RAW / rel)
+    k = lines.index("5.要求行政机关确认或") + 6  # the first value row after the block of labels
+    assert lines[k].startswith("| 0 |")
+    ext = _extract_lines(tmp_path, lines[:k] + lines[k + 1 :], ".md")
+    for c in ext.cells:
+        if c.value is not None and c.table_id == "t3":
+            assert c.value == original.cell(c.code).value, c.code
+    assert status_of(ext) == "published_partial"
+
+
+def test_grid_row_with_extra_blank_cells_at_both_ends_is_not_read(tmp_path):
+    """An HTML row with more cells than columns and blanks at both ends: its values fit under several sets of
+    columns, so the row is lost with its reason instead of being read shifted."""
+    rel = "incoming/shanghai_municipal_gov_general_office_2019.html"
+    text = (RAW / rel).read_text(encoding="utf-8")
+    row = "<tr><td>8.属于行政查询事项</td><td>10</td>"
+    assert text.count(row) == 1
+    path = tmp_path / "wide.html"
+    path.write_text(text.replace(row, "<tr><td>8.属于行政查询事项</td>" + "<td>&nbsp;</td>" * 3 + "<td>10</td>"), encoding="utf-8")
+    ext = extract_document(path)
+    code = "t3.results.denied.admin_query.natural_person"
+    assert ext.cell(code) is None
+    assert next(i for i in ext.issues if i.code == code).kind == "row_shape"
+    assert status_of(ext) == "published_partial"
+
+
+def test_garbled_table_3_header_is_not_followed(tmp_path):
+    """Table 三's two header rows swapped (organisations before their group 法人或其他组织): the header is not
+    read, the equalities decide the order, and no applicant column is shifted."""
+    rel = "incoming/shanghai_municipal_gov_general_office_2019.html"
+    lines = _lines_of(rel)
+    k = next(j for j, ln in enumerate(lines) if "<td>商业企业</td>" in ln)
+    assert "自然人" in lines[k - 1]
+    ext = _extract_lines(tmp_path, lines[: k - 1] + [lines[k], lines[k - 1]] + lines[k + 1 :], ".html")
+    truth = load_truth("shanghai_municipal_gov_general_office_2019")
+    assert all(c.value == truth[c.code] for c in ext.cells if c.table_id == "t3" and c.value is not None)
+
+
+def test_control_byte_in_html_is_damage_not_a_rejection(tmp_path):
+    """One control byte in an HTML page (lxml refuses it): the page is read, the byte is an unreadable region,
+    the number it touches is not read, and the report says so."""
+    rel = "incoming/shanghai_municipal_gov_general_office_2019.html"
+    text = (RAW / rel).read_text(encoding="utf-8")
+    path = tmp_path / "ctrl.html"
+    path.write_text(text.replace("<td>821</td>", "<td>8\x0721</td>", 1), encoding="utf-8")
+    ext = extract_document(path)
+    assert not ext.fatal
+    damaged = ext.cell("t3.new_received.natural_person")
+    assert damaged is None or damaged.value is None
+    assert "t3.new_received.natural_person" in {i.code for i in ext.issues}
+    assert ext.cell("t3.carried_over.total").value == 18  # the rest is read
+    assert "line(s) 57" in next(i.message for i in ext.issues if i.kind == "unreadable_region")
+    assert status_of(ext) == "published_partial"
+
+
+def test_html_nested_past_the_parser_limit_is_rejected_naming_the_depth(tmp_path):
+    path = tmp_path / "deep.html"
+    path.write_text("<html><body>" + "<div>" * 3000 + "<p>测试市2022年政府信息公开工作年度报告</p>" + "</div>" * 3000
+                    + "</body></html>", encoding="utf-8")
+    ext = extract_document(path)
+    assert ext.fatal.kind == "too_deep" and "nested" in ext.fatal.message
+
+
+def test_long_glued_run_is_bounded_and_says_so(tmp_path):
+    """A glued run of digits with astronomically many splits (平潭's Table 四 made 110 digits long): the search
+    stops at its bound and the cells are missing with that reason (it ran for minutes before)."""
+    rel = "incoming/fujian_pingtan_zone_admin_committee_2023.txt"
+    text = (RAW / rel).read_text(encoding="utf-8")
+    assert text.count("总计110024001510102五、") == 1
+    path = tmp_path / "long.txt"
+    path.write_text(text.replace("总计110024001510102五、", "总计" + "1" * 110 + "五、"), encoding="utf-8")
+    ext = extract_document(path)
+    assert all(c.value is None for c in ext.cells if c.table_id == "t4")
+    issue = next(i for i in ext.issues if i.code == "t4.review.maintained")
+    assert issue.kind == "ambiguous_split" and "search bound" in issue.message
+    assert ext.cell("t3.new_received.total").value is not None  # the rest is read
+
+
+def test_memory_error_reaches_the_worker_pool(tmp_path, monkeypatch):
+    """Over the worker's memory limit, extraction does not turn MemoryError into a reason: the pool names the limit."""
+    import pipelines.extract as extract
+
+    def out_of_memory(path):
+        raise MemoryError
+
+    monkeypatch.setattr(extract, "read_document", out_of_memory)
+    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(MemoryError):
+        extract.extract_document(tmp_path / "a.txt")
+
+
+SHAPE_SEEDS = ["incoming/gansu_ganzhou_district_gov_2016.txt", "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt",
+               "incoming/shanghai_municipal_sci_tech_commission_2024.md", "incoming/shanghai_municipal_gov_general_office_2019.html",
+               "incoming/fujian_pingtan_zone_admin_committee_2023.txt", "synth:flat"]
+
+
+@pytest.mark.parametrize("name", SHAPE_SEEDS)
+def test_known_document_cut_short_or_with_a_line_deleted_or_repeated(name):
+    """Every shape of the families, on known documents of each layout: lines holding figures deleted or repeated
+    (a sample of them), the file truncated at 30/50/70/90 %. The fuzzer's oracle finds no value the change does
+    not support and no report left published after losing cells."""
+    from hostile import mutate as M
+
+    seed, base = M.load_seed(name), M.baseline(name)
+    lines = seed.data.split(b"\n")
+    with_figures = [k for k, ln in enumerate(lines) if any(ch in ln for ch in b"0123456789")]
+    shapes = []
+    for k in with_figures[:: max(1, len(with_figures) // 8)]:
+        shapes.append((f"delete line {k + 1}", lines[:k] + lines[k + 1 :]))
+        shapes.append((f"duplicate line {k + 1}", lines[: k + 1] + [lines[k]] + lines[k + 1 :]))
+    cases = [M.Case(name, -10 - n, b"\n".join(ls), seed.suffix, (what,)) for n, (what, ls) in enumerate(shapes)]
+    cases += [M.Case(name, -1 - n, seed.data[: int(len(seed.data) * f)], seed.suffix, (f"truncate at {f:.0%}",))
+              for n, f in enumerate((0.3, 0.5, 0.7, 0.9))]
+    outcomes = [M.judge(case, base) for case in cases]
+    M.judge_statuses(outcomes)
+    assert sum(bool(o.lost) for o in outcomes) >= 4  # the shapes do lose cells
+    found = [f"{f.case} {f.kind}: {f.detail} <- {f.steps}" for o in outcomes for f in o.findings]
+    assert not found, "\n".join(found)

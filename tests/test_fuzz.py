@@ -100,3 +100,18 @@ def test_oracle_flags_lost_cells_left_published():
     outcome.lost = ["t2.rules.issued"]  # as if the mutation had lost a cell and nothing said so
     M.judge_statuses([outcome])
     assert [f.kind for f in outcome.findings] == ["lost_published"]
+
+
+def test_could_publish_agrees_with_the_pipeline():
+    """The oracle skips the batch's rule evaluation only for extractions the status decision can never publish."""
+    name = "synth:txt"
+    seed, base = M.load_seed(name), M.baseline(name)
+    exts = {"whole": M.extract_bytes(seed.data, seed.suffix),
+            "cut": M.extract_bytes(seed.data[: len(seed.data) // 2], seed.suffix),
+            "no_year": M.extract_bytes(seed.data.replace(b"2022", b"xxxx"), seed.suffix)}
+    for key, ext in exts.items():
+        ext.source_path = key
+    statuses = M.pipeline_statuses([e for e in exts.values() if not e.fatal])
+    assert M.could_publish(exts["whole"]) and statuses["whole"] == "published"
+    for key in ("cut", "no_year"):
+        assert not M.could_publish(exts[key]) and statuses[key] != "published"

@@ -59,6 +59,8 @@ def extract_document(path: str | Path, source_path: str | None = None, hints: di
         ext.is_report = False
         ext.add(ERROR, exc.kind, exc.reason)
         return ext
+    except MemoryError:
+        raise  # over the worker's memory limit: the pool (pipelines/workers.py) records it naming the limit
     except Exception as exc:  # a library failing on a malformed file must not stop the run
         ext.is_report = False
         ext.add(ERROR, "unreadable", f"{type(exc).__name__}: {exc}")

@@ -101,9 +101,20 @@ def _double_byte(raw: bytes) -> tuple[str, str] | None:
 def _finish(text: str, encoding: str, replaced: int = 0) -> Decoded:
     nul_lines = []
     if "\x00" in text:
-        for m in _NUL_RUN.finditer(text):
-            nul_lines.append(text.count("\n", 0, m.start()) + 1)
+        nul_lines = line_numbers(text, _NUL_RUN)
         text = _NUL_RUN.sub("\ufffd", text)
     if text.strip("\ufffd \n\r\t") and len(_CONTROL.findall(text[:20000])) > 0.1 * min(len(text), 20000):
         raise BinaryContent("binary content in a text file")
     return Decoded(text, encoding, replaced, nul_lines)
+
+
+def line_numbers(text: str, pattern: re.Pattern) -> list[int]:
+    """1-based numbers of the lines where ``pattern`` matches, each once, in one pass over the text."""
+    out: list[int] = []
+    line, pos = 1, 0
+    for m in pattern.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        if not out or out[-1] != line:
+            out.append(line)
+    return out

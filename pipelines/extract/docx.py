@@ -47,6 +47,8 @@ def read_docx(path: Path) -> Document:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError) as exc:
         raise DocumentError("unreadable", f"not a readable .docx file: {exc}") from exc
+    except MemoryError:
+        raise  # over the worker's memory limit: the pool names the limit
     except Exception as exc:
         raise DocumentError("unreadable", f"not a readable .docx file: {type(exc).__name__}: {exc}") from exc
     lines: list[Line] = []

@@ -15,6 +15,7 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
+from pipelines.extract.decode import line_numbers
 from pipelines.extract.documents import FREE, GRID, Cell, Document, DocumentError, Line
 from pipelines.extract.text import clean_line
 
@@ -28,8 +29,7 @@ _SKIP = ("script", "style", "noscript", "head", "iframe", "select", "option", "b
 _MARK = re.compile("\ue001(\\d+)\ue002")
 _TABLE = re.compile("\ue000(\\d+)\ue000")
 # characters XML (and so lxml) refuses: a control byte in a page is damage, not a reason to reject it
-_NOT_XML = re.compile("[\x01-\x08\x0e-\x1f\ufffe\uffff]")
-_XML_SPACE = str.maketrans({"\x0b": " ", "\x0c": " "})
+_NOT_XML = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def read_html(path: Path, text: str) -> Document:
@@ -39,8 +39,9 @@ def read_html(path: Path, text: str) -> Document:
     not read) and their lines listed in ``damaged_lines``; a page nested deeper than the
     parser's limit is rejected naming the depth (what lies deeper would be lost silently).
     """
-    text = text.translate(_XML_SPACE)
-    damaged = sorted({text.count("\n", 0, m.start()) + 1 for m in _NOT_XML.finditer(text)})
+    if "\x0b" in text or "\x0c" in text:  # vertical tab, form feed: white space to a browser
+        text = text.replace("\x0b", " ").replace("\x0c", " ")
+    damaged = line_numbers(text, _NOT_XML)
     if damaged:
         text = _NOT_XML.sub("\ufffd", text)
     parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)

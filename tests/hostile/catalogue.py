@@ -616,16 +616,7 @@ class Pending:
 # ``today``; NOT_RUN inputs are not generated. Rows "fuzz:<kind>": the CI fuzz (tests/test_fuzz.py)
 # may have at most ``today`` findings of that kind (intended: 0). Delete a row when its owner's
 # work is merged; the tests warn when an input or a fuzz kind already meets the intended outcome.
-AWAITING_MERGE: dict[str, Pending] = {
-    "fuzz:lost_published": Pending("h1", 3, "12 §3: a report that lost cells is never plain published"),
-    "fuzz:caught_exception": Pending("h1", 12, "12 §1: one control byte in an HTML page makes lxml refuse it "
-                                                         "(ValueError: All strings must be XML compatible): rejected, not read"),
-    "fuzz:unsupported": Pending("h1", 3, "12 §3: a row of a labels-then-values table (PDF→markdown) that lost "
-                                                         "its values takes the next row's values"),
-    "sparse_1gb": Pending("h1+h8", report(REJECTED, "MemoryError"), "12 §2: extract_document's catch-all turns the worker's "
-                          "MemoryError into the reason 'MemoryError:' instead of letting the pool name the memory limit"),
-    "html_nested_deep": Pending("h1", report(REJECTED, "no text"), "12 §1: deep HTML read, or rejected naming the depth"),
-}
+AWAITING_MERGE: dict[str, Pending] = {}
 
 
 def effective(h: Hostile) -> dict[bytes, tuple[Outcome, ...]] | None:

@@ -31,7 +31,8 @@ The **oracle** compares the extraction of the mutated document (M) with that of 
   write and cost the batch).
 
 The oracle is line-granular: a table printed on one line (glued or flattened text) counts as
-changed wherever the mutation touches that line.
+changed wherever the mutation touches that line; in HTML, where line breaks carry nothing, the
+line after deleted lines counts as changed (the deletion splices the markup around it).
 """
 
 from __future__ import annotations
@@ -316,6 +317,9 @@ class Baseline:
                     k = removed[new[j]].pop(0)
                     out.update(range(min(j, k) + 1, max(j, k) + 2))
                 # any other inserted line is one more copy of a line: it accounts for nothing
+        if self.seed.suffix in (".html", ".htm"):
+            # line breaks carry nothing in HTML: deleting lines splices the markup before and after them
+            out.update(j1 + 1 for tag, _, _, j1, _ in ops if tag == "delete")
         return out
 
 
@@ -465,13 +469,23 @@ def check(case: Case, base: Baseline, ext, year: int | None) -> list[Finding]:
 
 def judge_statuses(outcomes: list[CaseResult], raw_dir: Path = SAMPLES) -> None:
     """Add ``lost_published`` findings: the batch's statuses by the pipeline's own rules and status decision."""
-    # a document with an error-level issue is rejected whatever the rules say (process.decide_status)
-    statuses = pipeline_statuses([o.ext for o in outcomes if o.ext is not None and o.lost and not o.ext.fatal], raw_dir)
+    # only an extraction that could be published needs the rules evaluated on the batch
+    statuses = pipeline_statuses([o.ext for o in outcomes if o.ext is not None and o.lost and could_publish(o.ext)], raw_dir)
     for o in outcomes:
         if o.ext is not None and o.lost and statuses.get(o.case.id) == "published":
             o.findings.append(Finding(o.case.id, "lost_published",
                                       f"{len(o.lost)} confident cell(s) lost ({', '.join(o.lost[:4])}…) but status published",
                                       o.case.steps))
+
+
+def could_publish(ext) -> bool:
+    """False when ``process.decide_status`` can never make the report plain ``published``, whatever the rules say:
+    an error-level issue (rejected), no report year (quarantined), an issue of a partial kind or an ambiguous cell
+    (published_partial at best)."""
+    from pipelines.process import PARTIAL_EXTRACTION_ISSUES
+
+    return not (ext.fatal or ext.report_year is None or any(i.kind in PARTIAL_EXTRACTION_ISSUES for i in ext.issues)
+                or any(c.value_status == "ambiguous" for c in ext.cells))
 
 
 def pipeline_statuses(exts: list, raw_dir: Path = SAMPLES) -> dict[str, str]:
