@@ -169,7 +169,7 @@ def test_long_glued_run_is_bounded_and_says_so(tmp_path):
     ext = extract_document(path)
     assert all(c.value is None for c in ext.cells if c.table_id == "t4")
     issue = next(i for i in ext.issues if i.code == "t4.review.maintained")
-    assert issue.kind == "ambiguous_split" and "search bound" in issue.message
+    assert issue.kind == "ambiguous_split" and "bound" in issue.message
     assert ext.cell("t3.new_received.total").value is not None  # the rest is read
 
 

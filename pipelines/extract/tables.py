@@ -136,7 +136,7 @@ def _verify(era: str, got: ReadCells, figures, ext: Extraction, reasons) -> Outc
         label = rd.source.label or rd.row.key
         if unit.source == "glued" and (not unit.complete or outcome.bounded & set(undecided)):
             message = (f"row '{label}' prints glued digits '{rd.source.fragment}' with more possible splits than the search "
-                       f"bound checks (glued.MAX_STEPS / verify.MAX_TRIES); left missing")
+                       "checks (its bound: glued.MAX_SPLITS_PER_ROW / MAX_STEPS, verify.MAX_SOLUTIONS / MAX_TRIES); left missing")
             kind = "ambiguous_split"
         elif unit.source == "glued":
             opts = "; ".join(f"{c} ∈ {{{', '.join(outcome.undecided.get(c, [])[:8])}}}" for c in undecided)
