@@ -213,3 +213,48 @@ def test_known_document_cut_short_or_with_a_line_deleted_or_repeated(name):
     assert sum(bool(o.lost) for o in outcomes) >= 4  # the shapes do lose cells
     found = [f"{f.case} {f.kind}: {f.detail} <- {f.steps}" for o in outcomes for f in o.findings]
     assert not found, "\n".join(found)
+
+
+def test_table_line_damaged_at_its_start_lends_no_label_to_the_next_row(tmp_path):
+    """A markdown table line damaged before its first '|' becomes running text: its label is followed by figures
+    it cannot read, so it is not a label printed alone, and the next line's values stay with their own row."""
+    rel = "incoming/shanghai_municipal_sci_tech_commission_2024.md"
+    lines = _lines_of(rel)
+    k = next(j for j, ln in enumerate(lines) if "（一）予以公开" in ln and ln.startswith("|"))
+    ext = _extract_lines(tmp_path, lines[:k] + ["\x00" + lines[k]] + lines[k + 1 :], ".md")
+    original = extract_document(RAW / rel)
+    for c in ext.cells:
+        if c.value is not None:
+            assert c.value == original.cell(c.code).value, c.code
+    assert ext.cell("t3.results.granted.total") is None or ext.cell("t3.results.granted.total").value is None
+    assert status_of(ext) == "published_partial"
+
+
+# one case of every family the long fuzz found (tools/fuzz.py --replay ID shows each)
+FOUND = [
+    "incoming/fujian_pingtan_zone_admin_committee_2023.txt:346",  # hang: glued digits
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:447",  # hang
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:340",  # duplicated line -> confident zeros
+    "synth:flat:1170",  # last cell line deleted -> read as blank
+    "incoming/shanghai_municipal_gov_general_office_2019.html:1143",  # header rows swapped -> shifted columns
+    "incoming/shanghai_municipal_gov_general_office_2019.html:1169",  # blank cells inserted -> shifted row
+    "incoming/shanghai_municipal_gov_general_office_2019.html:1016",  # control byte -> rejected
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:2096",  # labels then values: a row lost, next row shifted
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:693",  # a copied row fills the count of a lost one
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:931",  # damaged table line lends its label
+    "synth:flat:2031",  # rows spliced: value contradicted by the row sum
+    "synth:md:302",  # a digit turned into '/'
+]
+
+
+def test_fuzz_findings_stay_fixed():
+    from hostile import mutate as M
+
+    outcomes = []
+    for case_id in FOUND:
+        seed_name, number = case_id.rsplit(":", 1)
+        base = M.baseline(seed_name)
+        outcomes.append(M.judge(M.make_case(base.seed, int(number)), base))
+    M.judge_statuses(outcomes)
+    found = [f"{f.case} {f.kind}: {f.detail}" for o in outcomes for f in o.findings]
+    assert not found, "\n".join(found)

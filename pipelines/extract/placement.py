@@ -145,6 +145,8 @@ class Placer:
             r for r in self.scan.rows
             if (start is None or r.pos >= start) and (end is None or r.pos < end)
         ]
+        # a row printed with values that cannot be read is there: no other row's values take its place
+        filled |= {r.chosen.key for r in in_region if r.damaged and r.chosen is not None and r.chosen.table_id == table}
         anchors = sorted(main, key=lambda h: h.pos)
         bounds: list[PrintedRow | None] = [None, *anchors, None]
         positions = [r.pos for r in in_region]  # rows are scanned in reading order
@@ -166,7 +168,7 @@ class Placer:
             if not bares:
                 continue
             # a section line such as （五）不予处理 is a subtotal row only when printed with its values
-            alone = [r for r in gap if r.kind == LABEL and r.chosen is not None and r.chosen.table_id == table
+            alone = [r for r in gap if r.kind == LABEL and not r.damaged and r.chosen is not None and r.chosen.table_id == table
                      and not r.chosen.is_subtotal and r.chosen.key not in filled and lo < r.chosen.order < hi]
             placed = self._pair(gap, alone, bares)
             if placed is not None:
@@ -178,7 +180,10 @@ class Placer:
                 continue
             if (prev is None or nxt is None) and (table == "old" or start is None):
                 continue  # order placement needs a printed start (anchor) and end
-            candidates = [b for b in bares if len(trim(b.tokens, b.mode, self.widths.get(table, 7))) in {self.width(s) for s in slots}]
+            # rows the order cannot account for (a labelled row of another copy of the table, a row with values
+            # whose label matches nothing) mean the value rows may not be the missing rows, in order
+            intruders = [r for r in gap if (r.kind == LABELLED and r.chosen is not None) or (r.kind == UNCODED and r.tokens and r.chosen is None)]
+            candidates = [] if intruders else [b for b in bares if len(trim(b.tokens, b.mode, self.widths.get(table, 7))) in {self.width(s) for s in slots}]
             for layout in self._layouts(slots, union, filled):
                 if candidates and len(candidates) == len(layout) and all(
                     len(trim(b.tokens, b.mode, self.width(s))) == self.width(s) for b, s in zip(candidates, layout)

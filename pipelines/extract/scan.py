@@ -292,8 +292,10 @@ class Scanner:
         for n, (start, end, match) in enumerate(spans):
             stop = spans[n + 1][0] if n + 1 < len(spans) else hi
             frag = self._fragment(squeezed, index, folded, end, stop)
-            damaged = frag == DAMAGE
-            tokens = [] if damaged else value_tokens(frag, cell)
+            tokens = [] if frag == DAMAGE else value_tokens(frag, cell)
+            # figures after the label on its own line that are no run of values ('予以公开 | 9 | 0' in a
+            # table line damaged at its start): the row's values are printed but cannot be read
+            damaged = frag == DAMAGE or (match is not None and not tokens and _HAS_DIGIT.search(squeezed, end, stop) is not None)
             label = squeezed[start:end]
             if match is None:
                 if not tokens:

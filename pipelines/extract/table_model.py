@@ -54,7 +54,7 @@ class PrintedRow:
     chosen: TemplateRow | None = None
     instance: int = 0
     table_index: int | None = None
-    damaged: bool = False  # its values run into an unreadable region (undecodable bytes, NULs)
+    damaged: bool = False  # its values are printed on its line but unreadable (undecodable bytes, NULs, no run of values)
     ends_line: bool = False  # its value cells run to the end of the line (nothing printed after them)
 
     @property

@@ -50,7 +50,8 @@ def read_tables(doc: Document, era: str, ext: Extraction, figures: dict[str, tup
             reasons.setdefault(code, (kind, message, where, printed))
     for row in scan.rows:
         if row.damaged and row.chosen is not None:
-            message = f"row '{row.label}': its values run into an unreadable region (undecodable bytes or NULs); not read"
+            message = (f"row '{row.label}': its values run into an unreadable region (undecodable bytes or NULs) or are "
+                       "not a run of numbers; not read")
             for code in row.chosen.codes:
                 reasons.setdefault(code, ("unreadable_region", message, row_location(row), row.label))
     for m in got.missing:

@@ -22,9 +22,10 @@ The **oracle** compares the extraction of the mutated document (M) with that of 
   contradicted``) is not a confident value: the error-level rules quarantine its report;
 * ``lost_published`` — a code confident in O is not confident in M (missing, unreadable,
   ambiguous, absent), and M's report would still be plain ``published`` (status from the
-  pipeline's own rules and status decision on the batch). A cell M reads as blank is not lost
-  when the mutation printed the blank: its line in M prints fewer numbers than its line in O
-  (a ``0`` turned into a space is a blank cell as printed, not a loss);
+  pipeline's own rules and status decision on the batch). A cell M reads as blank (or as a
+  not-applicable mark such as ``/``) is not lost when the mutation printed it: its line in M
+  prints fewer numbers than its line in O (a ``0`` turned into a space is a blank cell as
+  printed, not a loss);
 * ``year_mismatch`` — the inventory's cheap reading of the year (``inventory.sniff``) differs
   from the year extraction reads;
 * ``bad_text`` — a string of the extraction is not valid Unicode text (it would fail the Parquet
@@ -419,7 +420,7 @@ def judge(case: Case, base: Baseline, time_limit: float = TIME_LIMIT) -> CaseRes
         if code in kept:
             continue
         cell = ext.cell(code)
-        if cell is not None and cell.value_status == "blank":
+        if cell is not None and cell.value_status in ("blank", "na"):
             lines = lines or text_lines(case.data, case.suffix)
             if _numbers(lines, cell.line) < _numbers(base.printed, before.line):
                 continue  # the mutation printed a blank there
