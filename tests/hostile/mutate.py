@@ -24,8 +24,8 @@ The **oracle** compares the extraction of the mutated document (M) with that of 
   ambiguous, absent), and M's report would still be plain ``published`` (status from the
   pipeline's own rules and status decision on the batch). A cell M reads as blank (or as a
   not-applicable mark such as ``/``) is not lost when the mutation printed it: its line in M
-  prints fewer numbers than its line in O (a ``0`` turned into a space is a blank cell as
-  printed, not a loss);
+  prints fewer numbers than its line in O, or no longer prints the original value (a ``0``
+  turned into a space is a blank cell as printed, not a loss);
 * ``year_mismatch`` — the inventory's cheap reading of the year (``inventory.sniff``) differs
   from the year extraction reads;
 * ``bad_text`` — a string of the extraction is not valid Unicode text (it would fail the Parquet
@@ -422,7 +422,8 @@ def judge(case: Case, base: Baseline, time_limit: float = TIME_LIMIT) -> CaseRes
         cell = ext.cell(code)
         if cell is not None and cell.value_status in ("blank", "na"):
             lines = lines or text_lines(case.data, case.suffix)
-            if _numbers(lines, cell.line) < _numbers(base.printed, before.line):
+            line = lines[cell.line - 1] if cell.line and cell.line <= len(lines) else ""
+            if _numbers(lines, cell.line) < _numbers(base.printed, before.line) or _squash(before.raw) not in _squash(line):
                 continue  # the mutation printed a blank there
         lost.append(code)
     out.lost = sorted(lost)
