@@ -23,9 +23,9 @@ The **oracle** compares the extraction of the mutated document (M) with that of 
 * ``lost_published`` — a code confident in O is not confident in M (missing, unreadable,
   ambiguous, absent), and M's report would still be plain ``published`` (status from the
   pipeline's own rules and status decision on the batch). A cell M reads as blank (or as a
-  not-applicable mark such as ``/``) is not lost when the mutation printed it: its line in M
-  prints fewer numbers than its line in O, or no longer prints the original value (a ``0``
-  turned into a space is a blank cell as printed, not a loss);
+  not-applicable mark such as ``/``) on a line the mutation changed is what the mutation printed
+  (a ``0`` turned into a space is a blank cell as printed), the same line-granular test as for
+  values: it is not lost;
 * ``year_mismatch`` — the inventory's cheap reading of the year (``inventory.sniff``) differs
   from the year extraction reads;
 * ``bad_text`` — a string of the extraction is not valid Unicode text (it would fail the Parquet
@@ -73,7 +73,6 @@ TIME_LIMIT = 20  # CPU seconds per extraction (and inventory reading) before a c
 TABLE_HEAD = 20  # lines above a table's first value that may hold its header
 ROW_LINES = 10  # lines after a value that may still belong to its row (a flattened row prints one cell per line)
 _FIGURE = re.compile(r"\d")
-_NUMBER = re.compile(r"\d+")
 # a Python built-in exception caught by extract_document and recorded as the reason: a bug in our code
 _OWN_BUG = re.compile(r"(IndexError|KeyError|ValueError|TypeError|AttributeError|ZeroDivisionError|RecursionError|"
                       r"AssertionError|UnboundLocalError|NameError|OverflowError|StopIteration)\b")
@@ -282,11 +281,6 @@ class Baseline:
         ext = extract_bytes(seed.data, seed.suffix)
         return cls(seed, confident(ext), [_squash(t) for t in text_lines(seed.data, seed.suffix)])
 
-    @functools.cached_property
-    def printed(self) -> list[str]:
-        """The original's lines as printed (not squashed)."""
-        return text_lines(self.seed.data, self.seed.suffix)
-
     def accounted_lines(self, lines: list[str]) -> set[int]:
         """1-based numbers of the mutated document's lines the mutation accounts for: changed in place, new, or moved."""
         import difflib
@@ -414,25 +408,21 @@ def judge(case: Case, base: Baseline, time_limit: float = TIME_LIMIT) -> CaseRes
     out.ext = ext
     out.findings.extend(check(case, base, ext, year))
     kept = confident(ext)
-    lines = None
+    lines = changed = None
     lost = []
-    for code, before in base.cells.items():
+    for code in base.cells:
+        cell = ext.cell(code)
         if code in kept:
             continue
-        cell = ext.cell(code)
-        if cell is not None and cell.value_status in ("blank", "na"):
-            lines = lines or text_lines(case.data, case.suffix)
-            line = lines[cell.line - 1] if cell.line and cell.line <= len(lines) else ""
-            if _numbers(lines, cell.line) < _numbers(base.printed, before.line) or _squash(before.raw) not in _squash(line):
-                continue  # the mutation printed a blank there
+        if cell is not None and cell.value_status in ("blank", "na") and cell.line:
+            if changed is None:
+                lines = text_lines(case.data, case.suffix)
+                changed = base.accounted_lines(lines)
+            if cell.line in changed and _squash(cell.raw) in _squash(lines[cell.line - 1]):
+                continue  # a blank or mark on a line the mutation changed: printed by the mutation
         lost.append(code)
     out.lost = sorted(lost)
     return out
-
-
-def _numbers(lines: list[str], line: int | None) -> int:
-    """How many numbers a line prints."""
-    return len(_NUMBER.findall(lines[line - 1])) if line and line <= len(lines) else 0
 
 
 def check(case: Case, base: Baseline, ext, year: int | None) -> list[Finding]:
