@@ -104,8 +104,7 @@ def test_oracle_flags_lost_cells_left_published():
 
 def test_could_publish_agrees_with_the_pipeline():
     """The oracle skips the batch's rule evaluation only for extractions the status decision can never publish."""
-    name = "synth:txt"
-    seed, base = M.load_seed(name), M.baseline(name)
+    seed = M.load_seed("synth:txt")
     exts = {"whole": M.extract_bytes(seed.data, seed.suffix),
             "cut": M.extract_bytes(seed.data[: len(seed.data) // 2], seed.suffix),
             "no_year": M.extract_bytes(seed.data.replace(b"2022", b"xxxx"), seed.suffix)}

@@ -411,9 +411,9 @@ def judge(case: Case, base: Baseline, time_limit: float = TIME_LIMIT) -> CaseRes
     lines = changed = None
     lost = []
     for code in base.cells:
-        cell = ext.cell(code)
         if code in kept:
             continue
+        cell = ext.cell(code)
         if cell is not None and cell.value_status in ("blank", "na") and cell.line:
             if changed is None:
                 lines = text_lines(case.data, case.suffix)
