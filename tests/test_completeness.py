@@ -246,6 +246,11 @@ FOUND = [
     "synth:md:302",  # a digit turned into "/"
     "incoming/shanghai_municipal_gov_general_office_2019.html:411",  # a chunk inside a tag empties a cell
     "pingtan/pingtan_zone_admin_committee_2023.html:2955",  # a digit turned into "-"
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:3607",  # damaged value cell lends its label to the next row
+    "synth:flat:5870",  # two labels spliced by a deletion: no fuzzy likeness across the damage
+    "synth:html:3766",  # an unclosed attribute quote swallows the next line's markup
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:4697",  # lines swapped, then a digit changed
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:6157",  # a digit changed, then lines swapped
 ]
 
 

@@ -115,6 +115,8 @@ class LabelIndex:
                 if any((r.key, form) in self._is_variant for r in rows):
                     how = VARIANT
                 return LabelMatch(rows, how)
+        if "\ufffd" in m:  # a label touching an unreadable region (two labels spliced?) is matched only exactly
+            return None
         return self._prefix(c, tables) or self._fuzzy((m, bare(m)), tables)
 
     def _prefix(self, c: str, tables: frozenset[str]) -> LabelMatch | None:

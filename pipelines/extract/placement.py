@@ -224,8 +224,8 @@ class Placer:
         if not bounded or not slots:
             return out
         for row in gap:
-            if row.kind != UNCODED or row.chosen is not None:
-                continue
+            if row.kind != UNCODED or row.chosen is not None or "\ufffd" in row.label:
+                continue  # (a label touching an unreadable region may be two labels spliced: no likeness is evidence)
             full = match_form(row.label)
             target = bare(full)
             scores = sorted(((max(max(fuzz.ratio(full, match_form(v)), fuzz.ratio(target, bare(match_form(v)))) for v in slot.labels), k)

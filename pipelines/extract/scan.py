@@ -234,9 +234,11 @@ class Scanner:
                 i += 1
                 continue
             j = i + 1
-            while j < len(cells) and is_value_like(cells[j].text):
+            while j < len(cells) and (is_value_like(cells[j].text) or DAMAGE in cells[j].text):
                 j += 1
-            tokens = [Token(cells[k].text, cells[k]) for k in range(i + 1, j)]
+            # a value cell touching an unreadable region: the row's values are printed but cannot be read
+            damaged = any(DAMAGE in cells[k].text for k in range(i + 1, j))
+            tokens = [] if damaged else [Token(cells[k].text, cells[k]) for k in range(i + 1, j)]
             match = self.index.match_cell(cell.text, self.allowed(pos, line.mode))
             if match is None:
                 if tokens and any(_HAS_DIGIT.search(t.text) for t in tokens) and self._row_like(cell.text):
@@ -249,7 +251,7 @@ class Scanner:
             kind = LABELLED if tokens else LABEL
             self._add(PrintedRow(kind, pos, line.mode, line.source_kind, label=cell.text, label_cell=cell, match=match,
                                  tokens=tokens, fragment=" | ".join(t.text for t in tokens), table_index=cell.table_index,
-                                 ends_line=j == len(cells)))
+                                 ends_line=j == len(cells), damaged=damaged))
             i = j
 
     @staticmethod

@@ -33,7 +33,9 @@ The **oracle** compares the extraction of the mutated document (M) with that of 
 
 The oracle is line-granular: a table printed on one line (glued or flattened text) counts as
 changed wherever the mutation touches that line; in HTML, where line breaks carry nothing, the
-line after deleted lines counts as changed (the deletion splices the markup around it).
+line after changed or deleted lines counts as changed too (an unclosed quote or a deletion
+splices the markup around it); a line moved and edited (a swap, then a changed digit) is a moved
+line, not a copy of another line that happens to read the same.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ TIME_LIMIT = 20  # CPU seconds per extraction (and inventory reading) before a c
 TABLE_HEAD = 20  # lines above a table's first value that may hold its header
 ROW_LINES = 10  # lines after a value that may still belong to its row (a flattened row prints one cell per line)
 _FIGURE = re.compile(r"\d")
+_FIGURES = re.compile(r"\d+")
+NEAR = 3  # lines between where a line was removed and where a changed copy of it is inserted (a swap, then an edit)
 # a Python built-in exception caught by extract_document and recorded as the reason: a bug in our code
 _OWN_BUG = re.compile(r"(IndexError|KeyError|ValueError|TypeError|AttributeError|ZeroDivisionError|RecursionError|"
                       r"AssertionError|UnboundLocalError|NameError|OverflowError|StopIteration)\b")
@@ -305,17 +309,30 @@ class Baseline:
         out: set[int] = set()
         for tag, _, _, j1, j2 in ops:
             for j in range(j1, j2):
-                if tag == "replace" or (tag == "insert" and before[new[j]] == 0):
-                    out.add(j + 1)  # changed in place, or new text
-                elif tag == "insert" and removed.get(new[j]):
-                    # a line moved (removed where it was): the lines it moved past changed places too
-                    k = removed[new[j]].pop(0)
-                    out.update(range(min(j, k) + 1, max(j, k) + 2))
-                # any other inserted line is one more copy of a line: it accounts for nothing
+                if tag == "replace":
+                    out.add(j + 1)  # changed in place
+                elif tag == "insert":
+                    places = removed.get(new[j]) or _moved_and_changed(removed, new[j], j)
+                    if places:
+                        # a line moved (removed where it was), maybe changed too: the lines it moved past changed places
+                        k = places.pop(0)
+                        out.update(range(min(j, k) + 1, max(j, k) + 2))
+                    elif before[new[j]] == 0:
+                        out.add(j + 1)  # new text
+                    # any other inserted line is one more copy of a line: it accounts for nothing
         if self.seed.suffix in (".html", ".htm"):
-            # line breaks carry nothing in HTML: deleting lines splices the markup before and after them
-            out.update(j1 + 1 for tag, _, _, j1, _ in ops if tag == "delete")
+            # line breaks carry nothing in HTML: the line after changed or deleted lines may continue their markup
+            out.update(j2 + 1 for tag, _, _, _, j2 in ops if tag != "equal")
         return out
+
+
+def _moved_and_changed(removed: dict[str, list[int]], text: str, j: int) -> list[int] | None:
+    """Where a removed line of the same shape (equal but for its figures) was, near ``j``: a line moved and changed."""
+    shape = _FIGURES.sub("0", text)
+    for old, places in removed.items():
+        if places and _FIGURES.sub("0", old) == shape and any(abs(k - j) <= NEAR for k in places):
+            return places
+    return None
 
 
 @functools.lru_cache(maxsize=None)
