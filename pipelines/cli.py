@@ -100,31 +100,78 @@ def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...]
 
 
 @main.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--file", "sql_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="read the SQL from a file ('-': standard input) instead of QUERY")
 @click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
               help="warehouse directory [default: warehouse/]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def sql(query: str, warehouse_dir: Path | None, fmt: str) -> None:
-    """Run read-only SQL on the warehouse (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN only)."""
-    from pipelines.warehouse.query import QueryError, run_query
+@click.option("--excel", is_flag=True, help="with --format csv: start with a UTF-8 BOM, so Excel shows Chinese text right")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="stop the query after this many seconds (0: no limit)")
+@click.option("--memory-limit", default="2GB", show_default=True, help="memory DuckDB may use for the query (e.g. 500MB, 8GB)")
+@click.option("--max-rows", type=int, default=1000, show_default=True, help="table format: rows shown (all are counted)")
+@click.option("--max-width", type=int, default=40, show_default=True,
+              help="table format: widest column, in terminal cells (a CJK character takes two); longer values end in …")
+def sql(query: str | None, sql_file, warehouse_dir: Path | None, fmt: str, excel: bool, timeout: float,
+        memory_limit: str, max_rows: int, max_width: int) -> None:
+    """Run read-only SQL on the warehouse (SELECT, WITH, FROM, PIVOT, UNPIVOT, SUMMARIZE, DESCRIBE, SHOW, EXPLAIN)."""
+    from pipelines.warehouse.query import QueryError, open_query
 
+    if (query is None) == (sql_file is None):
+        raise click.UsageError("give the SQL either as QUERY or with --file")
+    if excel and fmt != "csv":
+        raise click.UsageError("--excel goes with --format csv")
     try:
-        columns, rows = run_query(warehouse_dir or default_warehouse_dir(), query)
-    except QueryError as exc:
+        with open_query(warehouse_dir or default_warehouse_dir(), query or sql_file.read(), timeout or None, memory_limit) as result:
+            if fmt == "csv":
+                out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+                if excel:
+                    out.write("\ufeff")
+                w = csv.writer(out, lineterminator="\n")
+                w.writerow(result.columns)
+                for batch in result:
+                    w.writerows([["" if v is None else v for v in r] for r in batch])
+                out.flush()
+                out.detach()
+            elif fmt == "json":
+                rows = [dict(zip(result.columns, r)) for batch in result for r in batch]
+                click.echo(json.dumps(rows, ensure_ascii=False, default=str, indent=1))
+            else:
+                rows = result.fetchmany(max_rows)
+                total = len(rows) + sum(len(batch) for batch in result)
+                _print_sql_table(result.columns, rows, total, max_width)
+    except (QueryError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(columns)
-        w.writerows([["" if v is None else v for v in r] for r in rows])
-        sys.stdout.write(out.getvalue())
-    elif fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
-    else:
-        _print_table([list(r) for r in rows], columns)
-        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def _print_sql_table(columns: list[str], rows: list[tuple], total: int, max_width: int) -> None:
+    """Rows as an aligned table (rich: CJK-aware widths), each column at most ``max_width`` cells wide."""
+    from rich import box
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+
+    texts = [[_show(v) for v in r] for r in rows]
+    widths = [min(max_width, max([cell_len(str(c)), *(cell_len(t[i]) for t in texts)])) for i, c in enumerate(columns)]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", highlight=False)
+    for i, c in enumerate(columns):
+        numeric = bool(rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows)
+        table.add_column(str(c), justify="right" if numeric else "left", no_wrap=True, overflow="ellipsis", min_width=widths[i], max_width=widths[i])
+    for t in texts:
+        table.add_row(*t)
+    console = Console(width=sum(widths) + 3 * len(widths), highlight=False, soft_wrap=False)
+    if columns:
+        console.print(table)
+    shown = f"; first {len(rows):,} shown (--max-rows)" if total > len(rows) else ""
+    click.echo(f"({total:,} row{'s' if total != 1 else ''}{shown})")
+
+
+def _show(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).replace("\n", " ")
 
 
 @main.command()

@@ -20,6 +20,8 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from pipelines.settings import db_path
+from pipelines.warehouse.facts import ensure_analysis_tables, refresh_analysis
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.views import view_statements
 
@@ -27,7 +29,6 @@ PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_i
 REFERENCE_TABLES = ("indicators", "rules", "agencies")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
-DB_FILE = "xxgk.duckdb"
 UNDATED = "undated"
 
 
@@ -61,11 +62,6 @@ def read_parquet(warehouse: Path, table: str, key: str | None = None) -> pd.Data
     return pq.read_table(path, schema=arrow_schema(table)).to_pandas()
 
 
-def db_path(warehouse: Path) -> Path:
-    """The DuckDB file of a warehouse."""
-    return Path(warehouse) / DB_FILE
-
-
 def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse database."""
     path = db_path(warehouse)
@@ -84,6 +80,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)"
     )
+    ensure_analysis_tables(con)
     for stmt in view_statements():
         con.execute(stmt)
 
@@ -154,6 +151,7 @@ def load_partition(
             con.execute(f'INSERT INTO "{table}" SELECT * FROM _reference')
             con.unregister("_reference")
         new_ids = read_parquet(warehouse, "reports", key)["report_id"].tolist()
+        old_ids = [r[0] for r in con.execute("SELECT report_id FROM reports WHERE report_year IS NOT DISTINCT FROM ?", [year]).fetchall()]
         con.execute("CREATE TEMP TABLE IF NOT EXISTS _new_ids (report_id VARCHAR)")
         con.execute("DELETE FROM _new_ids")
         if new_ids:
@@ -169,6 +167,7 @@ def load_partition(
             counts[table] = con.execute(
                 f'SELECT count(*) FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year]
             ).fetchone()[0]
+        refresh_analysis(con, old_ids + new_ids)
         con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
         con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, now())", [key, fingerprint])
     return counts
@@ -195,8 +194,10 @@ def drop_partition(warehouse: Path, key: str) -> None:
         return
     year = None if key == UNDATED else int(key)
     with _transaction(warehouse) as con:
+        old_ids = [r[0] for r in con.execute("SELECT report_id FROM reports WHERE report_year IS NOT DISTINCT FROM ?", [year]).fetchall()]
         for table in PARTITIONED_TABLES:
             con.execute(f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year])
+        refresh_analysis(con, old_ids)
         con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
 
 

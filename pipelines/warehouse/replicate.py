@@ -1,0 +1,61 @@
+"""A bigger warehouse from a small one: every report copied N times under new ids, for benchmarks and scale tests.
+
+Copy ``k`` of a report gets the id ``nKK/<id>``, its body ``nKK-<agency_id>`` (names prefixed ``NKK``) and a region
+code whose first two digits are ``KK`` — as if the warehouse held the same reports for a hundred provinces.
+Rows are inserted year by year, as the loads write them. The analysis tables are left empty: fill them with
+``refresh_analysis`` (as a load would).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+# tables copied with the reports (the registry's reference tables indicators/rules are copied once)
+REPORT_TABLES = ("reports", "cells", "document_rule_results", "cross_rule_results", "extraction_issues",
+                 "printed_subtotals", "narrative_figures")
+
+
+def _copy_expr(column: str) -> str:
+    """How a column is rewritten for copy ``k`` (a column of the range ``r``)."""
+    if column in ("report_id", "source_path", "source_file"):
+        return f"printf('n%02d/', r.k) || {column}"
+    if column in ("agency_id", "parent_id"):
+        return f"printf('n%02d-', r.k) || {column}"
+    if column in ("agency", "agency_printed", "name"):
+        return f"printf('N%02d', r.k) || {column}"
+    if column == "region_code":
+        return f"printf('%02d', r.k) || substr({column}, 3)"
+    return column
+
+
+def replicate(source: Path, target: duckdb.DuckDBPyConnection, copies: int, quarantine_every: int = 0) -> dict[str, int]:
+    """Fill the (empty, schema-created) warehouse on ``target`` with ``copies`` copies of database file ``source``.
+
+    ``quarantine_every``: mark every n-th report of the copies quarantined (so joins meet a realistic mix of
+    statuses; 0: keep the statuses). Returns the rows of each table.
+    """
+    target.execute(f"ATTACH '{str(source)}' AS src (READ_ONLY)")
+    try:
+        years = [r[0] for r in target.execute("SELECT DISTINCT report_year FROM src.reports ORDER BY 1").fetchall()]
+        for table in (*REPORT_TABLES, "agencies"):
+            cols = [r[0] for r in target.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'src' AND table_name = ? "
+                "ORDER BY ordinal_position", [table]).fetchall()]
+            exprs = [_copy_expr(c) for c in cols]
+            if table == "reports" and quarantine_every:
+                exprs[cols.index("status")] = (f"CASE WHEN hash(report_id, r.k) % {quarantine_every} = 0 "
+                                               "THEN 'quarantined' ELSE status END")
+            select = f"SELECT {', '.join(exprs)} FROM src.{table}, range({copies}) r(k)"
+            if table == "agencies":
+                target.execute(f"INSERT INTO agencies {select}")
+                continue
+            for year in years:
+                where = "report_year IS NULL" if year is None else f"report_year = {int(year)}"
+                target.execute(f'INSERT INTO "{table}" {select} WHERE {where}')
+        for table in ("indicators", "rules"):
+            target.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
+        return {t: target.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in (*REPORT_TABLES, "agencies")}
+    finally:
+        target.execute("DETACH src")
