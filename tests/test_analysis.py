@@ -72,8 +72,8 @@ def test_views_return_what_the_views_on_main_returned(samples, tmp_path):
 
 
 def test_incremental_refresh_equals_full_rebuild(samples, tmp_path):
-    """Reports deleted, quarantined, moved to another body and re-valued, refreshed by id: the analysis tables and
-    roll-ups equal a rebuild from scratch; an edited agency registry rebuilds everything by itself."""
+    """Reports deleted, moved to another body and re-valued, refreshed by id, and one quarantined without being named:
+    the analysis tables and roll-ups equal a rebuild from scratch; an edited agency registry rebuilds everything."""
     inc, full = _copy(samples, tmp_path, "incremental"), _copy(samples, tmp_path, "full")
     changes = [
         # a child report of a region with roll-ups: its values change
@@ -101,15 +101,17 @@ def test_incremental_refresh_equals_full_rebuild(samples, tmp_path):
             after = {r[0]: r[1:] for r in con.execute("SELECT report_id, status, agency_id FROM reports").fetchall()}
             new_values = dict(con.execute("SELECT report_id, sum(value) FROM cells GROUP BY 1").fetchall())
             touched = {i for i in before.keys() | after.keys() if before.get(i) != after.get(i) or values.get(i) != new_values.get(i)}
+            # the quarantined report is not named: leaving analysis_reports is found by the refresh itself
+            quarantined = {i for i in touched if after.get(i, (None,))[0] == "quarantined"}
             if path == full:
                 con.execute(f"DELETE FROM {STATE_TABLE}")  # forget what was computed: rebuild everything
             con.execute("BEGIN")
-            result = refresh_analysis(con, sorted(touched))
+            result = refresh_analysis(con, sorted(touched - quarantined))
             con.execute("COMMIT")
             assert result["full"] == (path == full)
         finally:
             con.close()
-    assert len(touched) == 4
+    assert len(touched) == 4 and len(quarantined) == 1
     assert _differences(inc, full) == dict.fromkeys(COMPARED, 0)
 
     con = duckdb.connect(str(inc))

@@ -79,7 +79,8 @@ def fact_reports_sql(year: int | None, restricted: bool = True) -> str:
         f"max(c.value) FILTER (WHERE c.code IN ({_quote(codes)})) AS {name}" for name, codes in REQUEST_MEASURES.items()
     )
     codes = _quote(c for codes in REQUEST_MEASURES.values() for c in codes)
-    source = {"region_code": "a.region_code", "agency_kind": "a.kind", **{m: f"m.{m}" for m in REQUEST_MEASURES}}
+    source = {"region_code": "a.region_code", "agency_kind": "a.kind", **{m: f"m.{m}" for m in REQUEST_MEASURES},
+              "in_analysis": "r.report_id IN (SELECT report_id FROM analysis_reports)"}
     return (
         "INSERT INTO fact_reports\n"
         "SELECT " + ", ".join(source.get(c, f"r.{c}") for c in _columns("fact_reports")) + "\n"
@@ -171,10 +172,13 @@ def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: Iterable[str]) 
     """Bring the analysis tables and the roll-ups in step with the given reports; call inside the load transaction.
 
     ``report_ids``: every report inserted, replaced or deleted by the load (ids no longer in ``reports`` are
-    removed), and any whose membership of ``analysis_reports`` changed. Their rows in the fact tables are
-    rewritten, and ``out_region_rollups`` is recomputed for the regions and years they feed (as a child or as
-    the region's own aggregate report), before and after the change. When the table definitions, this SQL,
-    the views, the agency registry or the indicators changed since the last refresh, everything is rebuilt.
+    removed). Reports whose membership of ``analysis_reports`` changed are found and refreshed too, named or
+    not, so the stored ``in_analysis`` flags always equal that view after a refresh. Their rows in the fact
+    tables are rewritten, and ``out_region_rollups`` is recomputed for the regions and years they feed (as a
+    child or as the region's own aggregate report), before and after the change. When the table
+    definitions, this SQL, the views, the agency registry or the indicators changed since the last refresh,
+    everything is rebuilt. Whoever changes ``reports`` or what ``analysis_reports`` reads must call this in
+    the same transaction.
     Returns the number of reports refreshed and whether it was a full rebuild.
     """
     from pipelines.rollups import refresh_rollups
@@ -190,6 +194,10 @@ def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: Iterable[str]) 
         if ids:
             con.execute(f"INSERT INTO {_IDS} SELECT unnest(?::VARCHAR[])", [ids])
     _layout(con)
+    if not full:  # reports that joined or left analysis_reports without being named (e.g. another copy became canonical)
+        con.execute(f"INSERT INTO {_IDS} SELECT report_id FROM fact_reports "
+                    "WHERE in_analysis <> (report_id IN (SELECT report_id FROM analysis_reports)) "
+                    f"EXCEPT SELECT report_id FROM {_IDS}")
     # the bodies and years these reports fed before the change: their roll-ups change too
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT agency_id, report_year FROM fact_reports "
                 f"WHERE report_id IN (SELECT report_id FROM {_IDS})")

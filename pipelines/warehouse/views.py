@@ -38,7 +38,7 @@ def _wide_columns(view: str) -> str:
     return ", ".join(f'w."{c}"' for c in ["report_id", "report_year", *own, "region_code"])
 
 
-_REPORT_COLUMNS = ("report_id", "report_year", "region_code", "agency", "agency_kind", "scope", "status")
+_REPORT_COLUMNS = ("report_id", "report_year", "region_code", "agency", "agency_kind", "scope", "status", "in_analysis")
 
 
 def view_statements() -> list[str]:
@@ -71,7 +71,11 @@ def view_statements() -> list[str]:
 
 
 def analyst_views() -> list[str]:
-    """Views for common questions (documented in docs/data_dictionary.md); all count ``analysis_reports`` only."""
+    """Views for common questions (documented in docs/data_dictionary.md); all count ``analysis_reports`` only.
+
+    They read the stored ``in_analysis`` flag, which ``facts.refresh_analysis`` keeps equal to membership of
+    ``analysis_reports`` (a join with it would cost more than the rest of a national query).
+    """
     refusal = " OR ".join(f"w.row_key LIKE '{p}%'" for p in REFUSAL_ROWS)
     body = "w.region_code, w.agency_kind, w.scope"
     outcomes = ", ".join(f'w."{c}"' for c in load_registry().wide_columns(WIDE_TABLES["fact_t4"]))
@@ -80,21 +84,20 @@ def analyst_views() -> list[str]:
         (
             "CREATE OR REPLACE VIEW v_requests_by_region_year AS\n"
             f"SELECT w.report_year, w.region_code, w.agency, w.agency_kind, w.scope, w.report_id, {measures}\n"
-            f"FROM fact_reports w {_in('w', 'analysis_reports')}"
+            "FROM fact_reports w WHERE w.in_analysis"
         ),
         (
             "CREATE OR REPLACE VIEW v_refusal_reasons AS\n"
             f"SELECT w.report_year, w.agency, w.report_id, w.row_label AS reason, w.row_key, w.total AS requests, {body}\n"
-            f"FROM fact_t3 w {_in('w', 'analysis_reports')}\nWHERE {refusal}\n"
+            f"FROM fact_t3 w WHERE w.in_analysis AND ({refusal})\n"
             "UNION ALL\n"
             f"SELECT w.report_year, w.agency, w.report_id, w.row_label, w.code, w.value, {body}\n"
-            f"FROM fact_old w {_in('w', 'analysis_reports')}\n"
-            f"WHERE w.code LIKE '{OLD_REFUSAL_PREFIX}%' AND w.code <> '{OLD_REFUSAL_PREFIX}total'"
+            f"FROM fact_old w WHERE w.in_analysis AND w.code LIKE '{OLD_REFUSAL_PREFIX}%' AND w.code <> '{OLD_REFUSAL_PREFIX}total'"
         ),
         (
             "CREATE OR REPLACE VIEW v_review_litigation_outcomes AS\n"
             f"SELECT w.report_year, w.agency, w.report_id, w.block, {outcomes}, {body}\n"
-            f"FROM fact_t4 w {_in('w', 'analysis_reports')}"
+            "FROM fact_t4 w WHERE w.in_analysis"
         ),
         (
             "CREATE OR REPLACE VIEW v_rollup_vs_reported AS\n"
