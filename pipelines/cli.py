@@ -136,15 +136,18 @@ def sql(query: str | None, sql_file, warehouse_dir: Path | None, fmt: str, excel
             elif fmt == "json":
                 rows = [dict(zip(result.columns, r)) for batch in result for r in batch]
                 click.echo(json.dumps(rows, ensure_ascii=False, default=str, indent=1))
+            elif result.columns[-1:] == ["explain_value"]:  # EXPLAIN: the plan as DuckDB draws it
+                for row in (r for batch in result for r in batch):
+                    click.echo(row[-1])
             else:
-                rows = result.fetchmany(max_rows)
-                total = len(rows) + sum(len(batch) for batch in result)
-                _print_sql_table(result.columns, rows, total, max_width)
+                rows = result.fetchmany(max_rows + 1)
+                total = len(rows) if len(rows) <= max_rows else result.count()
+                _print_sql_table(result.columns, rows[:max_rows], total, max_width)
     except (QueryError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def _print_sql_table(columns: list[str], rows: list[tuple], total: int, max_width: int) -> None:
+def _print_sql_table(columns: list[str], rows: list[tuple], total: int | None, max_width: int) -> None:
     """Rows as an aligned table (rich: CJK-aware widths), each column at most ``max_width`` cells wide."""
     from rich import box
     from rich.cells import cell_len
@@ -161,9 +164,15 @@ def _print_sql_table(columns: list[str], rows: list[tuple], total: int, max_widt
         table.add_row(*t)
     console = Console(width=sum(widths) + 3 * len(widths), highlight=False, soft_wrap=False)
     if columns:
-        console.print(table)
-    shown = f"; first {len(rows):,} shown (--max-rows)" if total > len(rows) else ""
-    click.echo(f"({total:,} row{'s' if total != 1 else ''}{shown})")
+        with console.capture() as captured:
+            console.print(table)
+        for line in captured.get().splitlines():
+            click.echo(line.rstrip())
+    if total is None:
+        click.echo(f"(more than {len(rows):,} rows; first {len(rows):,} shown, see --max-rows)")
+    else:
+        shown = f"; first {len(rows):,} shown, see --max-rows" if total > len(rows) else ""
+        click.echo(f"({total:,} row{'s' if total != 1 else ''}{shown})")
 
 
 def _show(v) -> str:

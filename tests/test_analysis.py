@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 
 from conftest import RAW, ROOT
 from legacy_views import compare_with_legacy
+from readme_examples import readme_sql_examples
 from pipelines.cli import main
 from pipelines.registry import load_registry
 from pipelines.runner import run_pipeline
@@ -253,14 +253,6 @@ def test_documented_views_read_only_the_rows_a_filter_asks_for(spread, tmp_path)
 
 
 # ---- README ---------------------------------------------------------------------------------------------------------
-
-def readme_sql_examples() -> list[tuple[str, str]]:
-    """(command line, printed output) of every ``xxgk sql`` example in README: a ```sh block holding one command,
-    followed by a ``` block with what it prints on the warehouse `make run` builds."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return [(m.group(1).strip(), m.group(2)) for m in
-            re.finditer(r"```sh\n(\.venv/bin/xxgk sql [^\n]*)\n```\n+```\n(.*?)```", text, flags=re.S)]
-
 
 def test_readme_sql_examples_return_what_readme_prints(samples):
     """Every README SQL example, run on the warehouse of the bundled samples, prints exactly what README shows.

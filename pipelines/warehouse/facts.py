@@ -7,8 +7,8 @@
 * ``out_region_rollups`` – per region and report year, the additive cells of its children summed
   (``pipelines.rollups``).
 
-Every row carries ``report_year`` and ``region_code`` and is inserted sorted by them, so DuckDB's zone maps
-skip the row groups a filter on year or region excludes; the views in ``views.py`` read these tables and
+Every row carries ``report_year`` and ``region_code``; rows are inserted one report year at a time, sorted by
+region, so DuckDB's zone maps skip the row groups a filter on year or region excludes; the views in ``views.py`` read these tables and
 never pivot ``cells`` (which stays, for provenance). ``refresh_analysis(con, report_ids)`` rewrites the rows
 of the given reports and the roll-ups of the regions they touch, inside the loader's transaction.
 """
@@ -89,7 +89,7 @@ def fact_reports_sql(year: int | None, restricted: bool = True) -> str:
         f"  FROM cells c WHERE {_where('c', year, restricted)} AND c.code IN ({codes})\n  GROUP BY c.report_id\n"
         ") m USING (report_id)\n"
         f"WHERE {_where('r', year, restricted)}\n"
-        "ORDER BY r.report_year, a.region_code, r.report_id"
+        "ORDER BY a.region_code"
     )
 
 
@@ -101,7 +101,6 @@ def wide_sql(table: str, year: int | None, restricted: bool = True) -> str:
     row_dims = [c for c in _columns(table) if c not in dims and c not in values]  # row_key, row_order, row_label | block
     source = {row_dims[0]: "w.wide_row", "row_order": "w.row_order", "row_label": "w.row_label"}
     pivots = ",\n    ".join(f'max(c.value) FILTER (WHERE l.col_no = {n}) AS "{k}"' for n, k in enumerate(values))
-    order = "w.row_order" if "row_order" in row_dims else "w.wide_row"
     return (
         f'INSERT INTO "{table}"\n'
         "SELECT " + ", ".join([f"f.{d}" for d in dims] + [source[d] for d in row_dims] + [f'w."{k}"' for k in values])
@@ -109,10 +108,10 @@ def wide_sql(table: str, year: int | None, restricted: bool = True) -> str:
         "  SELECT c.report_id, l.wide_row, min(l.row_order) AS row_order, any_value(l.row_label) AS row_label,\n"
         f"    {pivots}\n"
         f"  FROM cells c JOIN {_LAYOUT} l ON l.code = c.code AND l.table_id = '{table_id}'\n"
-        f"  WHERE {_where('c', year, restricted)}\n"
+        f"  WHERE {_where('c', year, restricted)} AND c.table_id = '{table_id}'\n"
         "  GROUP BY c.report_id, l.wide_row\n"
         f") w JOIN fact_reports f ON f.report_id = w.report_id AND {_where('f', year, False)}\n"
-        f"ORDER BY f.report_year, f.region_code, f.report_id, {order}"
+        "ORDER BY f.region_code"
     )
 
 
@@ -126,8 +125,8 @@ def fact_old_sql(year: int | None, restricted: bool = True) -> str:
         "SELECT " + ", ".join([f"f.{d}" for d in dims] + [source[c] for c in _columns("fact_old") if c not in dims]) + "\n"
         "FROM cells c JOIN indicators i ON i.code = c.code AND i.table_id = 'old'\n"
         f"JOIN fact_reports f ON f.report_id = c.report_id AND {_where('f', year, False)}\n"
-        f"WHERE {_where('c', year, restricted)}\n"
-        "ORDER BY f.report_year, f.region_code, f.report_id, i.row_order"
+        f"WHERE {_where('c', year, restricted)} AND c.table_id = 'old'\n"
+        "ORDER BY f.region_code"
     )
 
 

@@ -111,8 +111,9 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
 class QueryResult:
     """Columns and rows of the last statement, fetched in batches within the time limit."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, limits: str):
+    def __init__(self, con: duckdb.DuckDBPyConnection, statement: str, limits: str):
         self._con = con
+        self._statement = statement
         self._limits = limits
         self.columns = [d[0] for d in con.description] if con.description else []
 
@@ -126,6 +127,16 @@ class QueryResult:
     def __iter__(self) -> Iterator[list[tuple]]:
         while batch := self.fetchmany(10_000):
             yield batch
+
+    def count(self) -> int | None:
+        """All rows of the statement, counted by DuckDB without fetching them (runs it again; ends the fetching).
+
+        None when the statement cannot be counted that way (EXPLAIN, DESCRIBE …)."""
+        with _errors(self._limits):
+            try:
+                return self._con.execute(f"SELECT count(*) FROM ({self._statement.rstrip().rstrip(';')})").fetchone()[0]
+            except (duckdb.ParserException, duckdb.BinderException):
+                return None
 
 
 @contextmanager
@@ -160,11 +171,12 @@ def open_query(
     }
     try:
         con = duckdb.connect(str(path), read_only=True, config=config)
-    except duckdb.InvalidInputException as exc:
-        raise QueryError(f"invalid limit: {exc}") from exc
+    except duckdb.Error as exc:
+        raise QueryError(f"cannot open {path} with memory limit {memory_limit!r}: {exc}") from exc
     limits = f"{timeout:g} s, {memory_limit}" if timeout else f"no time limit, {memory_limit}"
     timer = threading.Timer(timeout, con.interrupt) if timeout else None
     try:
+        con.execute("SET enable_progress_bar = false")  # DuckDB would draw it on standard output
         con.execute("SET lock_configuration = true")
         statements = check_read_only(con, query)
         if timer:
@@ -173,7 +185,7 @@ def open_query(
         with _errors(limits):
             for statement in statements:
                 con.execute(statement)
-        yield QueryResult(con, limits)
+        yield QueryResult(con, statements[-1], limits)
     finally:
         if timer:
             timer.cancel()

@@ -1,0 +1,222 @@
+"""National scale: a warehouse of 1,002,500 reports (the 10k synthetic warehouse copied 100 times), every documented
+view and every README SQL example timed cold and warm, through ``xxgk sql`` and through DuckDB directly, with peak
+memory; the stored analysis tables built and refreshed at that size; on the 10k warehouse, today's views checked
+row for row against the views of main (tests/data/views_main.sql).
+
+Usage: ``.venv/bin/python benchmarks/national.py [--scratch /tmp/xxgk-national] [--copies 100] [--keep]``
+(``make benchmark-national``). Writes the key ``national`` of benchmarks/results.json and prints the README table.
+The 10k base is ``xxgk synth`` (20 districts of 100 bodies, 5 report years: 10,025 reports) + ``xxgk run``; the
+copies are made in SQL (no extraction), every 10th copied report marked quarantined so joins and filters meet a
+realistic mix. Files stay in --scratch (about 3 GB) and are deleted at the end unless --keep. DuckDB is capped at
+--memory-limit. Not a test: nothing here passes or fails. Figures taken while other work runs are noisy; the
+load average is recorded with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import duckdb  # noqa: E402  (the package is imported where needed: the timing children stay lean)
+
+XXGK = str(Path(sys.executable).parent / "xxgk")
+YEARS = (2018, 2019, 2021, 2023, 2024)
+YEAR, PROVINCE = 2023, "35"  # the slice timed for every view: one report year, one province (copy 35)
+
+
+def slice_query(view: str, columns: set[str]) -> str:
+    """One province and year of a view (the province by region code, else by the copy prefix of report_id)."""
+    if "region_code" in columns:
+        where = f"report_year = {YEAR} AND region_code LIKE '{PROVINCE}%'"
+    else:
+        where = f"report_year = {YEAR} AND report_id LIKE 'n{PROVINCE}/%'"
+    return f"SELECT * FROM {view} WHERE {where}"
+
+
+def all_queries(db: Path) -> list[dict]:
+    """Every timed query: two per documented view, then the README examples (their SQL and xxgk sql arguments)."""
+    from pipelines.warehouse.views import VIEWS
+    from readme_examples import readme_sql_examples
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        columns = {v: {r[0] for r in con.execute(f"DESCRIBE {v}").fetchall()} for v in VIEWS}
+    finally:
+        con.close()
+    out = []
+    for view in VIEWS:
+        out.append({"name": f"{view}: one province, one year", "sql": slice_query(view, columns[view]), "args": []})
+        out.append({"name": f"{view}: whole view by year", "args": [],
+                    "sql": f"SELECT report_year, count(*) FROM {view} GROUP BY ALL ORDER BY 1"})
+    for command, _ in readme_sql_examples():
+        args = shlex.split(command)[2:]  # after .venv/bin/xxgk sql
+        out.append({"name": f"README: {args[-1]}", "sql": args[-1], "args": args[:-1]})
+    return out
+
+
+# ---- timing ---------------------------------------------------------------------------------------------------------
+
+def _direct(db: str, sql: str, memory_limit: str, repeat: int) -> None:
+    """(in a child process) one query: the first run in a fresh process (cold), then ``repeat`` more (warm)."""
+    import resource
+
+    con = duckdb.connect(db, read_only=True, config={"memory_limit": memory_limit})
+    con.execute("SET enable_progress_bar = false")
+    times, rows = [], 0
+    for _ in range(1 + repeat):
+        start = time.perf_counter()
+        rows = len(con.execute(sql).fetchall())
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"cold": times[0], "warm": statistics.median(times[1:]), "rows": rows,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _run_child(cmd: list[str]) -> tuple[float, float, bytes]:
+    """Wall seconds, peak RSS (MB) of that child alone, standard output."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} failed: {err.decode(errors='replace')[-500:]}")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, out
+
+
+def time_direct(db: Path, sql: str, memory_limit: str, repeat: int) -> dict:
+    """DuckDB directly (Python client, all rows fetched): cold and warm seconds, peak memory of the process."""
+    _, _, out = _run_child([sys.executable, __file__, "--direct", str(db), memory_limit, str(repeat), sql])
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in json.loads(out).items()}
+
+
+def time_cli(warehouse: Path, args: list[str], sql: str, repeat: int) -> dict:
+    """``xxgk sql`` (a new process each run, output discarded): the first run, the median of the next, peak memory."""
+    runs = [_run_child([XXGK, "sql", "--warehouse", str(warehouse), *args, sql]) for _ in range(1 + repeat)]
+    return {"first": round(runs[0][0], 3), "median": round(statistics.median(r[0] for r in runs[1:]), 3),
+            "peak_mb": round(max(r[1] for r in runs))}
+
+
+# ---- building -------------------------------------------------------------------------------------------------------
+
+def build_base(scratch: Path) -> tuple[Path, dict]:
+    """The 10k synthetic warehouse: `xxgk synth` + `xxgk run` (reused when already built in scratch)."""
+    raw, wh = scratch / "raw10k", scratch / "wh10k"
+    info = {}
+    if not (wh / "xxgk.duckdb").exists():
+        shutil.rmtree(raw, ignore_errors=True)
+        shutil.rmtree(wh, ignore_errors=True)
+        years = [a for y in YEARS for a in ("--year", str(y))]
+        subprocess.run([XXGK, "synth", str(raw), "--districts", "20", "--bodies-per-district", "99", "--seed", "3", *years],
+                       check=True, stdout=subprocess.DEVNULL)
+        seconds, peak, _ = _run_child([XXGK, "run", "--raw", str(raw), "--warehouse", str(wh), "--quiet"])
+        info = {"xxgk_run_seconds": round(seconds, 1), "xxgk_run_peak_mb": round(peak)}
+    return wh, info
+
+
+def build_national(base: Path, target: Path, copies: int, memory_limit: str) -> dict:
+    """The copies, then the analysis tables filled as one load would (one transaction), then incremental refreshes."""
+    import resource
+
+    from pipelines.warehouse.facts import refresh_analysis
+    from pipelines.warehouse.replicate import replicate
+    from pipelines.warehouse.store import _transaction
+
+    shutil.rmtree(target, ignore_errors=True)
+    with _transaction(target):  # empty tables and views
+        pass
+    con = duckdb.connect(str(target / "xxgk.duckdb"), config={"memory_limit": memory_limit})
+    con.execute("SET enable_progress_bar = false")
+    try:
+        start = time.perf_counter()
+        rows = replicate(base / "xxgk.duckdb", con, copies, quarantine_every=10)
+        copied = time.perf_counter() - start
+        start = time.perf_counter()
+        con.execute("BEGIN")
+        refresh_analysis(con, [])
+        con.execute("COMMIT")
+        full = time.perf_counter() - start
+        incremental = {}
+        for n in (1, 1000):
+            ids = [r[0] for r in con.execute(f"SELECT report_id FROM reports WHERE report_year = {YEAR} "
+                                             f"ORDER BY hash(report_id) LIMIT {n}").fetchall()]
+            start = time.perf_counter()
+            con.execute("BEGIN")
+            refresh_analysis(con, ids)
+            incremental[f"{n}_reports_seconds"] = round(time.perf_counter() - start, 2)
+            con.execute("ROLLBACK")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return {"rows": rows, "copy_seconds": round(copied, 1), "full_refresh_seconds": round(full, 1),
+            "incremental_refresh": incremental, "build_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "database_gb": round((target / "xxgk.duckdb").stat().st_size / 1e9, 2)}
+
+
+def readme_table(results: dict) -> str:
+    """The README table: per query, DuckDB warm/cold, xxgk sql, peak memory."""
+    lines = ["| query | DuckDB warm | DuckDB cold | `xxgk sql` | rows | peak memory |", "|---|---|---|---|---|---|"]
+    for q in results["queries"]:
+        d, c = q["direct"], q["cli"]
+        lines.append(f"| {q['name']} | {d['warm']:.2f} s | {d['cold']:.2f} s | {c['median']:.2f} s | {d['rows']:,} | "
+                     f"{max(d['peak_mb'], c['peak_mb']) / 1024:.1f} GB |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scratch", type=Path, default=Path("/tmp/xxgk-national"))
+    ap.add_argument("--copies", type=int, default=100)
+    ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit for building and direct queries")
+    ap.add_argument("--repeat", type=int, default=3, help="warm runs per query")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
+    ap.add_argument("--keep", action="store_true", help="keep the warehouses in --scratch")
+    args = ap.parse_args()
+    results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average_start": os.getloadavg(),
+               "cpu_count": os.cpu_count(), "memory_limit": args.memory_limit}
+    from legacy_views import compare_with_legacy
+
+    try:
+        base, results["base"] = build_base(args.scratch)
+        results["base"]["differences_from_main_views"] = compare_with_legacy(base / "xxgk.duckdb", args.scratch / "legacy")
+        print("10k: rows differing from main's views:", results["base"]["differences_from_main_views"], flush=True)
+        national = args.scratch / "wh1m"
+        results["build"] = build_national(base, national, args.copies, args.memory_limit)
+        print("1M:", results["build"], flush=True)
+        db = national / "xxgk.duckdb"
+        results["select_1_cli"] = time_cli(national, [], "SELECT 1", 9)
+        results["queries"] = []
+        for q in all_queries(db):
+            q["direct"] = time_direct(db, q["sql"], args.memory_limit, args.repeat)
+            q["cli"] = time_cli(national, q["args"], q["sql"], args.repeat)
+            results["queries"].append(q)
+            print(f"{q['name']:60s} direct {q['direct']}  xxgk sql {q['cli']}", flush=True)
+        results["load_average_end"] = os.getloadavg()
+    finally:
+        if not args.keep:
+            shutil.rmtree(args.scratch, ignore_errors=True)
+    previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    previous["national"] = results
+    args.out.write_text(json.dumps(previous, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(readme_table(results))
+    print(f"written to {args.out} (key 'national')")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--direct":
+        _direct(sys.argv[2], sys.argv[5], sys.argv[3], int(sys.argv[4]))
+    else:
+        sys.exit(main())
