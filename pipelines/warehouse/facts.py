@@ -8,9 +8,10 @@
   (``pipelines.rollups``).
 
 Every row carries ``report_year`` and ``region_code``; rows are inserted one report year at a time, sorted by
-region, so DuckDB's zone maps skip the row groups a filter on year or region excludes; the views in ``views.py`` read these tables and
-never pivot ``cells`` (which stays, for provenance). ``refresh_analysis(con, report_ids)`` rewrites the rows
-of the given reports and the roll-ups of the regions they touch, inside the loader's transaction.
+region, so DuckDB's zone maps skip the row groups a filter on year or region excludes. The views in
+``views.py`` read these tables and never pivot ``cells`` (which stays, for provenance).
+``refresh_analysis(con, report_ids)`` rewrites the rows of the given reports and the roll-ups of the regions
+they touch, inside the loader's transaction.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _where(alias: str, year: int | None, restricted: bool) -> str:
     return cond + (f" AND {alias}.report_id IN (SELECT report_id FROM {_IDS})" if restricted else "")
 
 
-def _report_dims(table: str) -> list[str]:
+def report_dims(table: str) -> list[str]:
     """The columns a fact table copies from fact_reports (report_id, year, region, body, scope, status)."""
     own = _columns("fact_reports")
     return [c for c in _columns(table) if c in own and c not in REQUEST_MEASURES]
@@ -97,7 +98,7 @@ def wide_sql(table: str, year: int | None, restricted: bool = True) -> str:
     """INSERT of a wide table's rows for one report year: cells pivoted by ``Indicator.wide_row`` / ``wide_column``."""
     table_id = WIDE_TABLES[table]
     values = list(load_registry().wide_columns(table_id))
-    dims = _report_dims(table)
+    dims = report_dims(table)
     row_dims = [c for c in _columns(table) if c not in dims and c not in values]  # row_key, row_order, row_label | block
     source = {row_dims[0]: "w.wide_row", "row_order": "w.row_order", "row_label": "w.row_label"}
     pivots = ",\n    ".join(f'max(c.value) FILTER (WHERE l.col_no = {n}) AS "{k}"' for n, k in enumerate(values))
@@ -117,7 +118,7 @@ def wide_sql(table: str, year: int | None, restricted: bool = True) -> str:
 
 def fact_old_sql(year: int | None, restricted: bool = True) -> str:
     """INSERT of fact_old rows (the 统计表, one per cell) for one report year."""
-    dims = _report_dims("fact_old")
+    dims = report_dims("fact_old")
     source = {"row_order": "i.row_order", "code": "c.code", "section_label": "i.section_label", "row_label": "i.row_label",
               "unit": "i.unit", "value": "c.value", "raw": "c.raw"}
     return (
@@ -150,12 +151,13 @@ def _layout(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """What the stored rows were computed with: table definitions, the SQL, the views, the agencies and indicators."""
+    """What the stored rows were computed with: table definitions, this SQL, the agencies and the indicators.
+
+    (Membership of analysis_reports is checked report by report at every refresh instead.)"""
     from pipelines.rollups import rollup_sql
-    from pipelines.warehouse.views import view_statements
 
     h = hashlib.sha256()
-    for text in [*(duckdb_ddl(t) for t in ANALYSIS_TABLES), *refresh_statements(0), rollup_sql(scoped=True), *view_statements()]:
+    for text in [*(duckdb_ddl(t) for t in ANALYSIS_TABLES), *refresh_statements(0), rollup_sql(scoped=True)]:
         h.update(text.encode())
     for table in ("agencies", "indicators"):
         h.update(repr(con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()).encode())
@@ -175,9 +177,9 @@ def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: Iterable[str]) 
     not, so the stored ``in_analysis`` flags always equal that view after a refresh. Their rows in the fact
     tables are rewritten, and ``out_region_rollups`` is recomputed for the regions and years they feed (as a
     child or as the region's own aggregate report), before and after the change. When the table
-    definitions, this SQL, the views, the agency registry or the indicators changed since the last refresh,
-    everything is rebuilt. Whoever changes ``reports`` or what ``analysis_reports`` reads must call this in
-    the same transaction.
+    definitions, this SQL, the agency registry or the indicators changed since the last refresh,
+    everything is rebuilt. Whoever changes ``reports``, ``cells`` or what ``analysis_reports`` reads must call
+    this in the same transaction.
     Returns the number of reports refreshed and whether it was a full rebuild.
     """
     from pipelines.rollups import refresh_rollups

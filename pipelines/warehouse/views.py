@@ -1,15 +1,18 @@
 """DuckDB views generated from the registry: the published/quarantine split, the wide tables and the analyst views.
 
-The wide views read the stored tables of ``facts.py`` (never pivoting ``cells`` at query time). Analyst views
-(``v_*``) count the reports of ONE indirection view, ``analysis_reports``; pointing it at another set of reports
-(e.g. one canonical copy per report) is the one-line change ``ANALYSIS_REPORTS``. Every view keeps
-``report_year`` and ``region_code`` as plain columns of its stored table, so filters on them reach the table
-scans, and joins carry ``report_year`` so a year filter reaches both sides.
+The wide and analyst views read the stored tables of ``facts.py`` (never pivoting ``cells`` at query time)
+and filter on columns stored with every row — ``status`` for the published views, ``in_analysis`` for the
+analyst views (``v_*``), which count the reports of ONE indirection view, ``analysis_reports``: pointing it at
+another set of reports (e.g. one canonical copy per report) is the one-line change ``ANALYSIS_REPORTS``. Every
+view keeps ``report_year`` (and the wide and analyst views ``region_code``) as plain columns of its stored
+table, so filters on them reach the table scans; joins are on ``report_year`` too, so a year filter reaches
+both sides.
 """
 
 from __future__ import annotations
 
 from pipelines.registry import WIDE_TABLES, load_registry
+from pipelines.warehouse.facts import report_dims
 
 PUBLISHED_STATUSES = ("published", "published_partial")
 QUARANTINE_STATUSES = ("quarantined", "rejected")
@@ -21,24 +24,11 @@ REFUSAL_ROWS = ("t3.results.denied.", "t3.results.unable.", "t3.results.not_proc
 OLD_REFUSAL_PREFIX = "old.applications.answered.denied."
 
 
-def _in(alias: str, reports: str) -> str:
-    """Keep the rows of the reports in view ``reports`` (dated: published reports always are).
-
-    An inner join on the unique (report_id, report_year), not a semi join: DuckDB then carries a filter on the
-    year over to the reports side too, so neither side is read beyond the years asked for.
-    """
-    return (f"JOIN (SELECT report_id, report_year FROM {reports}) p "
-            f"ON p.report_id = {alias}.report_id AND p.report_year = {alias}.report_year")
-
-
 def _wide_columns(view: str) -> str:
-    """The documented columns of a wide view: the stored table's own columns, then region_code."""
+    """The documented columns of a wide view: report id and year, the table's own columns, then region_code."""
     table = WIDE_VIEWS[view]
-    own = [c.name for c in load_registry().table(table) if c.name not in _REPORT_COLUMNS]
+    own = [c.name for c in load_registry().table(table) if c.name not in report_dims(table)]
     return ", ".join(f'w."{c}"' for c in ["report_id", "report_year", *own, "region_code"])
-
-
-_REPORT_COLUMNS = ("report_id", "report_year", "region_code", "agency", "agency_kind", "scope", "status", "in_analysis")
 
 
 def view_statements() -> list[str]:
@@ -49,7 +39,13 @@ def view_statements() -> list[str]:
         "CREATE OR REPLACE VIEW rule_results AS SELECT * FROM document_rule_results UNION ALL SELECT * FROM cross_rule_results",
         f"CREATE OR REPLACE VIEW published_reports AS SELECT * FROM reports WHERE status IN ({published})",
         f"CREATE OR REPLACE VIEW analysis_reports AS {ANALYSIS_REPORTS}",
-        f"CREATE OR REPLACE VIEW published_cells AS SELECT c.* FROM cells c {_in('c', 'published_reports')}",
+        # an inner join on the unique (report_id, report_year) rather than a semi join: DuckDB then carries a
+        # filter on the year over to the reports side too (published reports are always dated)
+        (
+            "CREATE OR REPLACE VIEW published_cells AS\n"
+            "SELECT c.* FROM cells c JOIN (SELECT report_id, report_year FROM published_reports) p\n"
+            "  ON p.report_id = c.report_id AND p.report_year = c.report_year"
+        ),
         # dated and undated reports apart: '=' on the year lets a year filter reach rule_results
         "CREATE OR REPLACE VIEW quarantine AS\n" + "\nUNION ALL\n".join(
             "SELECT r.report_id, r.source_file, r.report_year, r.agency, r.status, r.reason, r.n_errors, f.failed_rules\n"
