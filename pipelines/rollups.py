@@ -67,10 +67,8 @@ _SCOPE = "_rollup_scope"
 _MEMBERS = "_rollup_members"
 
 
-def rollup_sql(scoped: bool) -> str:
-    """The roll-up query: over the whole warehouse, or only for the (region_id, report_year) pairs of ``_rollup_scope``."""
-    if not scoped:
-        return ROLLUP_SQL.format(members="", scope="")
+def rollup_sql() -> str:
+    """The roll-up query for the (region_id, report_year) pairs of the scope table."""
     return ROLLUP_SQL.format(
         members=f"SEMI JOIN {_MEMBERS} m ON m.agency_id = r.agency_id AND m.report_year = r.report_year",
         scope=f"SEMI JOIN {_SCOPE} s ON s.region_id = k.region_id AND s.report_year = r.report_year",
@@ -81,19 +79,27 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, touched: str | None) -> int:
     """Recompute ``out_region_rollups`` for the regions and years a change touched; all of it when ``touched`` is None.
 
     ``touched`` names a table of (agency_id, report_year) whose reports changed: each touches its parent
-    region (as a child) and its own region (as the aggregate report). Returns the rows written.
+    region (as a child) and its own region (as the aggregate report). A full recompute goes one report year
+    at a time, so its memory stays that of one year. Returns the rows written.
     """
-    if touched is None:
-        con.execute("DELETE FROM out_region_rollups")
-        before = con.execute("SELECT count(*) FROM out_region_rollups").fetchone()[0]
-        con.execute(f"INSERT INTO out_region_rollups {rollup_sql(scoped=False)}")
-        return con.execute("SELECT count(*) FROM out_region_rollups").fetchone()[0] - before
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_SCOPE} AS SELECT DISTINCT region_id, report_year FROM ("
-        f"  SELECT a.parent_id AS region_id, t.report_year FROM {touched} t JOIN agencies a USING (agency_id)"
-        f"  UNION ALL SELECT agency_id, report_year FROM {touched}"
-        ") WHERE region_id IS NOT NULL AND report_year IS NOT NULL"
+    if touched is not None:
+        return _recompute(
+            con,
+            f"SELECT a.parent_id AS region_id, t.report_year FROM {touched} t JOIN agencies a USING (agency_id) "
+            f"UNION SELECT agency_id, report_year FROM {touched}",
+        )
+    con.execute("DELETE FROM out_region_rollups")
+    years = con.execute("SELECT DISTINCT report_year FROM analysis_reports WHERE report_year IS NOT NULL ORDER BY 1").fetchall()
+    return sum(
+        _recompute(con, f"SELECT DISTINCT parent_id AS region_id, {int(year)} AS report_year FROM agencies WHERE parent_id IS NOT NULL")
+        for (year,) in years
     )
+
+
+def _recompute(con: duckdb.DuckDBPyConnection, scope: str) -> int:
+    """Replace the roll-up rows of the (region_id, report_year) pairs that ``scope`` selects."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_SCOPE} AS SELECT DISTINCT region_id, report_year FROM ({scope}) "
+                "WHERE region_id IS NOT NULL AND report_year IS NOT NULL")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_MEMBERS} AS SELECT DISTINCT agency_id, report_year FROM ("
         f"  SELECT k.agency_id, s.report_year FROM {_SCOPE} s JOIN agencies k ON k.parent_id = s.region_id"
@@ -101,7 +107,7 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, touched: str | None) -> int:
     )
     con.execute(f"DELETE FROM out_region_rollups o USING {_SCOPE} s WHERE o.region_id = s.region_id AND o.report_year = s.report_year")
     before = con.execute("SELECT count(*) FROM out_region_rollups").fetchone()[0]
-    con.execute(f"INSERT INTO out_region_rollups {rollup_sql(scoped=True)}")
+    con.execute(f"INSERT INTO out_region_rollups {rollup_sql()}")
     written = con.execute("SELECT count(*) FROM out_region_rollups").fetchone()[0] - before
     con.execute(f"DROP TABLE {_SCOPE}")
     con.execute(f"DROP TABLE {_MEMBERS}")

@@ -271,3 +271,24 @@ def test_readme_sql_examples_return_what_readme_prints(samples):
         assert [ln.rstrip() for ln in result.output.splitlines()] == [ln.rstrip() for ln in printed.splitlines()], command
     if os.environ.get("XXGK_UPDATE_README") == "1":
         (ROOT / "README.md").write_text(readme, encoding="utf-8")
+
+
+def test_an_unchanged_rerun_still_refreshes_stale_analysis_tables(samples, tmp_path):
+    """Analysis tables computed by other code (here: a stale fingerprint) are rebuilt by the next load even when no
+    partition changed; with current tables the rerun writes nothing."""
+    from pipelines.warehouse.facts import analysis_current
+    from pipelines.warehouse.reference import reference_frames
+    from pipelines.warehouse.state import saved_fingerprint
+    from pipelines.warehouse.store import load_partition
+
+    wh = tmp_path / "warehouse"
+    shutil.copytree(samples, wh)
+    key = "2023"
+    assert analysis_current(wh / "xxgk.duckdb")
+    assert load_partition(wh, key, reference_frames(RAW), saved_fingerprint(wh, key)) is None
+    con = duckdb.connect(str(wh / "xxgk.duckdb"))
+    con.execute(f"UPDATE {STATE_TABLE} SET value = 'computed by an older xxgk'")
+    con.close()
+    assert not analysis_current(wh / "xxgk.duckdb")
+    assert load_partition(wh, key, reference_frames(RAW), saved_fingerprint(wh, key)) is not None
+    assert analysis_current(wh / "xxgk.duckdb")

@@ -157,11 +157,24 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     from pipelines.rollups import rollup_sql
 
     h = hashlib.sha256()
-    for text in [*(duckdb_ddl(t) for t in ANALYSIS_TABLES), *refresh_statements(0), rollup_sql(scoped=True)]:
+    for text in [*(duckdb_ddl(t) for t in ANALYSIS_TABLES), *refresh_statements(0), rollup_sql()]:
         h.update(text.encode())
     for table in ("agencies", "indicators"):
         h.update(repr(con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()).encode())
     return h.hexdigest()
+
+
+def analysis_current(path) -> bool:
+    """Whether the DuckDB file at ``path`` holds analysis tables computed by this code from its agencies and indicators.
+
+    False tells a loader with nothing new to load that it must still refresh (e.g. after this module changed)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [STATE_TABLE]).fetchone()[0]:
+            return False
+        return _state(con, "fingerprint") == _fingerprint(con)
+    finally:
+        con.close()
 
 
 def _state(con: duckdb.DuckDBPyConnection, name: str) -> str | None:

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from pipelines.settings import db_path
-from pipelines.warehouse.facts import ensure_analysis_tables, refresh_analysis
+from pipelines.warehouse.facts import analysis_current, ensure_analysis_tables, refresh_analysis
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.views import view_statements
 
@@ -138,9 +138,10 @@ def load_partition(
 ) -> dict[str, int] | None:
     """Replace one partition's rows in DuckDB with its Parquet files, in a single transaction.
 
-    Returns None (and touches nothing) when ``fingerprint`` equals the one already loaded.
+    Returns None (and touches nothing) when ``fingerprint`` equals the one already loaded (and the analysis
+    tables are current).
     """
-    if fingerprint is not None and loaded_fingerprint(warehouse, key) == fingerprint:
+    if fingerprint is not None and loaded_fingerprint(warehouse, key) == fingerprint and analysis_current(db_path(warehouse)):
         return None
     year = None if key == UNDATED else int(key)
     counts: dict[str, int] = {}
