@@ -22,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,10 +69,14 @@ def all_queries(db: Path) -> list[dict]:
 
 # ---- timing ---------------------------------------------------------------------------------------------------------
 
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: reset by exec, unlike getrusage's maxrss)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
 def _direct(db: str, sql: str, memory_limit: str, repeat: int) -> None:
     """(in a child process) one query: the first run in a fresh process (cold), then ``repeat`` more (warm)."""
-    import resource
-
     con = duckdb.connect(db, read_only=True, config={"memory_limit": memory_limit})
     con.execute("SET enable_progress_bar = false")
     times, rows = [], 0
@@ -80,33 +85,35 @@ def _direct(db: str, sql: str, memory_limit: str, repeat: int) -> None:
         rows = len(con.execute(sql).fetchall())
         times.append(time.perf_counter() - start)
     print(json.dumps({"cold": times[0], "warm": statistics.median(times[1:]), "rows": rows,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_mb": _peak_mb()}))
 
 
-def _run_child(cmd: list[str]) -> tuple[float, float, bytes]:
-    """Wall seconds, peak RSS (MB) of that child alone, standard output."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed: {err.decode(errors='replace')[-500:]}")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, out
+def _run_child(cmd: list[str]) -> tuple[float, float, float, bytes]:
+    """Wall seconds, CPU seconds (user + system), peak resident memory in MB of that child alone, its standard output.
+
+    Started through GNU time: a child started straight from this (big) process would inherit its peak memory."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", peak.name, *cmd], capture_output=True)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"{shlex.join(cmd)} failed: {proc.stderr.decode(errors='replace')[-500:]}")
+        kb, user, system = peak.read().split()[-3:]
+    return wall, float(user) + float(system), int(kb) / 1024, proc.stdout
 
 
 def time_direct(db: Path, sql: str, memory_limit: str, repeat: int) -> dict:
     """DuckDB directly (Python client, all rows fetched): cold and warm seconds, peak memory of the process."""
-    _, _, out = _run_child([sys.executable, __file__, "--direct", str(db), memory_limit, str(repeat), sql])
+    out = _run_child([sys.executable, __file__, "--direct", str(db), memory_limit, str(repeat), sql])[-1]
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in json.loads(out).items()}
 
 
 def time_cli(warehouse: Path, args: list[str], sql: str, repeat: int) -> dict:
-    """``xxgk sql`` (a new process each run, output discarded): the first run, the median of the next, peak memory."""
+    """``xxgk sql`` (a new process each run, output discarded): the first run, the median of the next (wall and CPU
+    seconds), peak memory."""
     runs = [_run_child([XXGK, "sql", "--warehouse", str(warehouse), *args, sql]) for _ in range(1 + repeat)]
     return {"first": round(runs[0][0], 3), "median": round(statistics.median(r[0] for r in runs[1:]), 3),
-            "peak_mb": round(max(r[1] for r in runs))}
+            "cpu_median": round(statistics.median(r[1] for r in runs[1:]), 3), "peak_mb": round(max(r[2] for r in runs))}
 
 
 # ---- building -------------------------------------------------------------------------------------------------------
@@ -121,16 +128,14 @@ def build_base(scratch: Path) -> tuple[Path, dict]:
         years = [a for y in YEARS for a in ("--year", str(y))]
         subprocess.run([XXGK, "synth", str(raw), "--districts", "20", "--bodies-per-district", "99", "--seed", "3", *years],
                        check=True, stdout=subprocess.DEVNULL)
-        seconds, peak, _ = _run_child([XXGK, "run", "--raw", str(raw), "--warehouse", str(wh), "--quiet"])
+        seconds, _, peak, _ = _run_child([XXGK, "run", "--raw", str(raw), "--warehouse", str(wh), "--quiet"])
         info = {"xxgk_run_seconds": round(seconds, 1), "xxgk_run_peak_mb": round(peak)}
     return wh, info
 
 
 def build_national(base: Path, target: Path, copies: int, memory_limit: str, reuse: bool) -> dict:
     """The copies, then the analysis tables filled as one load would (one transaction), then incremental refreshes."""
-    import resource
-
-    from pipelines.warehouse.facts import refresh_analysis
+    from pipelines.warehouse.facts import analysis_current, refresh_analysis
     from pipelines.warehouse.replicate import REPORT_TABLES, replicate
     from pipelines.warehouse.store import _transaction
 
@@ -148,10 +153,12 @@ def build_national(base: Path, target: Path, copies: int, memory_limit: str, reu
             rows = replicate(base / "xxgk.duckdb", con, copies, quarantine_every=10)
         copied = time.perf_counter() - start
         start = time.perf_counter()
-        con.execute("BEGIN")
-        refresh_analysis(con, [])
-        con.execute("COMMIT")
-        full = time.perf_counter() - start
+        full = None
+        if not (reuse and analysis_current(target / "xxgk.duckdb")):
+            con.execute("BEGIN")
+            refresh_analysis(con, [])
+            con.execute("COMMIT")
+            full = round(time.perf_counter() - start, 1)
         incremental = {}
         for n in (1, 1000):
             ids = [r[0] for r in con.execute(f"SELECT report_id FROM reports WHERE report_year = {YEAR} "
@@ -164,8 +171,8 @@ def build_national(base: Path, target: Path, copies: int, memory_limit: str, reu
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    return {"rows": rows, "copy_seconds": round(copied, 1), "full_refresh_seconds": round(full, 1),
-            "incremental_refresh": incremental, "build_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    return {"rows": rows, "copy_seconds": round(copied, 1), "full_refresh_seconds": full,
+            "incremental_refresh": incremental, "build_peak_mb": round(_peak_mb()),
             "database_gb": round((target / "xxgk.duckdb").stat().st_size / 1e9, 2)}
 
 

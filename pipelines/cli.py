@@ -148,26 +148,26 @@ def sql(query: str | None, sql_file, warehouse_dir: Path | None, fmt: str, excel
 
 
 def _print_sql_table(columns: list[str], rows: list[tuple], total: int | None, max_width: int) -> None:
-    """Rows as an aligned table (rich: CJK-aware widths), each column at most ``max_width`` cells wide."""
-    from rich import box
-    from rich.cells import cell_len
-    from rich.console import Console
-    from rich.table import Table
+    """Rows in aligned columns, each at most ``max_width`` terminal cells wide (rich's cell widths: a CJK character
+    takes two); longer values end in …, numbers are right-aligned."""
+    from rich.cells import cell_len, set_cell_size
 
     texts = [[_show(v) for v in r] for r in rows]
     widths = [min(max_width, max([cell_len(str(c)), *(cell_len(t[i]) for t in texts)])) for i, c in enumerate(columns)]
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", highlight=False)
-    for i, c in enumerate(columns):
-        numeric = bool(rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows)
-        table.add_column(str(c), justify="right" if numeric else "left", no_wrap=True, overflow="ellipsis", min_width=widths[i], max_width=widths[i])
-    for t in texts:
-        table.add_row(*t)
-    console = Console(width=sum(widths) + 3 * len(widths), highlight=False, soft_wrap=False)
+    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) or r[i] is None for r in rows)
+               for i in range(len(columns))]
+
+    def fit(text: str, i: int) -> str:
+        if cell_len(text) > widths[i]:
+            return set_cell_size(text, widths[i] - 1) + "…"
+        pad = " " * (widths[i] - cell_len(text))
+        return pad + text if numeric[i] else text + pad
+
     if columns:
-        with console.capture() as captured:
-            console.print(table)
-        for line in captured.get().splitlines():
-            click.echo(line.rstrip())
+        click.echo("   ".join(fit(str(c), i) for i, c in enumerate(columns)).rstrip())
+        click.echo("─" * (sum(widths) + 3 * (len(widths) - 1)))
+        for t in texts:
+            click.echo("   ".join(fit(v, i) for i, v in enumerate(t)).rstrip())
     if total is None:
         click.echo(f"(more than {len(rows):,} rows; first {len(rows):,} shown, see --max-rows)")
     else:

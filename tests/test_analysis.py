@@ -4,6 +4,7 @@ examples of README returning what README prints."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shlex
@@ -30,11 +31,21 @@ ROW_GROUP = 2048  # DuckDB's smallest row group: small tables span many, so prun
 COMPARED = (*ANALYSIS_TABLES, "out_region_rollups")
 
 
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory):
-    """The warehouse `make run` builds: every bundled sample of raw/, loaded year by year (so refreshed incrementally)."""
-    wh = tmp_path_factory.mktemp("samples") / "warehouse"
-    run_pipeline(RAW, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral())
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory, worker_id):
+    """The warehouse `make run` builds: every bundled sample of raw/, loaded year by year (so refreshed incrementally).
+
+    Built once for all test processes (pytest-xdist workers share the parent of their temporary directories);
+    tests only read it, or copy it first."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if worker_id != "master" else root
+    wh = root / "samples-warehouse"
+    with open(root / "samples-warehouse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (wh / "done").exists():
+            shutil.rmtree(wh, ignore_errors=True)
+            run_pipeline(RAW, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral())
+            (wh / "done").touch()
     return wh
 
 

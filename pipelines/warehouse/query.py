@@ -6,6 +6,7 @@ Kept light on purpose (duckdb only, no pandas/pyarrow): ``xxgk sql`` starts in a
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -167,7 +168,7 @@ def open_query(
     config = {
         "enable_external_access": False,
         "memory_limit": memory_limit,
-        "temp_directory": str(Path(tempfile.gettempdir()) / "xxgk-sql-spill"),
+        "temp_directory": str(Path(tempfile.gettempdir()) / f"xxgk-sql-{os.getpid()}"),  # not beside the warehouse
     }
     try:
         con = duckdb.connect(str(path), read_only=True, config=config)
