@@ -215,8 +215,13 @@ def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: Iterable[str]) 
     # the bodies and years these reports fed before the change: their roll-ups change too
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS SELECT agency_id, report_year FROM fact_reports "
                 f"WHERE report_id IN (SELECT report_id FROM {_IDS})")
+    # the rows to rewrite: those of the ids, looked for only in the years they were in (zone maps skip the rest)
+    old_years = {r[0] for r in con.execute(f"SELECT DISTINCT report_year FROM {_TOUCHED}").fetchall()}
     for table in ANALYSIS_TABLES:
-        con.execute(f'DELETE FROM "{table}"' + ("" if full else f" WHERE report_id IN (SELECT report_id FROM {_IDS})"))
+        if full:
+            con.execute(f'DELETE FROM "{table}"')
+        elif old_years:
+            con.execute(f'DELETE FROM "{table}" WHERE ' + " OR ".join(f"({_where(table, y, True)})" for y in sorted(old_years, key=str)))
     years = [r[0] for r in con.execute(
         f"SELECT DISTINCT report_year FROM reports WHERE report_id IN (SELECT report_id FROM {_IDS}) ORDER BY 1"
     ).fetchall()]

@@ -2,7 +2,7 @@
 
 Copy ``k`` of a report gets the id ``nKK/<id>``, its body ``nKK-<agency_id>`` (names prefixed ``NKK``) and a region
 code whose first two digits are ``KK`` — as if the warehouse held the same reports for a hundred provinces.
-Rows are inserted year by year, as the loads write them. The analysis tables are left empty: fill them with
+Rows are inserted year by year and copy by copy, as loads write them (a year at a time, in path order). The analysis tables are left empty: fill them with
 ``refresh_analysis`` (as a load would).
 """
 
@@ -47,13 +47,14 @@ def replicate(source: Path, target: duckdb.DuckDBPyConnection, copies: int, quar
             if table == "reports" and quarantine_every:
                 exprs[cols.index("status")] = (f"CASE WHEN hash(report_id, r.k) % {quarantine_every} = 0 "
                                                "THEN 'quarantined' ELSE status END")
-            select = f"SELECT {', '.join(exprs)} FROM src.{table}, range({copies}) r(k)"
             if table == "agencies":
-                target.execute(f"INSERT INTO agencies {select}")
+                target.execute(f"INSERT INTO agencies SELECT {', '.join(exprs)} FROM src.agencies, range({copies}) r(k)")
                 continue
-            for year in years:
+            for year in years:  # as loads write them: a year at a time, each copy (a "province") in one run
                 where = "report_year IS NULL" if year is None else f"report_year = {int(year)}"
-                target.execute(f'INSERT INTO "{table}" {select} WHERE {where}')
+                for k in range(copies):
+                    target.execute(f'INSERT INTO "{table}" SELECT {", ".join(exprs)} FROM src.{table}, (SELECT {k} AS k) r '
+                                   f"WHERE {where}")
         for table in ("indicators", "rules"):
             target.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
         return {t: target.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in (*REPORT_TABLES, "agencies")}
