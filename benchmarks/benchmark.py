@@ -77,7 +77,7 @@ def pipeline_benchmark(n: int, workers: int, scratch: Path) -> dict:
     from pipelines.runner import run_pipeline
     from pipelines.synth import generate
 
-    per_district = 100
+    per_district = max(100, -(-n // 25))  # synth uses a real prefecture: at most a few dozen counties
     districts = max(1, round(n / per_district))
     raw, wh = scratch / "raw", scratch / "warehouse"
     shutil.rmtree(scratch, ignore_errors=True)

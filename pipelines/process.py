@@ -10,11 +10,13 @@ touched (see ``partition_fingerprint``).
 Status of a report:
 
 * ``rejected`` – not a readable report (unreadable/empty file, not a report, no table,
-  traditional-character mirror, local form outside the vocabulary);
+  local form outside the vocabulary);
 * ``quarantined`` – an error-level rule fails, the document prints two copies of a table that
   disagree, or its report year cannot be read;
-* ``published_partial`` – passes every blocking rule but some cells could not be read
-  (ambiguous glued digits, rows of the wrong shape, tables missing from an excerpt);
+* ``published_partial`` – passes every blocking rule but some cells could not be read (any
+  issue kind of ``extract.completeness.PARTIAL_ISSUE_KINDS``: ambiguous glued digits, rows of the
+  wrong shape, tables or cells missing, unverified OCR, damaged bytes), or the copy is a
+  third-party mirror;
 * ``published`` – everything else.
 """
 
@@ -31,10 +33,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pipelines.agencies import agency_registry
+from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason, opening_text, resolve_reports
 from pipelines.extract import PARSER_VERSION, extract_document
-from pipelines.extract.model import CellRecord, Extraction
-from pipelines.extract.twins import BatchTwins, agency_key
+from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
+from pipelines.extract.model import CellRecord, Extraction, Issue, UncodedRow
+from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
+from pipelines.identity.copies import report_copies
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.registry import ERAS
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
@@ -48,7 +52,7 @@ from pipelines.warehouse.store import PARTITIONED_TABLES, parquet_path, read_par
 BATCH_SIZE = 500
 POOL_THRESHOLD = 16
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
-PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
+PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 
 
 @dataclass
@@ -136,14 +140,18 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
     year = None if inv.report_year is None or pd.isna(inv.report_year) else int(inv.report_year)
     if ext.report_year is not None and ext.report_year != year:
         ext.add("warning", "year_mismatch", f"extraction reads report year {ext.report_year}, the inventory {year}")
-    agency = agency_registry(str(raw_dir)).resolve(ext.agency_printed)
+    opening = opening_text(ext.text)
     cells = _cells_frame(report_id, year, ext.cells)
     subs = _cells_frame(report_id, year, ext.subtotals)[
         ["report_id", "report_year", "code", "value", "raw", "label", "source_kind", "page", "line", "context"]
     ]
     issues = pd.DataFrame(
         [{"report_id": report_id, "report_year": year, **i.to_dict()} for i in ext.issues],
-        columns=["report_id", "report_year", "severity", "kind", "message", "location"],
+        columns=["report_id", "report_year", *Issue.__dataclass_fields__],
+    )
+    uncoded = pd.DataFrame(
+        [{"report_id": report_id, "report_year": year, **u.to_dict()} for u in ext.uncoded],
+        columns=["report_id", "report_year", *UncodedRow.__dataclass_fields__],
     )
     report = {
         "report_id": report_id,
@@ -154,11 +162,13 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "sha256": inv.sha256,
         "size_bytes": int(inv.size_bytes),
         "title": ext.title,
-        "agency": agency.name if agency else ext.agency_printed,
         "agency_printed": ext.agency_printed,
-        "agency_id": agency.agency_id if agency else None,
+        **identity_columns(raw_dir, ext.agency_printed, inv.manifest_agency, ext.title, opening),
+        "opening_text": opening,
+        "mirror_reason": mirror_reason(raw_dir, inv.source_path, [i.kind for i in ext.issues]),
         "era": ext.era,
         "scope": ext.scope,
+        "origin": ext.origin,
         "status": "rejected" if ext.fatal else "published",
         "reason": None,
         "n_cells": len(ext.cells),
@@ -176,7 +186,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         columns=columns("narrative_figures"),
     )
     return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues,
-            "narrative_figures": figures}
+            "narrative_figures": figures, "uncoded_rows": uncoded}
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,9 +323,7 @@ class _Writer:
 def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path) -> str:
     """Identity of a partition's inputs: its documents' paths and hashes, the parser version and the agency registry."""
     h = hashlib.sha256(PARSER_VERSION.encode())
-    agencies = Path(raw_dir) / "agencies.csv"
-    if agencies.exists():
-        h.update(agencies.read_bytes())
+    h.update(identity_fingerprint(raw_dir).encode())
     for path, sha in sorted(zip(docs.source_path, docs.sha256)):
         h.update(f"{path}\t{sha}\n".encode())
     return h.hexdigest()
@@ -374,7 +382,9 @@ def process_partition(
             if inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION and r.report_id not in twin_ids:
                 reusable.add(r.report_id)
     writers = {t: _Writer(warehouse, t, key) for t in ("cells", "document_rule_results")}
-    small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": []}
+    small: dict[str, list[pd.DataFrame]] = {
+        "reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": [], "uncoded_rows": [],
+    }
     try:
         new_docs = docs[~docs.source_path.isin(reusable)]
         held: list[Extraction] = []
@@ -403,6 +413,11 @@ def process_partition(
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns(table))
         write_parquet(warehouse, table, frame, key)
         out.rows[table] = len(frame)
+        if table == "reports":  # copies of one report share its year, so they are grouped within the partition
+            copies = conform("report_copies", report_copies(frame))
+            out.schema_problems.extend(validate_table(copies, "report_copies") if len(copies) else [])
+            write_parquet(warehouse, "report_copies", copies, key)
+            out.rows["report_copies"] = len(copies)
     out.rows["cells"] = writers["cells"].rows
     out.rows["document_rule_results"] = writers["document_rule_results"].rows
     _save_output(warehouse, out)
@@ -432,6 +447,7 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
         "printed_subtotals": conform("printed_subtotals", subs),
         "extraction_issues": conform("extraction_issues", issues),
         "narrative_figures": conform("narrative_figures", figures),
+        "uncoded_rows": conform("uncoded_rows", joined["uncoded_rows"]),
     }
     for table, frame in frames.items():
         if len(frame):
@@ -443,7 +459,7 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
 
 
 def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path) -> list[Extraction]:
-    """Re-extract documents with ambiguous glued digits, with the same report's other copies as reference."""
+    """The twin-fill step: fill ambiguous glued digits from another copy of the same report (recovery = twin, filled_from)."""
     keys = {e.source_path: (agency_key(raw_dir, e.agency_printed), e.report_year) for e in held}
     wanted = {k for k in keys.values()}
     candidates = []
@@ -452,11 +468,9 @@ def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, in
         if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
             candidates.append((str(raw_dir / r.source_path), r.source_path, _hints(r)))
     twins = BatchTwins([_extract_job(j) for j in candidates] + held, raw_dir)
-    out = []
     for ext in held:
-        inv = inv_by_path[ext.source_path]
-        out.append(extract_document(raw_dir / ext.source_path, twin_lookup=twins, source_path=ext.source_path, hints=_hints(inv)))
-    return out
+        fill_from_copy(ext, twins(ext))
+    return held
 
 
 def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progress, raw_dir: Path) -> None:
@@ -470,11 +484,8 @@ def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progr
     for table in small:
         prev = read_parquet(warehouse, table, key)
         small[table].append(prev[prev.report_id.isin(wanted)].copy())
-    reports = small["reports"][-1]
-    registry = agency_registry(str(raw_dir))  # raw/agencies.csv may have changed: resolve names again
-    resolved = [registry.resolve(p) for p in reports.agency_printed]
-    reports["agency_id"] = [a.agency_id if a else None for a in resolved]
-    reports["agency"] = [a.name if a else p for a, p in zip(resolved, reports.agency_printed)]
+    reports = resolve_reports(raw_dir, small["reports"][-1])  # raw/agencies.csv or the resolver may have changed
+    small["reports"][-1] = reports
     out.statuses.update(reports.status.value_counts().to_dict())
     for table, writer in writers.items():
         path = parquet_path(warehouse, table, key)

@@ -2,9 +2,10 @@
 
 ``out_region_rollups`` is kept in step with the loads (``refresh_rollups``, called by
 ``pipelines.warehouse.facts.refresh_analysis`` inside the load transaction): only the regions and years
-whose children or aggregate report changed are recomputed, in DuckDB SQL. Children come from
-raw/agencies.csv (``parent_id``); a child counts with one report of ``analysis_reports`` per year (the
-published copy with most values when several exist); only cells the registry marks additive are summed,
+whose children or aggregate report changed are recomputed, in DuckDB SQL. Children come from the
+agencies table (``parent_id``: the division registry, resolved bodies, raw/agencies.csv overrides); a
+child counts with one report of ``analysis_reports`` per year (the canonical published copy; the one with
+most values should a body have several); only cells the registry marks additive are summed,
 so a stock is never added up. The region's own report is used only when its scope is
 ``region_aggregate`` (综合…编制而成), as for the cross-level rules — a region's aggregate is compared with
 its parts, never added to them.

@@ -98,9 +98,14 @@ def test_manifest_inconsistencies_are_reported(built):
     rule family fires: the reported rule ids are exactly the listed ones."""
     _, wh, _ = built
     reg = load_registry()
+    # MANIFEST notes these as failing 'vs the 2022 report ... (not listed, because there is no 2022 truth file)':
+    # the 2022 flattened text's 行政规范性文件 row (8855698) is read since its narrative states 88 and 698
+    not_listed = {"2023": {"Y-T2-ROLL-V21"}}
     for row in truth_manifest():
         report = next(d for d in TRUTH_DOCS if row["source_file"].endswith(d.split("/")[-1]))
         listed = {r for r in row["known_inconsistencies"].split(";") if r in reg.rule_by_id}
+        if "pingtan" in report:
+            listed |= not_listed.get(row["year"], set())
         found = {r[0] for r in query(wh, "SELECT rule_id FROM rule_results WHERE report_id = ? AND outcome = 'fail'", report)}
         assert found == listed, (report, "missing", listed - found, "unexpected", found - listed)
 

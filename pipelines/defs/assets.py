@@ -33,6 +33,8 @@ _DESCRIPTIONS = {
     "extraction_issues": "What the extractor could not read, per document: error (document unusable), warning (part of a table lost), info.",
     "printed_subtotals": "Non-standard subtotal lines of Table 三 (（三）不予公开 … printed with values), checked by T3-SUBTOT.",
     "narrative_figures": "Figures and claims stated in the narrative text (收到申请X件, 占33.9%, 均获维持 …) with their sentence, for the narrative rules.",
+    "report_copies": "Copies of the same report (same body, year and scope: another format, a mirror, a re-publication) grouped, with the canonical copy that analyst views and roll-ups count once. Key: report_id.",
+    "uncoded_rows": "Printed table rows that map to no code (extra local rows such as 行政检查/行政确认), kept with their values and place.",
 }
 DOCUMENT_RULE_KINDS = (*IN_TABLE_KINDS, "narrative")
 
@@ -209,7 +211,7 @@ def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     key = context.partition_key
     wh = Path(warehouse.warehouse_dir)
     fingerprint = saved_fingerprint(wh, key)
-    counts = load_partition(wh, key, reference_frames(Path(warehouse.raw_dir)), fingerprint)
+    counts = load_partition(wh, key, reference_frames(Path(warehouse.raw_dir), wh), fingerprint)
     if counts is None:
         context.log.info(f"{key}: already loaded with the same inputs; DuckDB not touched")
     yield dg.MaterializeResult(

@@ -213,11 +213,11 @@ def cross_level_measures(reports: list[Report], agencies: AgencyRegistry) -> lis
         kids = children_of.get(r.agency_id, [])
         if not kids:
             for rule in rules:
-                rows.append(_row(rule, r, "", "na", None, None, [], "", missing="no child agencies in raw/agencies.csv"))
+                rows.append(_row(rule, r, "", "na", None, None, [], "", missing="no child agencies known (division registry, resolved reports, raw/agencies.csv)"))
             continue
         kid_reports = {a.agency_id: by_agency_year.get((a.agency_id, r.year)) for a in kids}
         for rule in rules:
-            subset = kids if rule.rule_id.startswith("L-AGG") else [a for a in kids if a.kind == "government_aggregate"]
+            subset = kids if rule.rule_id.startswith("L-AGG") else [a for a in kids if a.kind in ("government_aggregate", "township")]
             if not subset:
                 continue
             missing_kids = [a.name for a in subset if kid_reports[a.agency_id] is None]
@@ -257,9 +257,9 @@ def evaluate_cross(warehouse, raw_dir, log=None) -> tuple[pd.DataFrame, pd.DataF
     from pipelines.rules.suites import check_agreement
     from pipelines.warehouse.store import connect
 
-    agencies = AgencyRegistry.load(raw_dir)
     con = connect(warehouse, read_only=True)
     try:
+        agencies = AgencyRegistry.from_frame(con.execute("SELECT * FROM agencies").df())  # resolved bodies + registry
         years = [y for (y,) in con.execute("SELECT DISTINCT report_year FROM reports WHERE report_year IS NOT NULL ORDER BY 1").fetchall()]
         frames = []
         for year in years:

@@ -81,14 +81,15 @@ def fact_reports_sql(year: int | None, restricted: bool = True) -> str:
     )
     codes = _quote(c for codes in REQUEST_MEASURES.values() for c in codes)
     source = {"region_code": "a.region_code", "agency_kind": "a.kind", **{m: f"m.{m}" for m in REQUEST_MEASURES},
-              "in_analysis": "r.report_id IN (SELECT report_id FROM analysis_reports)"}
+              "in_analysis": "ar.report_id IS NOT NULL", "report_kind": "ar.report_kind"}
     return (
         "INSERT INTO fact_reports\n"
         "SELECT " + ", ".join(source.get(c, f"r.{c}") for c in _columns("fact_reports")) + "\n"
         "FROM reports r LEFT JOIN agencies a USING (agency_id)\n"
+        f"LEFT JOIN analysis_reports ar ON ar.report_id = r.report_id AND {_where('ar', year, restricted)}\n"
         f"LEFT JOIN (\n  SELECT c.report_id,\n    {measures}\n"
         f"  FROM cells c WHERE {_where('c', year, restricted)} AND c.code IN ({codes})\n  GROUP BY c.report_id\n"
-        ") m USING (report_id)\n"
+        ") m ON m.report_id = r.report_id\n"
         f"WHERE {_where('r', year, restricted)}\n"
         "ORDER BY a.region_code"
     )

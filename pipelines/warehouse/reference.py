@@ -1,4 +1,4 @@
-"""Reference tables loaded next to the facts: indicators and rules (from the registry) and agencies (raw/)."""
+"""Reference tables loaded next to the facts: indicators and rules (from the registry), agencies and regions (identity)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.agencies import AgencyRegistry
+from pipelines.agencies import agencies_frame, regions_frame
 from pipelines.registry import load_registry
 
 
@@ -48,22 +48,16 @@ def rules_frame() -> pd.DataFrame:
     return pd.DataFrame([r.__dict__ for r in load_registry().rules])
 
 
-def agencies_frame(raw_dir: Path) -> pd.DataFrame:
-    """raw/agencies.csv as a table."""
-    reg = AgencyRegistry.load(raw_dir)
-    return pd.DataFrame(
-        [
-            {
-                "agency_id": a.agency_id, "name": a.name, "variants": "|".join(a.variants) or None,
-                "region_code": a.region_code or None, "level": a.level or None, "parent_id": a.parent_id or None,
-                "kind": a.kind or None,
-            }
-            for a in reg.agencies.values()
-        ],
-        columns=["agency_id", "name", "variants", "region_code", "level", "parent_id", "kind"],
-    )
+def seen_agencies(warehouse: Path | None) -> pd.DataFrame:
+    """(agency_id, agency_printed) of every report in the warehouse's Parquet files."""
+    from pipelines.warehouse.store import parquet_path
+
+    files = sorted(parquet_path(warehouse, "reports", "any").parent.glob("*.parquet")) if warehouse else []
+    frames = [pd.read_parquet(f, columns=["agency_id", "agency_printed"]) for f in files]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["agency_id", "agency_printed"])
 
 
-def reference_frames(raw_dir: Path) -> dict[str, pd.DataFrame]:
-    """All reference tables by name."""
-    return {"indicators": indicators_frame(), "rules": rules_frame(), "agencies": agencies_frame(raw_dir)}
+def reference_frames(raw_dir: Path, warehouse: Path | None = None) -> dict[str, pd.DataFrame]:
+    """All reference tables by name (``agencies`` lists the bodies of the reports already in ``warehouse``)."""
+    return {"indicators": indicators_frame(), "rules": rules_frame(),
+            "agencies": agencies_frame(raw_dir, seen_agencies(warehouse)), "regions": regions_frame()}

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import duckdb
 
-# tables copied with the reports (the registry's reference tables indicators/rules are copied once)
-REPORT_TABLES = ("reports", "cells", "document_rule_results", "cross_rule_results", "extraction_issues",
-                 "printed_subtotals", "narrative_figures")
+from pipelines.warehouse.store import CROSS_TABLE, PARTITIONED_TABLES
+
+# tables copied with the reports; the reference tables but agencies (the registry, the divisions) are copied once
+REPORT_TABLES = (*PARTITIONED_TABLES, CROSS_TABLE)
 
 
 def _copy_expr(column: str) -> str:
     """How a column is rewritten for copy ``k`` (a column of the range ``r``)."""
-    if column in ("report_id", "source_path", "source_file"):
+    if column in ("report_id", "source_path", "source_file", "canonical_report_id", "copy_group"):
         return f"printf('n%02d/', r.k) || {column}"
     if column in ("agency_id", "parent_id"):
         return f"printf('n%02d-', r.k) || {column}"
@@ -55,7 +56,7 @@ def replicate(source: Path, target: duckdb.DuckDBPyConnection, copies: int, quar
                 for k in range(copies):
                     target.execute(f'INSERT INTO "{table}" SELECT {", ".join(exprs)} FROM src.{table}, (SELECT {k} AS k) r '
                                    f"WHERE {where}")
-        for table in ("indicators", "rules"):
+        for table in ("indicators", "rules", "regions"):
             target.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
         return {t: target.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in (*REPORT_TABLES, "agencies")}
     finally:

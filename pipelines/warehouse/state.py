@@ -11,17 +11,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.agencies import identity_fingerprint
 from pipelines.extract import PARSER_VERSION
 from pipelines.warehouse.store import warehouse_fingerprint
 
 
 def state_fingerprint(warehouse: Path, raw_dir: Path) -> str:
-    """Identity of the inputs of the warehouse-wide assets: every loaded partition, the parser version, the agencies."""
+    """Identity of the inputs of the warehouse-wide assets: every loaded partition, the parser version, the agency identity."""
     h = hashlib.sha256(PARSER_VERSION.encode())
     h.update((warehouse_fingerprint(warehouse) or "").encode())
-    agencies = Path(raw_dir) / "agencies.csv"
-    if agencies.exists():
-        h.update(agencies.read_bytes())
+    h.update(identity_fingerprint(raw_dir).encode())
     return h.hexdigest()
 
 

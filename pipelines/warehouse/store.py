@@ -5,7 +5,7 @@
   new one, never half of one.
 * ``warehouse/xxgk.duckdb`` – the same tables loaded partition by partition inside one
   transaction (delete the partition's rows, insert the new ones), plus the registry tables
-  (indicators, rules, agencies) and the generated views. A failed load rolls back.
+  (indicators, rules, agencies, regions) and the generated views. A failed load rolls back.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from pipelines.warehouse.facts import analysis_current, ensure_analysis_tables, 
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.views import view_statements
 
-PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
-REFERENCE_TABLES = ("indicators", "rules", "agencies")
+PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures",
+                      "report_copies", "uncoded_rows")
+REFERENCE_TABLES = ("indicators", "rules", "agencies", "regions")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
 UNDATED = "undated"

@@ -2,8 +2,8 @@
 
 The wide and analyst views read the stored tables of ``facts.py`` (never pivoting ``cells`` at query time)
 and filter on columns stored with every row — ``status`` for the published views, ``in_analysis`` for the
-analyst views (``v_*``), which count the reports of ONE indirection view, ``analysis_reports``: pointing it at
-another set of reports (e.g. one canonical copy per report) is the one-line change ``ANALYSIS_REPORTS``. Every
+analyst views (``v_*``), which count the reports of ONE indirection view, ``analysis_reports`` (today the
+canonical published copies): pointing it at another set of reports is the one-line change ``ANALYSIS_REPORTS``. Every
 view keeps ``report_year`` (and the wide and analyst views ``region_code``) as plain columns of its stored
 table, so filters on them reach the table scans; joins are on ``report_year`` too, so a year filter reaches
 both sides.
@@ -11,13 +11,14 @@ both sides.
 
 from __future__ import annotations
 
+from pipelines.identity.copies import canonical_view
 from pipelines.registry import WIDE_TABLES, load_registry
 from pipelines.warehouse.facts import report_dims
 
 PUBLISHED_STATUSES = ("published", "published_partial")
 QUARANTINE_STATUSES = ("quarantined", "rejected")
-# the reports every analyst view and roll-up counts
-ANALYSIS_REPORTS = "SELECT * FROM published_reports"
+# the reports every analyst view and roll-up counts (it must have report_id, report_year and report_kind)
+ANALYSIS_REPORTS = "SELECT * FROM canonical_reports"
 # the stored wide table behind each documented wide view
 WIDE_VIEWS = {"t2_wide": "fact_t2", "t3_wide": "fact_t3", "t4_wide": "fact_t4", "old_table": "fact_old"}
 REFUSAL_ROWS = ("t3.results.denied.", "t3.results.unable.", "t3.results.not_processed.")
@@ -38,6 +39,7 @@ def view_statements() -> list[str]:
     out = [
         "CREATE OR REPLACE VIEW rule_results AS SELECT * FROM document_rule_results UNION ALL SELECT * FROM cross_rule_results",
         f"CREATE OR REPLACE VIEW published_reports AS SELECT * FROM reports WHERE status IN ({published})",
+        canonical_view(),
         f"CREATE OR REPLACE VIEW analysis_reports AS {ANALYSIS_REPORTS}",
         # an inner join on the unique (report_id, report_year) rather than a semi join: DuckDB then carries a
         # filter on the year over to the reports side too (published reports are always dated)
@@ -73,26 +75,26 @@ def analyst_views() -> list[str]:
     ``analysis_reports`` (a join with it would cost more than the rest of a national query).
     """
     refusal = " OR ".join(f"w.row_key LIKE '{p}%'" for p in REFUSAL_ROWS)
-    body = "w.region_code, w.agency_kind, w.scope"
+    body = "w.region_code, w.agency_kind, w.scope"  # (report_kind placed as in the views these replaced)
     outcomes = ", ".join(f'w."{c}"' for c in load_registry().wide_columns(WIDE_TABLES["fact_t4"]))
     measures = ", ".join(c.name for c in load_registry().table("fact_reports") if c.type == "float64")
     return [
         (
             "CREATE OR REPLACE VIEW v_requests_by_region_year AS\n"
-            f"SELECT w.report_year, w.region_code, w.agency, w.agency_kind, w.scope, w.report_id, {measures}\n"
+            f"SELECT w.report_year, w.region_code, w.agency, w.agency_kind, w.scope, w.report_kind, w.report_id, {measures}\n"
             "FROM fact_reports w WHERE w.in_analysis"
         ),
         (
             "CREATE OR REPLACE VIEW v_refusal_reasons AS\n"
-            f"SELECT w.report_year, w.agency, w.report_id, w.row_label AS reason, w.row_key, w.total AS requests, {body}\n"
+            f"SELECT w.report_year, w.agency, w.report_kind, w.report_id, w.row_label AS reason, w.row_key, w.total AS requests, {body}\n"
             f"FROM fact_t3 w WHERE w.in_analysis AND ({refusal})\n"
             "UNION ALL\n"
-            f"SELECT w.report_year, w.agency, w.report_id, w.row_label, w.code, w.value, {body}\n"
+            f"SELECT w.report_year, w.agency, w.report_kind, w.report_id, w.row_label, w.code, w.value, {body}\n"
             f"FROM fact_old w WHERE w.in_analysis AND w.code LIKE '{OLD_REFUSAL_PREFIX}%' AND w.code <> '{OLD_REFUSAL_PREFIX}total'"
         ),
         (
             "CREATE OR REPLACE VIEW v_review_litigation_outcomes AS\n"
-            f"SELECT w.report_year, w.agency, w.report_id, w.block, {outcomes}, {body}\n"
+            f"SELECT w.report_year, w.agency, w.report_kind, w.report_id, w.block, {outcomes}, {body}\n"
             "FROM fact_t4 w WHERE w.in_analysis"
         ),
         (
@@ -107,7 +109,8 @@ def analyst_views() -> list[str]:
 VIEWS = {
     "rule_results": "All findings: document_rule_results (in-table and narrative rules, per report year) plus cross_rule_results (cross-year and cross-level rules).",
     "published_reports": "Reports that pass every blocking (error-level) rule: status published or published_partial.",
-    "analysis_reports": "The reports every analyst view (v_*) and out_region_rollups count: today the published reports.",
+    "canonical_reports": "Published reports that are their copy group's canonical copy (report_copies), each counted once, with report_kind: region_aggregate (综合…编制而成), own (a government's, office's, town's or zone's own report) or department — never sum an aggregate with its parts.",
+    "analysis_reports": "The reports every analyst view (v_*) and out_region_rollups count: today canonical_reports.",
     "published_cells": "Cells of the published reports only.",
     "quarantine": "Reports kept out of the published tables (quarantined or rejected), with the reason and the failed error rules.",
     "t2_wide": "Table 二 as printed: one row per report and row (规章, 行政规范性文件, 行政许可 …), one column per printed column (stored table fact_t2).",
@@ -118,9 +121,9 @@ VIEWS = {
     "published_t4_wide": "t4_wide restricted to published reports.",
     "old_table": "The 2014-2018 统计表: one row per report and indicator (stored table fact_old).",
     "published_old_table": "old_table restricted to published reports.",
-    "v_requests_by_region_year": "Requests received (本年新收 / old 收到申请数), carried over, processed and carried forward per analysis report, with region code, agency kind and scope.",
-    "v_refusal_reasons": "Refusals and non-answers by reason (不予公开 1-8, 无法提供 1-3, 不予处理 1-5; old 不同意公开 reasons) per analysis report, with region code, agency kind and scope.",
-    "v_review_litigation_outcomes": "行政复议 / 行政诉讼 outcomes (maintained, corrected, other, pending, total) per analysis report and block, with region code, agency kind and scope.",
+    "v_requests_by_region_year": "Requests received (本年新收 / old 收到申请数), carried over, processed and carried forward per analysis report, with region code, agency kind, scope and report_kind.",
+    "v_refusal_reasons": "Refusals and non-answers by reason (不予公开 1-8, 无法提供 1-3, 不予处理 1-5; old 不同意公开 reasons) per analysis report, with region code, agency kind, scope and report_kind.",
+    "v_review_litigation_outcomes": "行政复议 / 行政诉讼 outcomes (maintained, corrected, other, pending, total) per analysis report and block, with region code, agency kind, scope and report_kind.",
     "v_rollup_vs_reported": "For regions with their own aggregate report: printed value vs the sum of the children's analysis reports, per code.",
 }
 VIEW_NAMES = tuple(VIEWS)

@@ -1,10 +1,16 @@
--- The views and the roll-up query as defined on main at 9c5d00c, before the stored analysis tables;
--- tests/test_analysis.py checks that today's views and out_region_rollups return the same rows.
+-- The views and the roll-up query as defined on main at 1f4e89e (pivoting cells at query time, roll-ups in one
+-- SQL over the warehouse), before the stored analysis tables; tests/test_analysis.py and benchmarks/national.py
+-- check that today's views and out_region_rollups return the same rows.
 CREATE OR REPLACE VIEW rule_results AS SELECT * FROM document_rule_results UNION ALL SELECT * FROM cross_rule_results;
 
 CREATE OR REPLACE VIEW published_reports AS SELECT * FROM reports WHERE status IN ('published', 'published_partial');
 
 CREATE OR REPLACE VIEW published_cells AS SELECT c.* FROM cells c JOIN published_reports USING (report_id);
+
+CREATE OR REPLACE VIEW canonical_reports AS
+SELECT r.*, CASE WHEN r.scope = 'region_aggregate' THEN 'region_aggregate'
+                 WHEN r.agency_kind = 'department' THEN 'department' ELSE 'own' END AS report_kind
+FROM published_reports r JOIN report_copies c USING (report_id) WHERE c.is_canonical;
 
 CREATE OR REPLACE VIEW quarantine AS
 SELECT r.report_id, r.source_file, r.report_year, r.agency, r.status, r.reason, r.n_errors,
@@ -101,24 +107,24 @@ SELECT c.report_id, c.report_year, i.row_order, c.code, i.section_label, i.row_l
 FROM published_cells c JOIN indicators i ON i.code = c.code AND i.table_id = 'old';
 
 CREATE OR REPLACE VIEW v_requests_by_region_year AS
-SELECT r.report_year, a.region_code, r.agency, a.kind AS agency_kind, r.scope, r.report_id,
+SELECT r.report_year, a.region_code, r.agency, a.kind AS agency_kind, r.scope, r.report_kind, r.report_id,
   max(c.value) FILTER (WHERE c.code IN ('t3.new_received.total', 'old.applications.received.total')) AS new_requests,
   max(c.value) FILTER (WHERE c.code = 't3.carried_over.total') AS carried_over,
   max(c.value) FILTER (WHERE c.code IN ('t3.total_processed.total', 'old.applications.answered.total')) AS processed,
   max(c.value) FILTER (WHERE c.code = 't3.carried_forward.total') AS carried_forward
-FROM published_reports r LEFT JOIN agencies a USING (agency_id) LEFT JOIN cells c USING (report_id)
+FROM canonical_reports r LEFT JOIN agencies a USING (agency_id) LEFT JOIN cells c USING (report_id)
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW v_refusal_reasons AS
-SELECT r.report_year, r.agency, r.report_id, i.row_label AS reason, i.row_key, c.value AS requests
-FROM published_reports r JOIN cells c USING (report_id) JOIN indicators i ON i.code = c.code
+SELECT r.report_year, r.agency, r.report_kind, r.report_id, i.row_label AS reason, i.row_key, c.value AS requests
+FROM canonical_reports r JOIN cells c USING (report_id) JOIN indicators i ON i.code = c.code
 WHERE (c.code LIKE 't3.results.denied.%.total' OR c.code LIKE 't3.results.unable.%.total'
        OR c.code LIKE 't3.results.not_processed.%.total' OR c.code LIKE 'old.applications.answered.denied.%')
   AND c.code <> 'old.applications.answered.denied.total';
 
 CREATE OR REPLACE VIEW v_review_litigation_outcomes AS
-SELECT r.report_year, r.agency, w.*  EXCLUDE (report_year)
-FROM published_reports r JOIN published_t4_wide w USING (report_id);
+SELECT r.report_year, r.agency, r.report_kind, w.*  EXCLUDE (report_year)
+FROM canonical_reports r JOIN published_t4_wide w USING (report_id);
 
 CREATE OR REPLACE VIEW v_rollup_vs_reported AS
 SELECT region_id, region_name, report_year, code, reported_value, rollup_value, difference, complete, missing_children
@@ -129,8 +135,8 @@ WITH reps AS (
   SELECT * FROM (
     SELECT r.*, row_number() OVER (PARTITION BY agency_id, report_year
                                    ORDER BY (status = 'published') DESC, n_values DESC, report_id) AS rn
-    FROM reports r
-    WHERE status IN ('published', 'published_partial') AND agency_id IS NOT NULL AND report_year IS NOT NULL
+    FROM canonical_reports r
+    WHERE agency_id IS NOT NULL AND report_year IS NOT NULL
   ) WHERE rn = 1
 ),
 kids AS (SELECT agency_id AS child_id, name AS child_name, parent_id AS region_id FROM agencies WHERE parent_id IS NOT NULL),
