@@ -1,11 +1,11 @@
-"""National scale: a warehouse of 1,002,500 reports (the 10k synthetic warehouse copied 100 times), every documented
+"""National scale: a warehouse of 1,000,000 reports (the 10k synthetic warehouse copied 100 times), every documented
 view and every README SQL example timed cold and warm, through ``xxgk sql`` and through DuckDB directly, with peak
 memory; the stored analysis tables built and refreshed at that size; on the 10k warehouse, today's views checked
 row for row against the views of main (tests/data/views_main.sql).
 
 Usage: ``.venv/bin/python benchmarks/national.py [--scratch /tmp/xxgk-national] [--copies 100] [--keep]``
 (``make benchmark-national``). Writes the key ``national`` of benchmarks/results.json and prints the README table.
-The 10k base is ``xxgk synth`` (20 districts of 100 bodies, 5 report years: 10,025 reports) + ``xxgk run``; the
+The 10k base is ``xxgk synth`` (21 districts of 95 bodies, 5 report years: 10,000 reports) + ``xxgk run``; the
 copies are made in SQL (no extraction), every 10th copied report marked quarantined so joins and filters meet a
 realistic mix. Files stay in --scratch (about 3 GB) and are deleted at the end unless --keep. DuckDB is capped at
 --memory-limit. Not a test: nothing here passes or fails. Figures taken while other work runs are noisy; the
@@ -123,7 +123,7 @@ def build_base(scratch: Path) -> tuple[Path, dict]:
         shutil.rmtree(raw, ignore_errors=True)
         shutil.rmtree(wh, ignore_errors=True)
         years = [a for y in YEARS for a in ("--year", str(y))]
-        subprocess.run([XXGK, "synth", str(raw), "--districts", "20", "--bodies-per-district", "99", "--seed", "3", *years],
+        subprocess.run([XXGK, "synth", str(raw), "--districts", "21", "--bodies-per-district", "94", "--seed", "3", *years],
                        check=True, stdout=subprocess.DEVNULL)
         seconds, _, peak, _ = _run_child([XXGK, "run", "--raw", str(raw), "--warehouse", str(wh), "--quiet"])
         info = {"xxgk_run_seconds": round(seconds, 1), "xxgk_run_peak_mb": round(peak)}

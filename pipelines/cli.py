@@ -116,10 +116,10 @@ def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...]
               help="warehouse directory [default: warehouse/]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--excel", is_flag=True, help="with --format csv: start with a UTF-8 BOM, so Excel shows Chinese text right")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="stop the query after this many seconds (0: no limit)")
+@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True, help="stop the query after this many seconds (0: no limit)")
 @click.option("--memory-limit", default="2GB", show_default=True, help="memory DuckDB may use for the query (e.g. 500MB, 8GB)")
-@click.option("--max-rows", type=int, default=1000, show_default=True, help="table format: rows shown (all are counted)")
-@click.option("--max-width", type=int, default=40, show_default=True,
+@click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True, help="table format: rows shown (all are counted)")
+@click.option("--max-width", type=click.IntRange(min=4), default=40, show_default=True,
               help="table format: widest column, in terminal cells (a CJK character takes two); longer values end in …")
 def sql(query: str | None, sql_file, warehouse_dir: Path | None, fmt: str, excel: bool, timeout: float,
         memory_limit: str, max_rows: int, max_width: int) -> None:
