@@ -91,21 +91,59 @@ def extract(file: Path, fmt: str, fill_from: Path | None) -> None:
               help="output directory [default: warehouse/]")
 @click.option("--year", "years", multiple=True, help="only these report years: 2023, 2019-2021, 2019,2020 (repeatable); a backfill")
 @click.option("--workers", type=int, default=0, show_default=True, help="extraction processes (0 = one per core)")
+@click.option("--doc-timeout", type=float, default=None,
+              help="seconds one document may take [default: $XXGK_DOC_TIMEOUT or 60]")
+@click.option("--doc-memory", default=None,
+              help="memory of one extraction process, e.g. 2GB, 800MB [default: $XXGK_DOC_MEMORY or 2GB]")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, quiet: bool) -> None:
-    """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster)."""
-    from pipelines.runner import PipelineError, run_pipeline
+def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, doc_timeout: float | None,
+        doc_memory: str | None, quiet: bool) -> None:
+    """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster).
+
+    One run writes a warehouse at a time (a second one exits at once); readers keep seeing the
+    last published warehouse until the run publishes the new one, at its end.
+    """
+    from pipelines.warehouse.publish import StorageError, WarehouseBusy, storage_problem, writer_session
+    from pipelines.workers import Limits
 
     raw_dir = raw_dir or default_raw_dir()
     warehouse_dir = warehouse_dir or default_warehouse_dir()
-    if not raw_dir.exists():
-        raise click.ClickException(f"landing zone {raw_dir} does not exist")
     try:
-        summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers, progress=not quiet)
-    except PipelineError as exc:
-        click.echo(str(exc), err=True)
+        limits = Limits.resolve(doc_timeout, doc_memory)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not raw_dir.is_dir():
+        _fail(f"the landing zone {raw_dir} does not exist or is not a directory")
+    problems = None
+    try:
+        with writer_session(warehouse_dir, command="xxgk run") as session:  # before the slow imports: a second run exits at once
+            for note in session.notes:
+                click.echo(f"xxgk run: {note}", err=True)
+            from pipelines.runner import PipelineError, run_pipeline
+
+            try:
+                summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers,
+                                       progress=not quiet, limits=limits)
+            except PipelineError as exc:  # some years failed: the others are published
+                problems = str(exc)
+    except (WarehouseBusy, StorageError) as exc:
+        _fail(str(exc))
+    except Exception as exc:  # the storage failing outside a step (staging, publishing) is one line too
+        problem = storage_problem(exc)
+        if not problem:
+            raise
+        _fail(f"cannot write the warehouse {warehouse_dir}: {problem} ({str(exc).splitlines()[0]}); "
+              f"nothing was published, {warehouse_dir / 'xxgk.duckdb'} is as before")
+    if problems:
+        click.echo(problems, err=True)
         sys.exit(1)
     click.echo(summary)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit status 1."""
+    click.echo(f"xxgk run: {message}", err=True)
+    sys.exit(1)
 
 
 @main.command()
@@ -195,17 +233,23 @@ def _show(v) -> str:
 @main.command()
 @click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
               help="warehouse directory [default: warehouse/]")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="landing zone the pages link the documents in [default: raw/]")
 @click.option("--no-data-docs", is_flag=True, help="skip building the Great Expectations Data Docs")
-def report(warehouse_dir: Path | None, no_data_docs: bool) -> None:
-    """Write <warehouse>/reports/quality.html: summary, charts, every finding with its evidence."""
-    from pipelines.quality import write_report
+@click.option("--no-pdf", is_flag=True, help="write the letters as HTML only (PDF needs headless Chromium)")
+def report(warehouse_dir: Path | None, raw_dir: Path | None, no_data_docs: bool, no_pdf: bool) -> None:
+    """Write the auditor's report in Chinese under <warehouse>/reports/: quality.html (summary), findings pages,
+    one 整改通知 per body (HTML + PDF), quality.xlsx and offline GX Data Docs."""
+    from pipelines.quality import build_report
 
     warehouse_dir = warehouse_dir or default_warehouse_dir()
+    raw_dir = raw_dir or default_raw_dir()
     try:
-        path = write_report(warehouse_dir, with_data_docs=not no_data_docs)
+        outputs = build_report(warehouse_dir, raw_dir if raw_dir.exists() else None, with_data_docs=not no_data_docs, pdf=not no_pdf)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(path)
+    for line in outputs.lines():
+        click.echo(line)
 
 
 @main.command()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +33,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason, opening_text, resolve_reports
-from pipelines.extract import PARSER_VERSION, extract_document
+from pipelines.extract import PARSER_VERSION
 from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
 from pipelines.extract.model import CellRecord, Extraction, Issue, UncodedRow
 from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
@@ -47,10 +46,11 @@ from pipelines.rules.findings import columns, message, rule_result_rows
 from pipelines.rules.suites import check_agreement, validate_table
 from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
 from pipelines.warehouse.state import load_state, save_state
+from pipelines.warehouse.publish import temp_path
 from pipelines.warehouse.store import PARTITIONED_TABLES, parquet_path, read_parquet, write_parquet
+from pipelines.workers import LIMIT_ISSUES, Limits, extract_all
 
 BATCH_SIZE = 500
-POOL_THRESHOLD = 16
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 
@@ -88,27 +88,9 @@ class PartitionOutput:
 # extraction
 
 
-def _extract_job(job: tuple[str, str, dict]) -> Extraction:
-    path, rel, hints = job
-    return extract_document(Path(path), source_path=rel, hints=hints)
-
-
-def extract_many(jobs: list[tuple[str, str, dict]], workers: int, progress=None) -> list[Extraction]:
-    """Extract documents, in a process pool when there are enough of them."""
-    if len(jobs) >= POOL_THRESHOLD and workers > 1:
-        out = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for ext in pool.map(_extract_job, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 4) or 1))):
-                out.append(ext)
-                if progress:
-                    progress(1)
-        return out
-    out = []
-    for job in jobs:
-        out.append(_extract_job(job))
-        if progress:
-            progress(1)
-    return out
+def extract_many(jobs: list[tuple], workers: int, progress=None, limits: Limits | None = None) -> list[Extraction]:
+    """Extract documents in the warm worker pool, each under the time and memory limits (``pipelines.workers``)."""
+    return extract_all(jobs, workers, limits, progress)
 
 
 def _hints(row) -> dict:
@@ -158,6 +140,7 @@ def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataF
         "report_year": year,
         "source_file": inv.source_file,
         "source_path": inv.source_path,
+        "source_url": inv.manifest_source,
         "file_type": inv.file_type,
         "sha256": inv.sha256,
         "size_bytes": int(inv.size_bytes),
@@ -299,7 +282,7 @@ class _Writer:
         self.table = table
         self.path = parquet_path(warehouse, table, key)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temp_path(self.path)
         self.writer = pq.ParquetWriter(self.tmp, arrow_schema(table), compression="zstd")
         self.rows = 0
 
@@ -320,9 +303,11 @@ class _Writer:
                 self.tmp.unlink()
 
 
-def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path) -> str:
-    """Identity of a partition's inputs: its documents' paths and hashes, the parser version and the agency registry."""
+def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path, limits: Limits) -> str:
+    """Identity of a partition's inputs: its documents' paths and hashes, the parser version, the agency registry
+    and the per-document limits (documents stopped by a limit are read again when the limits change)."""
     h = hashlib.sha256(PARSER_VERSION.encode())
+    h.update(limits.describe().encode())
     h.update(identity_fingerprint(raw_dir).encode())
     for path, sha in sorted(zip(docs.source_path, docs.sha256)):
         h.update(f"{path}\t{sha}\n".encode())
@@ -354,6 +339,7 @@ def _save_output(warehouse: Path, out: PartitionOutput) -> None:
 
 def process_partition(
     raw_dir: Path, warehouse: Path, inventory: pd.DataFrame, key: str, workers: int | None = None, progress=None,
+    limits: Limits | None = None,
 ) -> PartitionOutput:
     """Extract and validate every document of one partition and write its Parquet files.
 
@@ -361,9 +347,11 @@ def process_partition(
     unchanged since the last successful run: the saved result is returned with ``skipped``.
     """
     raw_dir, warehouse = Path(raw_dir), Path(warehouse)
+    os.environ.setdefault("XXGK_OCR_CACHE", str(warehouse / "cache" / "ocr"))  # OCR results live with the warehouse
     workers = workers or max(1, (os.cpu_count() or 1))
     docs = inventory[inventory.partition_key == key].sort_values("source_path")
-    fingerprint = partition_fingerprint(docs, raw_dir)
+    limits = limits or Limits.resolve()
+    fingerprint = partition_fingerprint(docs, raw_dir, limits)
     saved = _saved_output(warehouse, key, fingerprint)
     if saved is not None:
         if progress:
@@ -378,8 +366,12 @@ def process_partition(
         prev_cells = pq.read_table(prev_cells_path, columns=["report_id", "recovery"]).to_pandas()
         # documents that needed another copy of the report are re-read: that copy may have changed
         twin_ids = set(prev_cells.loc[prev_cells.recovery.isin(["twin", "ambiguous"]), "report_id"])
+        # documents stopped by a limit or a worker crash are tried again
+        prev_issues = read_parquet(warehouse, "extraction_issues", key)
+        limited_ids = set(prev_issues.loc[prev_issues.kind.isin(LIMIT_ISSUES), "report_id"])
         for r in previous.itertuples(index=False):
-            if inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION and r.report_id not in twin_ids:
+            if (inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION
+                    and r.report_id not in twin_ids | limited_ids):
                 reusable.add(r.report_id)
     writers = {t: _Writer(warehouse, t, key) for t in ("cells", "document_rule_results")}
     small: dict[str, list[pd.DataFrame]] = {
@@ -392,14 +384,14 @@ def process_partition(
         for start in range(0, len(new_docs), BATCH_SIZE):
             batch = new_docs.iloc[start : start + BATCH_SIZE]
             jobs = [(str(raw_dir / r.source_path), r.source_path, _hints(r)) for r in batch.itertuples(index=False)]
-            exts = extract_many(jobs, workers, progress)
+            exts = extract_many(jobs, workers, progress, limits)
             ambiguous = [any(c.value_status == "ambiguous" for c in e.cells) for e in exts]
             held.extend(e for e, amb in zip(exts, ambiguous) if amb)  # finished after the batch loop, with their twins
             ready = [extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e, amb in zip(exts, ambiguous) if not amb]
             _finish_batch(ready, writers, small, out)
             out.extracted += len(exts)
         if held:
-            resolved = _resolve_twins(held, docs, raw_dir, inv_by_path)
+            resolved = _resolve_twins(held, docs, raw_dir, inv_by_path, workers, limits)
             _finish_batch([extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e in resolved], writers, small, out)
         if reusable:
             _reuse(warehouse, key, sorted(reusable), writers, small, out, progress, raw_dir)
@@ -458,8 +450,12 @@ def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> N
         small[table].append(frames[table])
 
 
-def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path) -> list[Extraction]:
-    """The twin-fill step: fill ambiguous glued digits from another copy of the same report (recovery = twin, filled_from)."""
+def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path, workers: int,
+                   limits: Limits) -> list[Extraction]:
+    """The twin-fill step: fill ambiguous glued digits from another copy of the same report (recovery = twin, filled_from).
+
+    The other copies are extracted in the worker pool, under the limits.
+    """
     keys = {e.source_path: (agency_key(raw_dir, e.agency_printed), e.report_year) for e in held}
     wanted = {k for k in keys.values()}
     candidates = []
@@ -467,7 +463,7 @@ def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, in
         ak = agency_key(raw_dir, r.agency_printed or r.manifest_agency)
         if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
             candidates.append((str(raw_dir / r.source_path), r.source_path, _hints(r)))
-    twins = BatchTwins([_extract_job(j) for j in candidates] + held, raw_dir)
+    twins = BatchTwins(extract_many(candidates, workers, limits=limits) + held, raw_dir)
     for ext in held:
         fill_from_copy(ext, twins(ext))
     return held

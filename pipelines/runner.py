@@ -1,4 +1,10 @@
-"""Running the Dagster assets from the command line (``xxgk run``) and summarising the result."""
+"""Running the Dagster assets from the command line (``xxgk run``) and summarising the result.
+
+A run holds the warehouse's writer lock and writes a staged copy of the DuckDB file that is
+published once, at the end (``pipelines.warehouse.publish``). A failed report year is reported
+and the others are published; a storage failure (disk full, read-only) stops the run, and
+nothing is published.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ import dagster as dg
 from pipelines.defs.assets import ALL_ASSETS, REPORT_YEARS, document_inventory, process_report_year, warehouse_db
 from pipelines.defs.automation import regional_rollup
 from pipelines.defs.resources import WarehouseConfig
+from pipelines.warehouse.publish import StorageError, read_path, storage_problem, writer_session
 from pipelines.warehouse.store import connect, db_path
+from pipelines.workers import Limits
 
 _INSTANCE_HEADER = "# Dagster instance of xxgk"
 _INSTANCE_YAML = _INSTANCE_HEADER + """ (DAGSTER_HOME={home}); rewritten by xxgk when it starts with this line.
@@ -21,7 +29,7 @@ concurrency:
   runs:
     max_concurrent_runs: 1
 """
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # step failures are reported by run_pipeline
 
 
 def prepare_dagster_home(home: Path) -> Path:
@@ -50,45 +58,82 @@ def dagster_instance() -> dg.DagsterInstance:
 
 def run_pipeline(
     raw_dir: Path, warehouse_dir: Path, years: list[str] | None = None, workers: int = 0, progress: bool = True,
-    instance: dg.DagsterInstance | None = None,
+    instance: dg.DagsterInstance | None = None, limits: Limits | None = None,
 ) -> str:
-    """Materialize the inventory, then every (or the selected) report year; returns a printable summary."""
+    """Materialize the inventory, then every (or the selected) report year; returns a printable summary.
+
+    Holds the writer lock and publishes the warehouse once, at the end. Raises ``PipelineError``
+    (after publishing what succeeded) when some steps failed, ``StorageError`` (publishing
+    nothing) when the warehouse cannot be written, ``WarehouseBusy`` when another run writes it.
+    """
+    limits = limits or Limits.resolve()
     resources = {
-        "warehouse": WarehouseConfig(raw_dir=str(raw_dir), warehouse_dir=str(warehouse_dir), workers=workers, progress=progress)
+        "warehouse": WarehouseConfig(raw_dir=str(raw_dir), warehouse_dir=str(warehouse_dir), workers=workers, progress=progress,
+                                     doc_timeout=limits.seconds, doc_memory=f"{limits.memory_mb}MB")
     }
-    instance = instance or dagster_instance()
-    result = dg.materialize([document_inventory], instance=instance, resources=resources, run_config=_QUIET)
-    if not result.success:
-        raise RuntimeError("the inventory of raw/ failed; see the Dagster log above")
-    keys = sorted(instance.get_dynamic_partitions(REPORT_YEARS.name))
     failed = []
-    if years:
-        years = expand_years(years)
-        unknown = sorted(set(years) - set(keys))
-        keys = [k for k in keys if k in set(years)]
-        if unknown:
-            failed.append(f"no documents for report year(s) {', '.join(unknown)}")
-    for key in keys:
-        res = dg.materialize(
-            ALL_ASSETS,
-            selection=dg.AssetSelection.assets(process_report_year, warehouse_db),  # the inventory ran above
-            partition_key=key,
-            instance=instance,
-            resources=resources,
-            run_config=_QUIET,
-            raise_on_error=False,
-        )
+    with writer_session(warehouse_dir):
+        instance = instance or dagster_instance()
+        result = dg.materialize([document_inventory], instance=instance, resources=resources, run_config=_QUIET,
+                                raise_on_error=False)
+        if not result.success:
+            raise PipelineError(f"xxgk run: the inventory of {raw_dir} failed: {step_problems(result, warehouse_dir)[0]}")
+        keys = sorted(instance.get_dynamic_partitions(REPORT_YEARS.name))
+        if years:
+            years = expand_years(years)
+            unknown = sorted(set(years) - set(keys))
+            keys = [k for k in keys if k in set(years)]
+            if unknown:
+                failed.append(f"no documents for report year(s) {', '.join(unknown)}")
+        for key in keys:
+            res = dg.materialize(
+                ALL_ASSETS,
+                selection=dg.AssetSelection.assets(process_report_year, warehouse_db),  # the inventory ran above
+                partition_key=key,
+                instance=instance,
+                resources=resources,
+                run_config=_QUIET,
+                raise_on_error=False,
+            )
+            if not res.success:
+                failed.extend(f"report year {key}: {p}" for p in step_problems(res, warehouse_dir))
+        res = dg.materialize(ALL_ASSETS, selection=regional_rollup.selection, instance=instance, resources=resources,
+                             run_config=_QUIET, raise_on_error=False)
         if not res.success:
-            failed.append(f"report year {key}: the run failed (see the Dagster log above)")
-    res = dg.materialize(ALL_ASSETS, selection=regional_rollup.selection, instance=instance, resources=resources,
-                         run_config=_QUIET, raise_on_error=False)
-    if not res.success:
-        failed.append("cross-report rules, roll-ups or the quality report failed (see the Dagster log above)")
-    text = summarize(warehouse_dir, keys) if db_path(warehouse_dir).exists() else "xxgk: no warehouse database was written"
+            failed.extend(f"cross-report rules, roll-ups or the quality report: {p}" for p in step_problems(res, warehouse_dir))
+        wrote_report = any(e.asset_key == dg.AssetKey("quality_report") for e in res.get_asset_materialization_events())
+        text = (summarize(warehouse_dir, keys, wrote_report)
+                if read_path(warehouse_dir).exists() else "xxgk: no warehouse database was written")
     if failed:
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
     return text
+
+
+def step_problems(result: dg.ExecuteInProcessResult, warehouse_dir: Path) -> list[str]:
+    """One entry per failed step: its error and where it was raised (the root cause, not Dagster's wrappers).
+
+    A storage failure (disk full, read-only file system …) raises ``StorageError`` instead:
+    the run stops there, since every later step would fail the same way.
+    """
+    out = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        problem = storage_problem(error)
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is None:
+            out.append(f"step {event.step_key} failed")
+            continue
+        message = error.message.strip()
+        if problem:
+            raise StorageError(f"cannot write the warehouse {warehouse_dir}: {problem} ({message.splitlines()[0]}); "
+                               f"nothing was published, {db_path(warehouse_dir)} is as before")
+        if error.cls_name == "Failure":  # a message written for people
+            out.append(message.split(": ", 1)[-1])
+        else:
+            out.append(f"{message}\n" + "".join(error.stack).rstrip())
+    return out or ["the run failed"]
 
 
 def expand_years(specs: list[str]) -> list[str]:
@@ -109,9 +154,10 @@ class PipelineError(RuntimeError):
     """Some partitions failed; the message holds the summary and the problems."""
 
 
-def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
-    """Documents read, published, quarantined, rejected, and failed rule instances by rule."""
+def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written: bool = True) -> str:
+    """Documents read, published, quarantined, rejected, and failed rule instances by rule; the report only when written."""
     from pipelines.cli import _format_table
+    from pipelines.quality import written_outputs
 
     con = connect(warehouse_dir, read_only=True)
     try:
@@ -128,9 +174,12 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
         ).fetchall()
     finally:
         con.close()
+    report = written_outputs(warehouse_dir) if report_written else None  # files the report wrote and that exist
+    written = report and report["html"] and report["workbook"]
     lines = [
         f"xxgk: {total} documents in the warehouse ({Path(warehouse_dir) / 'xxgk.duckdb'})",
-        f"  quality report: {Path(warehouse_dir) / 'reports' / 'quality.html'}",
+        f"  quality report: {report['html']} ({len(report['letters'])} letters, workbook {Path(report['workbook']).name})"
+        if written else "  quality report: not written (see the problems below)",
         "  " + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("published", "published_partial", "quarantined", "rejected")),
         "  by report year (documents/published): " + ", ".join(f"{y}: {n}/{p}" for y, n, p in by_year),
     ]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DB_FILE = "xxgk.duckdb"
-
 
 def project_root() -> Path:
     """The project directory when running from a checkout, else the current directory."""
@@ -29,8 +27,3 @@ def default_raw_dir() -> Path:
 def default_warehouse_dir() -> Path:
     """``$XXGK_WAREHOUSE`` or ``<project>/warehouse``."""
     return Path(os.environ.get("XXGK_WAREHOUSE") or project_root() / "warehouse")
-
-
-def db_path(warehouse: Path) -> Path:
-    """The DuckDB file of a warehouse."""
-    return Path(warehouse) / DB_FILE

@@ -17,16 +17,19 @@ from pipelines.defs.automation import YEAR_ASSETS, raw_changes
 from pipelines.defs.resources import WarehouseConfig
 from pipelines.inventory import scan
 from pipelines.runner import run_pipeline
+from pipelines.warehouse.publish import LOCK_FILE
 
 DOCS = ["incoming/gansu_ganzhou_district_gov_2016.txt", "pingtan/pingtan_zone_admin_committee_2023.html"]
 
 
+def data_files(wh):
+    """The warehouse's files (the Dagster instance and the writer's lock file excluded)."""
+    return [p for p in sorted(wh.rglob("*")) if p.is_file() and ".dagster" not in p.parts and p.name != LOCK_FILE]
+
+
 def snapshot(wh):
-    """Every file of the warehouse with its content hash (the Dagster instance excluded)."""
-    return {
-        str(p.relative_to(wh)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(wh.rglob("*")) if p.is_file() and ".dagster" not in p.parts
-    }
+    """Every data file of the warehouse with its content hash."""
+    return {str(p.relative_to(wh)): hashlib.sha256(p.read_bytes()).hexdigest() for p in data_files(wh)}
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def built(tmp_path, raw_copy):
 def test_unchanged_rerun_writes_nothing(built):
     raw, wh, instance = built
     before = snapshot(wh)
-    mtimes = {p: p.stat().st_mtime_ns for p in wh.rglob("*") if p.is_file() and ".dagster" not in p.parts}
+    mtimes = {p: p.stat().st_mtime_ns for p in data_files(wh)}
     run_pipeline(raw, wh, workers=1, progress=False, instance=instance)
     assert snapshot(wh) == before
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes

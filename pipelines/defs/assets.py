@@ -88,7 +88,9 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     if not raw.exists():
         raise dg.Failure(f"landing zone {raw} does not exist")
     previous = read_parquet(wh, "document_inventory")
-    inventory = scan(raw, previous)
+    inventory = scan(raw, previous, workers=warehouse.workers, limits=warehouse.limits())
+    if inventory.empty:  # a wrong path or an unmounted share must not retire every report year
+        raise dg.Failure(f"no documents in the landing zone {raw}; nothing was changed")
     unchanged = len(previous) == len(inventory) and conform("document_inventory", previous).reset_index(drop=True).equals(
         conform("document_inventory", inventory).reset_index(drop=True)
     )
@@ -146,7 +148,8 @@ def process_report_year(context: dg.AssetExecutionContext, warehouse: WarehouseC
     n = int((inventory.partition_key == key).sum())
     bar = tqdm(total=n, desc=f"report year {key}", unit="doc", disable=not warehouse.progress, leave=False, file=_tty())
     try:
-        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update)
+        out = process_partition(raw, wh, inventory, key, workers=warehouse.workers or None, progress=bar.update,
+                                limits=warehouse.limits())
     finally:
         bar.close()
     context.log.info(
@@ -316,13 +319,13 @@ def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 
 @dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out")
 def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
-    """The data-quality report warehouse/reports/quality.html (self-contained) and the GX Data Docs."""
+    """The auditor's report in Chinese (warehouse/reports/quality.html, findings pages, letters, quality.xlsx) and the GX Data Docs."""
     from pipelines.quality import write_report
     from pipelines.warehouse.state import compute_unless_unchanged
 
     wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
     summary, skipped, fingerprint = compute_unless_unchanged(
-        wh, raw, "quality_report", lambda: {"path": str(write_report(wh))}, outputs=(wh / "reports" / "quality.html",)
+        wh, raw, "quality_report", lambda: {"path": str(write_report(wh, raw_dir=raw))}, outputs=(wh / "reports" / "quality.html",)
     )
     context.log.info(("unchanged: " if skipped else "wrote ") + summary["path"])
     return dg.MaterializeResult(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import db_path
+from pipelines.warehouse.publish import published_path
 
 DEFAULT_TIMEOUT = 120.0  # seconds
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -162,7 +162,7 @@ def open_query(
     ``memory_limit`` (spilling to a temporary directory beyond it) and the whole run, fetching included, is
     interrupted after ``timeout`` seconds (None or 0: no limit).
     """
-    path = db_path(warehouse)
+    path = published_path(warehouse)  # the last published file: a run writing meanwhile works on a staged copy
     if not path.exists():
         raise FileNotFoundError(f"no warehouse database at {path}; run `xxgk run` first")
     config = {

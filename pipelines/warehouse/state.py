@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipelines.agencies import identity_fingerprint
 from pipelines.extract import PARSER_VERSION
+from pipelines.warehouse.publish import temp_path
 from pipelines.warehouse.store import warehouse_fingerprint
 
 
@@ -49,7 +50,7 @@ def save_state(warehouse: Path, name: str, fingerprint: str, summary: dict) -> N
     """Record that ``name`` was computed from ``fingerprint`` (written atomically)."""
     path = _path(warehouse, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps({"fingerprint": fingerprint, "summary": summary}, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(path)
 

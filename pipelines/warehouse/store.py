@@ -6,22 +6,23 @@
 * ``warehouse/xxgk.duckdb`` – the same tables loaded partition by partition inside one
   transaction (delete the partition's rows, insert the new ones), plus the registry tables
   (indicators, rules, agencies, regions) and the generated views. A failed load rolls back.
+  Writes go to a staged copy under the writer lock and are published by an atomic rename
+  (``pipelines.warehouse.publish``).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pipelines.settings import db_path
 from pipelines.warehouse.facts import analysis_current, ensure_analysis_tables, refresh_analysis
+from pipelines.warehouse.publish import DB_FILE, read_path, temp_path, writable
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.views import view_statements
 
@@ -44,8 +45,7 @@ def write_parquet(warehouse: Path, table: str, frame: pd.DataFrame, key: str | N
     path = parquet_path(warehouse, table, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrow = to_arrow(table, frame)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = temp_path(path)
     try:
         pq.write_table(arrow, tmp, compression="zstd")
         os.replace(tmp, path)
@@ -63,13 +63,22 @@ def read_parquet(warehouse: Path, table: str, key: str | None = None) -> pd.Data
     return pq.read_table(path, schema=arrow_schema(table)).to_pandas()
 
 
-def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse database."""
-    path = db_path(warehouse)
-    if read_only and not path.exists():
-        raise FileNotFoundError(f"no warehouse database at {path}; run `xxgk run` first")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+def db_path(warehouse: Path) -> Path:
+    """The published DuckDB file of a warehouse (the one readers open)."""
+    return Path(warehouse) / DB_FILE
+
+
+def connect(warehouse: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse database read-only: the published file, or this process's staged copy while it writes.
+
+    Writes go through ``_transaction`` only.
+    """
+    if not read_only:
+        raise ValueError("the warehouse is written through store._transaction (writer lock, staged copy, atomic publish)")
+    path = read_path(warehouse)
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse database at {db_path(warehouse)}; run `xxgk run` first")
+    return duckdb.connect(str(path), read_only=True)
 
 
 STATE_TABLE = "_loaded_partitions"
@@ -88,25 +97,31 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def _transaction(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection inside one transaction (tables ensured): committed on success, else rolled back."""
-    con = connect(warehouse)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        _ensure_tables(con)
-        yield con
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
+    """A read-write connection inside one transaction (tables ensured): committed on success, else rolled back.
+
+    It writes the staged copy of a write session (``publish.writable``: writer lock, staged
+    copy, atomic publish), never the published file.
+    """
+    with writable(warehouse) as path:
+        con = duckdb.connect(str(path))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            _ensure_tables(con)
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            with suppress(duckdb.Error):  # best effort: after a failed commit there is nothing to roll back
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
 
 
 def loaded_fingerprint(warehouse: Path, key: str) -> str | None:
     """Fingerprint of the partition as last loaded into DuckDB (read-only; None when never loaded)."""
-    if not db_path(warehouse).exists():
+    if not read_path(warehouse).exists():
         return None
-    con = connect(warehouse, read_only=True)
+    con = connect(warehouse)
     try:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [STATE_TABLE]
@@ -121,11 +136,11 @@ def loaded_fingerprint(warehouse: Path, key: str) -> str | None:
 
 def warehouse_fingerprint(warehouse: Path) -> str | None:
     """Identity of everything loaded: the fingerprints of all loaded partitions (None when nothing is loaded)."""
-    if not db_path(warehouse).exists():
+    if not read_path(warehouse).exists():
         return None
     import hashlib
 
-    con = connect(warehouse, read_only=True)
+    con = connect(warehouse)
     try:
         exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [STATE_TABLE]).fetchone()[0]
         rows = con.execute(f"SELECT partition_key, fingerprint FROM {STATE_TABLE} ORDER BY 1").fetchall() if exists else []
@@ -142,7 +157,7 @@ def load_partition(
     Returns None (and touches nothing) when ``fingerprint`` equals the one already loaded (and the analysis
     tables are current).
     """
-    if fingerprint is not None and loaded_fingerprint(warehouse, key) == fingerprint and analysis_current(db_path(warehouse)):
+    if fingerprint is not None and loaded_fingerprint(warehouse, key) == fingerprint and analysis_current(read_path(warehouse)):
         return None
     year = None if key == UNDATED else int(key)
     counts: dict[str, int] = {}
@@ -157,7 +172,7 @@ def load_partition(
         con.execute("CREATE TEMP TABLE IF NOT EXISTS _new_ids (report_id VARCHAR)")
         con.execute("DELETE FROM _new_ids")
         if new_ids:
-            con.executemany("INSERT INTO _new_ids VALUES (?)", [[i] for i in new_ids])
+            con.execute("INSERT INTO _new_ids SELECT unnest(?::VARCHAR[])", [new_ids])  # one bulk insert
         for table in PARTITIONED_TABLES:
             con.execute(
                 f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ? OR report_id IN (SELECT report_id FROM _new_ids)',
@@ -192,7 +207,7 @@ def drop_partition(warehouse: Path, key: str) -> None:
         path = parquet_path(warehouse, table, key)
         if path.exists():
             path.unlink()
-    if not db_path(warehouse).exists():
+    if not read_path(warehouse).exists():
         return
     year = None if key == UNDATED else int(key)
     with _transaction(warehouse) as con:
