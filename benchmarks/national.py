@@ -149,7 +149,7 @@ def build_national(base: Path, target: Path, copies: int, memory_limit: str, reu
     try:
         start = time.perf_counter()
         if reuse and con.execute("SELECT count(*) FROM reports").fetchone()[0]:
-            rows = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in (*REPORT_TABLES, "agencies")}
+            rows = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in REPORT_TABLES}
         else:
             rows = replicate(base / "xxgk.duckdb", con, copies, quarantine_every=10)
         copied = time.perf_counter() - start

@@ -23,8 +23,8 @@ from pipelines.cli import main
 from pipelines.registry import load_registry
 from pipelines.runner import run_pipeline
 from pipelines.warehouse.facts import ANALYSIS_TABLES, REQUEST_MEASURES, STATE_TABLE, refresh_analysis
-from pipelines.warehouse.replicate import replicate
-from pipelines.warehouse.store import _ensure_tables
+from pipelines.warehouse.replicate import COPIED_ONCE, REPORT_TABLES, replicate
+from pipelines.warehouse.store import OUT_TABLES, STATE_TABLE as LOADED_TABLE, _ensure_tables
 from pipelines.warehouse.views import VIEWS
 
 ROW_GROUP = 2048  # DuckDB's smallest row group: small tables span many, so pruning shows in the plans
@@ -194,6 +194,22 @@ def spread(samples, tmp_path_factory):
     finally:
         con.close()
     return path
+
+
+def test_replicate_copies_every_table(samples, spread):
+    """Every table of the warehouse is copied by ``replicate`` (report tables once per copy, the registry once) or
+    computed from the copies (analysis tables, roll-ups): a table added to the warehouse cannot be forgotten."""
+    con = duckdb.connect(str(spread), read_only=True)
+    try:
+        con.execute(f"ATTACH '{samples / 'xxgk.duckdb'}' AS src (READ_ONLY)")
+        tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()}
+        computed = {*ANALYSIS_TABLES, *OUT_TABLES, STATE_TABLE, LOADED_TABLE}
+        assert tables - computed == {*REPORT_TABLES, *COPIED_ONCE}
+        for table in tables - computed:
+            n = con.execute(f'SELECT count(*) FROM src."{table}"').fetchone()[0]
+            assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == n * (1 if table in COPIED_ONCE else 30), table
+    finally:
+        con.close()
 
 
 def _attach(path: Path) -> duckdb.DuckDBPyConnection:

@@ -14,8 +14,9 @@ import duckdb
 
 from pipelines.warehouse.store import CROSS_TABLE, PARTITIONED_TABLES
 
-# tables copied with the reports; the reference tables but agencies (the registry, the divisions) are copied once
-REPORT_TABLES = (*PARTITIONED_TABLES, CROSS_TABLE)
+# tables copied with the reports (agencies too: each copy has its own bodies); the registry and the divisions once
+REPORT_TABLES = (*PARTITIONED_TABLES, CROSS_TABLE, "agencies")
+COPIED_ONCE = ("indicators", "rules", "regions")
 
 
 def _copy_expr(column: str) -> str:
@@ -40,7 +41,7 @@ def replicate(source: Path, target: duckdb.DuckDBPyConnection, copies: int, quar
     target.execute(f"ATTACH '{str(source)}' AS src (READ_ONLY)")
     try:
         years = [r[0] for r in target.execute("SELECT DISTINCT report_year FROM src.reports ORDER BY 1").fetchall()]
-        for table in (*REPORT_TABLES, "agencies"):
+        for table in REPORT_TABLES:
             cols = [r[0] for r in target.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'src' AND table_name = ? "
                 "ORDER BY ordinal_position", [table]).fetchall()]
@@ -56,8 +57,8 @@ def replicate(source: Path, target: duckdb.DuckDBPyConnection, copies: int, quar
                 for k in range(copies):
                     target.execute(f'INSERT INTO "{table}" SELECT {", ".join(exprs)} FROM src.{table}, (SELECT {k} AS k) r '
                                    f"WHERE {where}")
-        for table in ("indicators", "rules", "regions"):
+        for table in COPIED_ONCE:
             target.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
-        return {t: target.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in (*REPORT_TABLES, "agencies")}
+        return {t: target.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in REPORT_TABLES}
     finally:
         target.execute("DETACH src")
