@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -136,3 +137,24 @@ def test_sql_does_not_import_the_heavy_libraries(small_warehouse):
             "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy', 'dagster', 'great_expectations') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
+
+
+def test_sql_reads_the_last_published_warehouse_while_a_run_writes(small_warehouse, tmp_path):
+    """Inside a write session (as `xxgk run` holds one) `xxgk sql` sees the published file, not the staged copy;
+    before the first publish it says a run is writing the warehouse."""
+    import duckdb
+
+    from pipelines.warehouse.publish import writable, writer_session
+
+    query = ["sql", "--format", "csv", "--warehouse", str(small_warehouse), "SELECT count(*) AS n FROM t"]
+    with writer_session(small_warehouse, command="xxgk run"):
+        with writable(small_warehouse) as staged:
+            con = duckdb.connect(str(staged))
+            con.execute("INSERT INTO t VALUES (5, 6, 'z')")
+            con.close()
+        assert CliRunner().invoke(main, query).output == "n\n2\n"
+    assert CliRunner().invoke(main, query).output == "n\n3\n"  # published at the end of the session
+    first = tmp_path / "first"
+    with writer_session(first, command="xxgk run"):
+        out = CliRunner().invoke(main, ["sql", "--warehouse", str(first), "SELECT 1"])
+        assert out.exit_code == 1 and f"pid {os.getpid()}" in out.output and "publishes it when it ends" in out.output

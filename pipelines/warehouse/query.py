@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse.publish import published_path
+from pipelines.warehouse.publish import published_path, writer_of
 
 DEFAULT_TIMEOUT = 120.0  # seconds
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -158,13 +158,19 @@ def open_query(
 ) -> Iterator[QueryResult]:
     """Run read-only ``query`` (one or more statements) on the warehouse; yields the last statement's result.
 
+    It reads the last published database file: while a run writes (to its staged copy) the query sees the warehouse
+    as it was before that run, whole.
+
     The connection is read-only, has no file or network access and cannot change its settings; DuckDB may use
     ``memory_limit`` (spilling to a temporary directory beyond it) and the whole run, fetching included, is
     interrupted after ``timeout`` seconds (None or 0: no limit).
     """
     path = published_path(warehouse)  # the last published file: a run writing meanwhile works on a staged copy
     if not path.exists():
-        raise FileNotFoundError(f"no warehouse database at {path}; run `xxgk run` first")
+        writer = writer_of(warehouse)
+        hint = (f"the run writing it (pid {writer.get('pid', '?')}, started {writer.get('started', '?')}) publishes it when it ends"
+                if writer else "run `xxgk run` first")
+        raise FileNotFoundError(f"no warehouse database at {path}; {hint}")
     config = {
         "enable_external_access": False,
         "memory_limit": memory_limit,
