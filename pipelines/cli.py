@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.settings import default_raw_dir, default_warehouse_dir
+from pipelines.settings import SQL_MEMORY_LIMIT, SQL_TIMEOUT, default_raw_dir, default_warehouse_dir
 
 CELL_COLUMNS = [
     "code", "value", "raw", "value_status", "unit", "label", "label_match", "column_match", "recovery", "verification",
@@ -154,8 +154,8 @@ def _fail(message: str) -> None:
               help="warehouse directory [default: warehouse/]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--excel", is_flag=True, help="with --format csv: start with a UTF-8 BOM, so Excel shows Chinese text right")
-@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True, help="stop the query after this many seconds (0: no limit)")
-@click.option("--memory-limit", default="2GB", show_default=True, help="memory DuckDB may use for the query (e.g. 500MB, 8GB)")
+@click.option("--timeout", type=click.FloatRange(min=0), default=SQL_TIMEOUT, show_default=True, help="stop the query after this many seconds (0: no limit)")
+@click.option("--memory-limit", default=SQL_MEMORY_LIMIT, show_default=True, help="memory DuckDB may use for the query (e.g. 500MB, 8GB)")
 @click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True, help="table format: rows shown (all are counted)")
 @click.option("--max-width", type=click.IntRange(min=4), default=40, show_default=True,
               help="table format: widest column, in terminal cells (a CJK character takes two); longer values end in …")

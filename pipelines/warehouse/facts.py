@@ -183,17 +183,20 @@ def _state(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     return row[0] if row else None
 
 
-def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: Iterable[str]) -> dict[str, int | bool]:
-    """Bring the analysis tables and the roll-ups in step with the given reports; call inside the load transaction.
+def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: list[str]) -> dict[str, int | bool]:
+    """Bring the analysis tables and the roll-ups in step with the given reports: the loader's hook.
 
-    ``report_ids``: every report inserted, replaced or deleted by the load (ids no longer in ``reports`` are
-    removed). Reports whose membership of ``analysis_reports`` changed are found and refreshed too, named or
-    not, so the stored ``in_analysis`` flags always equal that view after a refresh. Their rows in the fact
-    tables are rewritten, and ``out_region_rollups`` is recomputed for the regions and years they feed (as a
-    child or as the region's own aggregate report), before and after the change. When the table
-    definitions, this SQL, the agency registry or the indicators changed since the last refresh,
-    everything is rebuilt. Whoever changes ``reports``, ``cells`` or what ``analysis_reports`` reads must call
-    this in the same transaction.
+    Contract with the loader (interface 7): call it on the loader's read-write connection, inside the load's
+    transaction (``store._transaction``), after ``reports``/``cells`` hold the load's rows, once per load — a
+    failed load rolls the refresh back with it. ``report_ids``: every report inserted, replaced or deleted by
+    the load (ids no longer in ``reports`` lose their rows); ``[]`` refreshes only what changed without being
+    named. Reports whose membership of ``analysis_reports`` changed (e.g. another copy became canonical) are
+    found and refreshed too, so the stored ``in_analysis`` flags always equal that view afterwards. Their rows
+    in ``fact_*`` are rewritten and ``out_region_rollups`` is recomputed for the regions and years they feed
+    (as a child or as the region's own aggregate report), before and after the change. When the table
+    definitions, this SQL, the agency registry or the indicators changed since the last refresh, everything is
+    rebuilt (one report year at a time). Whoever changes ``reports``, ``cells`` or what ``analysis_reports``
+    reads must call it in the same transaction. Uses temporary tables ``_analysis_*`` and ``_rollup_*``.
     Returns the number of reports refreshed and whether it was a full rebuild.
     """
     from pipelines.rollups import refresh_rollups

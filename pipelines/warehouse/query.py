@@ -15,10 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.settings import SQL_MEMORY_LIMIT, SQL_TIMEOUT
 from pipelines.warehouse.publish import published_path, writer_of
 
-DEFAULT_TIMEOUT = 120.0  # seconds
-DEFAULT_MEMORY_LIMIT = "2GB"
 # first keyword of a statement that only reads (SELECT, FROM-first, PIVOT/UNPIVOT, SUMMARIZE, DESCRIBE, SHOW …)
 QUERY_KEYWORDS = {"select", "from", "values", "table", "pivot", "pivot_wider", "pivot_longer", "unpivot", "summarize",
                   "describe", "show", "("}
@@ -154,7 +153,7 @@ def _errors(limits: str) -> Iterator[None]:
 
 @contextmanager
 def open_query(
-    warehouse: Path, query: str, timeout: float | None = DEFAULT_TIMEOUT, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    warehouse: Path, query: str, timeout: float | None = SQL_TIMEOUT, memory_limit: str = SQL_MEMORY_LIMIT
 ) -> Iterator[QueryResult]:
     """Run read-only ``query`` (one or more statements) on the warehouse; yields the last statement's result.
 
@@ -200,7 +199,7 @@ def open_query(
 
 
 def run_query(
-    warehouse: Path, query: str, timeout: float | None = DEFAULT_TIMEOUT, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    warehouse: Path, query: str, timeout: float | None = SQL_TIMEOUT, memory_limit: str = SQL_MEMORY_LIMIT
 ) -> tuple[list[str], list[tuple]]:
     """Run read-only statements; returns the last statement's columns and all its rows."""
     with open_query(warehouse, query, timeout, memory_limit) as result:
