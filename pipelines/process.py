@@ -38,6 +38,7 @@ from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
 from pipelines.extract.model import CellRecord, Extraction, Issue, UncodedRow
 from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
 from pipelines.identity.copies import report_copies
+from pipelines.inventory import document_path
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.registry import ERAS
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
@@ -383,7 +384,7 @@ def process_partition(
         inv_by_path = {r.source_path: r for r in docs.itertuples(index=False)}
         for start in range(0, len(new_docs), BATCH_SIZE):
             batch = new_docs.iloc[start : start + BATCH_SIZE]
-            jobs = [(str(raw_dir / r.source_path), r.source_path, _hints(r)) for r in batch.itertuples(index=False)]
+            jobs = [(str(document_path(raw_dir, r.source_path)), r.source_path, _hints(r)) for r in batch.itertuples(index=False)]
             exts = extract_many(jobs, workers, progress, limits)
             ambiguous = [any(c.value_status == "ambiguous" for c in e.cells) for e in exts]
             held.extend(e for e, amb in zip(exts, ambiguous) if amb)  # finished after the batch loop, with their twins
@@ -462,7 +463,7 @@ def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, in
     for r in docs.itertuples(index=False):
         ak = agency_key(raw_dir, r.agency_printed or r.manifest_agency)
         if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
-            candidates.append((str(raw_dir / r.source_path), r.source_path, _hints(r)))
+            candidates.append((str(document_path(raw_dir, r.source_path)), r.source_path, _hints(r)))
     twins = BatchTwins(extract_many(candidates, workers, limits=limits) + held, raw_dir)
     for ext in held:
         fill_from_copy(ext, twins(ext))

@@ -2,8 +2,8 @@
 
 Copy ``k`` of a report gets the id ``nKK/<id>``, its body ``nKK-<agency_id>`` (names prefixed ``NKK``) and a region
 code whose first two digits are ``KK`` — as if the warehouse held the same reports for a hundred provinces.
-Rows are inserted year by year and copy by copy, as loads write them (a year at a time, in path order). The analysis tables are left empty: fill them with
-``refresh_analysis`` (as a load would).
+Rows are inserted year by year and copy by copy, as loads write them (a year at a time, in path order). The
+analysis tables are left empty: fill them with ``refresh_analysis`` (as a load would).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse.store import CROSS_TABLE, PARTITIONED_TABLES
+from pipelines.warehouse.store import CROSS_TABLE, LANDING_TABLES, PARTITIONED_TABLES
 
-# tables copied with the reports (agencies too: each copy has its own bodies); the registry and the divisions once
-REPORT_TABLES = (*PARTITIONED_TABLES, CROSS_TABLE, "agencies")
+# tables copied with the reports (agencies and skipped paths too: each copy has its own bodies and landing zone);
+# the registry and the divisions once
+REPORT_TABLES = (*PARTITIONED_TABLES, CROSS_TABLE, "agencies", *LANDING_TABLES)
 COPIED_ONCE = ("indicators", "rules", "regions")
 
 
@@ -49,8 +50,8 @@ def replicate(source: Path, target: duckdb.DuckDBPyConnection, copies: int, quar
             if table == "reports" and quarantine_every:
                 exprs[cols.index("status")] = (f"CASE WHEN hash(report_id, r.k) % {quarantine_every} = 0 "
                                                "THEN 'quarantined' ELSE status END")
-            if table == "agencies":
-                target.execute(f"INSERT INTO agencies SELECT {', '.join(exprs)} FROM src.agencies, range({copies}) r(k)")
+            if "report_year" not in cols:
+                target.execute(f'INSERT INTO "{table}" SELECT {", ".join(exprs)} FROM src."{table}", range({copies}) r(k)')
                 continue
             for year in years:  # as loads write them: a year at a time, each copy (a "province") in one run
                 where = "report_year IS NULL" if year is None else f"report_year = {int(year)}"

@@ -31,6 +31,7 @@ PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_i
 REFERENCE_TABLES = ("indicators", "rules", "agencies", "regions")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
+LANDING_TABLES = ("inventory_skipped",)  # paths of raw/ that are not documents, with the reason
 UNDATED = "undated"
 
 
@@ -81,11 +82,23 @@ def connect(warehouse: Path, read_only: bool = True) -> duckdb.DuckDBPyConnectio
     return duckdb.connect(str(path), read_only=True)
 
 
+def read_loaded(warehouse: Path, table: str) -> pd.DataFrame:
+    """A warehouse-wide table as the database holds it (empty when there is no database yet).
+
+    Compare new contents with this, not with the table's Parquet file: an interrupted run may have
+    written the Parquet file without publishing the database.
+    """
+    if not read_path(warehouse).exists():
+        return empty_frame(table)
+    with connect(warehouse) as con:
+        return con.execute(f'SELECT * FROM "{table}"').df()
+
+
 STATE_TABLE = "_loaded_partitions"
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES:
+    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES + LANDING_TABLES:
         con.execute(duckdb_ddl(table))
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)"
