@@ -308,20 +308,17 @@ def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """Each region's children summed (additive cells only), next to the region's own aggregate report.
 
-    One row per (region, report year, code); key (region_id, report_year, code). Published as the
-    DuckDB table out_region_rollups and the view v_rollup_vs_reported.
+    One row per (region, report year, code); key (region_id, report_year, code). The DuckDB table
+    out_region_rollups (and the view v_rollup_vs_reported) is kept in step by every load; this writes
+    its Parquet copy and summarises it.
     """
-    from pipelines.rollups import compute_rollups
+    from pipelines.rollups import export_rollups
     from pipelines.warehouse.state import compute_unless_unchanged
-    from pipelines.warehouse.store import load_whole
 
     wh, raw = Path(warehouse.warehouse_dir), Path(warehouse.raw_dir)
 
     def compute() -> dict:
-        frame = compute_rollups(wh)
-        load_whole(wh, "out_region_rollups", frame)
-        return {"rows": len(frame), "regions": int(frame.region_id.nunique()) if len(frame) else 0,
-                "mismatching_cells": int((frame.difference.fillna(0).abs() > 1e-6).sum())}
+        return export_rollups(wh)
 
     summary, skipped, fingerprint = compute_unless_unchanged(wh, raw, "out_region_rollups", compute)
     return dg.MaterializeResult(

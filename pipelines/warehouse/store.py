@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from pipelines.warehouse.facts import analysis_current, ensure_analysis_tables, refresh_analysis
 from pipelines.warehouse.publish import DB_FILE, read_path, temp_path, writable
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.views import view_statements
@@ -102,6 +103,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)"
     )
+    ensure_analysis_tables(con)
     for stmt in view_statements():
         con.execute(stmt)
 
@@ -165,9 +167,10 @@ def load_partition(
 ) -> dict[str, int] | None:
     """Replace one partition's rows in DuckDB with its Parquet files, in a single transaction.
 
-    Returns None (and touches nothing) when ``fingerprint`` equals the one already loaded.
+    Returns None (and touches nothing) when ``fingerprint`` equals the one already loaded (and the analysis
+    tables are current).
     """
-    if fingerprint is not None and loaded_fingerprint(warehouse, key) == fingerprint:
+    if fingerprint is not None and loaded_fingerprint(warehouse, key) == fingerprint and analysis_current(read_path(warehouse)):
         return None
     year = None if key == UNDATED else int(key)
     counts: dict[str, int] = {}
@@ -178,10 +181,11 @@ def load_partition(
             con.execute(f'INSERT INTO "{table}" SELECT * FROM _reference')
             con.unregister("_reference")
         new_ids = read_parquet(warehouse, "reports", key)["report_id"].tolist()
+        old_ids = [r[0] for r in con.execute("SELECT report_id FROM reports WHERE report_year IS NOT DISTINCT FROM ?", [year]).fetchall()]
         con.execute("CREATE TEMP TABLE IF NOT EXISTS _new_ids (report_id VARCHAR)")
         con.execute("DELETE FROM _new_ids")
         if new_ids:
-            con.executemany("INSERT INTO _new_ids VALUES (?)", [[i] for i in new_ids])
+            con.execute("INSERT INTO _new_ids SELECT unnest(?::VARCHAR[])", [new_ids])  # one bulk insert
         for table in PARTITIONED_TABLES:
             con.execute(
                 f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ? OR report_id IN (SELECT report_id FROM _new_ids)',
@@ -193,6 +197,7 @@ def load_partition(
             counts[table] = con.execute(
                 f'SELECT count(*) FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year]
             ).fetchone()[0]
+        refresh_analysis(con, old_ids + new_ids)
         con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
         con.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, now())", [key, fingerprint])
     return counts
@@ -219,8 +224,10 @@ def drop_partition(warehouse: Path, key: str) -> None:
         return
     year = None if key == UNDATED else int(key)
     with _transaction(warehouse) as con:
+        old_ids = [r[0] for r in con.execute("SELECT report_id FROM reports WHERE report_year IS NOT DISTINCT FROM ?", [year]).fetchall()]
         for table in PARTITIONED_TABLES:
             con.execute(f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year])
+        refresh_analysis(con, old_ids)
         con.execute(f"DELETE FROM {STATE_TABLE} WHERE partition_key = ?", [key])
 
 
