@@ -13,21 +13,25 @@ from __future__ import annotations
 
 from pipelines.extract.headers import T4_BLOCKS, T4_OUTCOMES
 from pipelines.extract.table_model import ColumnMap
-from pipelines.extract.values import NUMBER, parse_cell
+from pipelines.extract.values import BLANK, NUMBER, parse_cell
 from pipelines.registry import APPLICANT_COLUMNS
 
 T3_ORDER = APPLICANT_COLUMNS
 T4_ORDER = tuple(f"{b}.{o}" for b in T4_BLOCKS for o in T4_OUTCOMES)
 
 
-def numbers(texts: list[str]) -> list[float] | None:
-    """The values of a row of printed cells when every one is a plain number, else None."""
+def numbers(texts: list[str], blank_as_zero: bool = False) -> list[float] | None:
+    """The values of a row of printed cells when every one is a plain number (or, with ``blank_as_zero``,
+    a blank cell counted as 0), else None."""
     out = []
     for t in texts:
         p = parse_cell(t)
-        if p.status != NUMBER:
+        if p.status == BLANK and blank_as_zero:
+            out.append(0.0)
+        elif p.status != NUMBER:
             return None
-        out.append(p.value)
+        else:
+            out.append(p.value)
     return out
 
 

@@ -85,8 +85,9 @@ def _decide_columns(scan: Scan, readings, header: ColumnMap, widths: dict[str, i
     for rd in readings:
         if rd.row.table_id == "t3" and not rd.copy:
             tokens = trim(rd.tokens, rd.source.mode, widths.get("t3", 7))
-            vals = numbers([t.text for t in tokens])
-            if vals is not None and len(vals) == widths.get("t3", 7):
+            # a blank cell counts as 0 here: rows printed with blanks (most of them, in some reports) check the order too
+            vals = numbers([t.text for t in tokens], blank_as_zero=True)
+            if vals is not None and len(vals) == widths.get("t3", 7) and any(vals):
                 if header.subtotal is not None:
                     vals = vals[: header.subtotal] + vals[header.subtotal + 1 :]
                 t3_rows.append(vals)
