@@ -236,8 +236,11 @@ class Scanner:
             j = i + 1
             while j < len(cells) and (is_value_like(cells[j].text) or DAMAGE in cells[j].text):
                 j += 1
-            # a value cell touching an unreadable region: the row's values are printed but cannot be read
-            damaged = any(DAMAGE in cells[k].text for k in range(i + 1, j))
+            # a value cell touching an unreadable region, or a label followed by a cell that is no value and then
+            # by figures ('予以公开 | W | 0 | 0'): the row's values are printed but cannot be read
+            damaged = any(DAMAGE in cells[k].text for k in range(i + 1, j)) or (
+                j == i + 1 < len(cells) and any(_HAS_DIGIT.search(c.text) for c in cells[j:])
+                and self.index.match_cell(cells[j].text, self.allowed((li, j), line.mode)) is None)
             tokens = [] if damaged else [Token(cells[k].text, cells[k]) for k in range(i + 1, j)]
             match = self.index.match_cell(cell.text, self.allowed(pos, line.mode))
             if match is None:
