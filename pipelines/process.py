@@ -1,11 +1,12 @@
-"""Processing one report-year partition: extract, evaluate the rules, decide what is published.
+"""Processing a work unit: extract (or reuse) its documents, evaluate the rules, decide what is published, write its shards.
 
-Documents are handled in batches (``BATCH_SIZE``) by a process pool, so a partition of
-~100,000 documents streams through memory; the large tables (cells, rule_results) are written
-batch by batch into Parquet row groups. A document whose bytes (sha256) and parser version are
-unchanged since the previous run is not read again: its rows (cells, findings, status) are
-copied from the previous Parquet files. A partition whose inputs did not change at all is not
-touched (see ``partition_fingerprint``).
+A unit (``shards.WorkUnit``) names the documents to (re)evaluate and, for each shard it rewrites,
+the documents whose rows are copied unchanged. For each document the extraction record is taken
+from the record store (content-addressed: sha256, type, hints, parser version) or made by the
+warm process pool, which also stores it. The rules are evaluated vectorised over the whole unit
+and the generated Great Expectations suites validate the unit once (rule suites: they must agree
+with the engine on every instance; table schema suites). Then each shard's Parquet files and
+state are written, each file atomically.
 
 Status of a report:
 
@@ -20,171 +21,283 @@ Status of a report:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.agencies import agency_registry
 from pipelines.extract import PARSER_VERSION, extract_document
-from pipelines.extract.model import CellRecord, Extraction
-from pipelines.extract.twins import BatchTwins, agency_key
+from pipelines.extract.model import Extraction
 from pipelines.extract.narrative import NarrativeFigure
+from pipelines.extract.twins import BatchTwins, agency_key
 from pipelines.registry import ERAS
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
+from pipelines.rules.findings import message, rule_result_rows
 from pipelines.rules.narrative_rules import narrative_measures
-from pipelines.rules.findings import columns, message, rule_result_rows
 from pipelines.rules.suites import check_agreement, validate_table
-from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
-from pipelines.warehouse.state import load_state, save_state
-from pipelines.warehouse.store import PARTITIONED_TABLES, parquet_path, read_parquet, write_parquet
+from pipelines.shards import DocSpec, ShardWork, WorkUnit, shard_file, shard_state_path
+from pipelines.warehouse.records import RecordStore, deserialize, flatten, record_of, serialize
+from pipelines.warehouse.schema import arrow_schema, to_arrow
+from pipelines.warehouse.storage import Storage, storage_for
 
-BATCH_SIZE = 500
 POOL_THRESHOLD = 16
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
+SHARD_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
+REPORTS_TOP = 50  # report ids kept per rule in a shard's summary (the count is exact)
 
 
-@dataclass
-class PartitionOutput:
-    """What processing a partition wrote and found (used for asset metadata and checks)."""
+def code_digest(*paths: Path) -> str:
+    """Hash of some source files (names and bytes): versions computed from the code, never bumped by hand."""
+    h = hashlib.sha256()
+    for f in paths:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
-    key: str
-    documents: int = 0
-    extracted: int = 0
-    reused: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    rule_failures: Counter = field(default_factory=Counter)
-    rule_reports: dict = field(default_factory=dict)
-    rule_not_assessable: Counter = field(default_factory=Counter)
-    rows: Counter = field(default_factory=Counter)
-    schema_problems: list = field(default_factory=list)
-    skipped: bool = False
-    fingerprint: str = ""
 
-    def count_findings(self, results: pd.DataFrame) -> None:
-        """Add stored findings (``document_rule_results`` rows) to the per-rule counts behind the Dagster checks."""
-        if results.empty:
-            return
-        fails = results[results.outcome == "fail"]
-        self.rule_failures.update(fails.rule_id.value_counts().to_dict())
-        for rule_id, g in fails.groupby("rule_id"):
-            self.rule_reports.setdefault(rule_id, set()).update(g.report_id)
-        na = results[results.outcome == "not_assessable"]
-        self.rule_not_assessable.update(na.rule_id.value_counts().to_dict())
+_HERE = Path(__file__).resolve().parent
+# the code that turns a record into rows, findings and status: this module, the planner, the record layout and the
+# in-table/narrative rule engine (cross-report rules have their own version, see warehouse.loader)
+ENGINE_VERSION = PARSER_VERSION + "+" + code_digest(
+    _HERE / "process.py", _HERE / "shards.py", _HERE / "warehouse" / "records.py", _HERE / "warehouse" / "schema.py",
+    *sorted(p for p in (_HERE / "rules").glob("*.py") if p.name != "cross_rules.py"),
+)
+
+
+def identity_digest(raw_dir: Path) -> str:
+    """Hash of the inputs of agency resolution (raw/agencies.csv): a change re-resolves every report, without re-reading."""
+    path = Path(raw_dir) / "agencies.csv"
+    return hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
-# extraction
+# extraction: a warm process pool kept across units and runs of this process
 
 
-def _extract_job(job: tuple[str, str, dict]) -> Extraction:
-    path, rel, hints = job
+_POOL: ProcessPoolExecutor | None = None
+_POOL_WORKERS = 0
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The process pool of this process (created once, re-created only when the worker count changes)."""
+    global _POOL, _POOL_WORKERS
+    if _POOL is None or _POOL_WORKERS != workers:
+        shutdown_pool()
+        _POOL, _POOL_WORKERS = ProcessPoolExecutor(max_workers=workers), workers
+    return _POOL
+
+
+def shutdown_pool() -> None:
+    """Stop the warm pool's worker processes (also done at exit)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+atexit.register(shutdown_pool)
+
+
+def _extract_job(job: tuple) -> Extraction:
+    path, rel, hints = job[:3]
     return extract_document(Path(path), source_path=rel, hints=hints)
 
 
-def extract_many(jobs: list[tuple[str, str, dict]], workers: int, progress=None) -> list[Extraction]:
-    """Extract documents, in a process pool when there are enough of them."""
+def _pooled(fn: Callable, jobs: list, workers: int) -> Iterator:
+    """``fn`` over ``jobs`` in order: in the warm pool when there are enough jobs, else here."""
     if len(jobs) >= POOL_THRESHOLD and workers > 1:
-        out = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for ext in pool.map(_extract_job, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 4) or 1))):
-                out.append(ext)
-                if progress:
-                    progress(1)
-        return out
+        chunk = max(1, min(16, len(jobs) // (workers * 8) or 1))
+        yield from _pool(workers).map(fn, jobs, chunksize=chunk)
+    else:
+        for job in jobs:
+            yield fn(job)
+
+
+def extract_many(jobs: list[tuple[str, str, dict]], workers: int, progress=None) -> list[Extraction]:
+    """Extract documents ``(path, source_path, hints)``, in the warm process pool when there are enough of them."""
     out = []
-    for job in jobs:
-        out.append(_extract_job(job))
+    for ext in _pooled(_extract_job, jobs, workers):
+        out.append(ext)
         if progress:
             progress(1)
     return out
 
 
-def _hints(row) -> dict:
-    hints = {}
-    if row.manifest_year is not None and not pd.isna(row.manifest_year):
-        hints["report_year"] = int(row.manifest_year)
-    if row.manifest_agency:
-        hints["agency"] = row.manifest_agency
-    return hints
+def _record_job(job: tuple) -> bytes:
+    """Worker side: extract one document, store its record, return the record's bytes."""
+    path, rel, hints, key, parser_version, storage_url = job
+    record = record_of(_extract_job((path, rel, hints)), key, parser_version)
+    data = serialize(record)
+    RecordStore(storage_for(storage_url)).put(key, record)
+    return data
 
 
 # --------------------------------------------------------------------------------------------
-# frames
+# the unit
 
 
-def _cells_frame(report_id: str, year, records: list[CellRecord]) -> pd.DataFrame:
-    rows = [r.to_dict() for r in records]
-    frame = pd.DataFrame(rows, columns=list(CellRecord.__dataclass_fields__))
-    frame.insert(0, "report_year", year)
-    frame.insert(0, "report_id", report_id)
-    frame["parser_version"] = PARSER_VERSION
-    return frame
+def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, workers: int = 1,
+                 progress: Callable[[int], None] | None = None) -> list[dict]:
+    """Extract, evaluate and write every shard of a unit; returns the shards' summaries (also saved as shard state)."""
+    raw_dir = Path(raw_dir)
+    specs = [d for s in unit.shards for d in s.docs]
+    records = _records(specs, storage, raw_dir, workers, progress)
+    tables = _assemble(specs, records, raw_dir)
+    held = _held(tables["cells"])
+    if held:
+        twins = _resolve_twins([d for d in specs if d.report_id in held], storage, raw_dir)
+        records.update(twins)
+        tables = _assemble(specs, records, raw_dir)
+    tables, problems = _evaluate_unit(tables)
+    summaries = []
+    for shard in unit.shards:
+        summaries.append(_write_shard(storage, shard, tables, problems, raw_dir, held))
+    return summaries
 
 
-def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataFrame]:
-    """Rows of one extraction for reports (without status), cells, printed_subtotals, extraction_issues."""
-    report_id = inv.source_path
+def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, workers: int, progress) -> dict[str, pa.Table]:
+    """Each document's record: from the store, else extracted now (and stored by the worker)."""
+    store = RecordStore(storage)
+    out, missing = {}, []
+    for d in specs:
+        rec = store.get(d.record_key)
+        if rec is None:
+            missing.append(d)
+        else:
+            out[d.report_id] = rec
+            if progress:
+                progress(1)
+    jobs = [(str(raw_dir / d.report_id), d.report_id, d.hints_dict, d.record_key, PARSER_VERSION, storage.url) for d in missing]
+    for d, data in zip(missing, _pooled(_record_job, jobs, workers)):
+        out[d.report_id] = deserialize(data)
+        if progress:
+            progress(1)
+    return out
+
+
+def _held(cells: pa.Table) -> set[str]:
+    """Reports with glued digits that split several ways (another copy of the report may decide them)."""
+    mask = pc.equal(cells.column("value_status"), "ambiguous")
+    return set(pc.unique(cells.column("report_id").filter(mask)).to_pylist())
+
+
+def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path) -> dict[str, pa.Table]:
+    """Re-extract reports with ambiguous glued digits, with the same report's other copies in the year as reference.
+
+    This is the one step where another file matters; the stored record stays what the file says on its own.
+    """
+    from pipelines.warehouse.store import read_inventory
+
+    inventory = read_inventory(storage)
+    keys = {(agency_key(raw_dir, d.agency_printed), d.report_year) for d in held}
+    held_ids = {d.report_id for d in held}
+    candidates = []
+    for r in inventory.itertuples(index=False):
+        year = None if pd.isna(r.report_year) else int(r.report_year)
+        name = r.agency_printed if isinstance(r.agency_printed, str) else r.manifest_agency
+        if (agency_key(raw_dir, name), year) in keys and r.source_path not in held_ids:
+            candidates.append((str(raw_dir / r.source_path), r.source_path, {}))
+    own = [extract_document(raw_dir / d.report_id, source_path=d.report_id, hints=d.hints_dict) for d in held]
+    twins = BatchTwins([_extract_job(j) for j in candidates] + own, raw_dir)
+    out = {}
+    for d in held:
+        ext = extract_document(raw_dir / d.report_id, twin_lookup=twins, source_path=d.report_id, hints=d.hints_dict)
+        out[d.report_id] = record_of(ext, d.record_key, PARSER_VERSION)
+    return out
+
+
+def resolve_agencies(printed: list, raw_dir: Path) -> tuple[list, list]:
+    """(agency_id, agency name) of each printed body name: the agency registry's entry, else the printed name."""
+    registry = agency_registry(str(raw_dir))
+    ids, names = [], []
+    for p in printed:
+        agency = registry.resolve(p)
+        ids.append(agency.agency_id if agency else None)
+        names.append(agency.name if agency else p)
+    return ids, names
+
+
+def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path) -> dict[str, pa.Table]:
+    """The unit's tables from its documents' records; ``reports`` before rules (status: rejected or published)."""
+    if not specs:
+        return {t: arrow_schema(t).empty_table() for t in SHARD_TABLES if t != "document_rule_results"}
+    recs = pa.concat_tables([records[d.report_id] for d in specs])
+    ids = [d.report_id for d in specs]
+    years = [d.report_year for d in specs]
+    tables = flatten(recs, ids, years)
+    issues = tables["extraction_issues"]
     # the partition's year is authoritative: it is the same reading plus the manifest fallback
-    year = None if inv.report_year is None or pd.isna(inv.report_year) else int(inv.report_year)
-    if ext.report_year is not None and ext.report_year != year:
-        ext.add("warning", "year_mismatch", f"extraction reads report year {ext.report_year}, the inventory {year}")
-    agency = agency_registry(str(raw_dir)).resolve(ext.agency_printed)
-    cells = _cells_frame(report_id, year, ext.cells)
-    subs = _cells_frame(report_id, year, ext.subtotals)[
-        ["report_id", "report_year", "code", "value", "raw", "label", "source_kind", "page", "line", "context"]
-    ]
-    issues = pd.DataFrame(
-        [{"report_id": report_id, "report_year": year, **i.to_dict()} for i in ext.issues],
-        columns=["report_id", "report_year", "severity", "kind", "message", "location"],
-    )
-    report = {
-        "report_id": report_id,
-        "report_year": year,
-        "source_file": inv.source_file,
-        "source_path": inv.source_path,
-        "file_type": inv.file_type,
-        "sha256": inv.sha256,
-        "size_bytes": int(inv.size_bytes),
-        "title": ext.title,
-        "agency": agency.name if agency else ext.agency_printed,
-        "agency_printed": ext.agency_printed,
-        "agency_id": agency.agency_id if agency else None,
-        "era": ext.era,
-        "scope": ext.scope,
-        "status": "rejected" if ext.fatal else "published",
-        "reason": None,
-        "n_cells": len(ext.cells),
-        "n_values": sum(1 for c in ext.cells if c.value is not None),
-        "n_ambiguous": sum(1 for c in ext.cells if c.value_status == "ambiguous"),
-        "n_errors": 0,
-        "n_warnings": 0,
-        "n_not_assessable": 0,
-        "parser_version": PARSER_VERSION,
-        "extracted_at": datetime.now(timezone.utc),
-    }
-    figures = pd.DataFrame(
-        [{"report_id": report_id, "report_year": year, **{k: v for k, v in f.to_dict().items() if k != "offset"}}
-         for f in ext.narrative],
-        columns=columns("narrative_figures"),
-    )
-    return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues,
-            "narrative_figures": figures}
+    read_years = recs.column("report_year").to_pylist()
+    mismatch = [(d, y) for d, y in zip(specs, read_years) if y is not None and y != d.report_year]
+    if mismatch:
+        extra = pa.table({
+            "report_id": [d.report_id for d, _ in mismatch], "report_year": [d.report_year for d, _ in mismatch],
+            "severity": ["warning"] * len(mismatch), "kind": ["year_mismatch"] * len(mismatch),
+            "message": [f"extraction reads report year {y}, the inventory {d.report_year}" for d, y in mismatch],
+            "location": [None] * len(mismatch),
+        }, schema=arrow_schema("extraction_issues"))
+        tables["extraction_issues"] = pa.concat_tables([issues, extra])
+    cells = tables["cells"]
+    frame = pd.DataFrame({"report_id": cells.column("report_id").to_numpy(zero_copy_only=False),
+                          "has_value": cells.column("value").is_valid().to_numpy(zero_copy_only=False),
+                          "ambiguous": pc.equal(cells.column("value_status"), "ambiguous").to_numpy(zero_copy_only=False)})
+    counts = frame.groupby("report_id").agg(n=("has_value", "size"), v=("has_value", "sum"), a=("ambiguous", "sum"))
+    counts = counts.reindex(ids).fillna(0).astype(int)
+    fatal = set(issues.filter(pc.equal(issues.column("severity"), "error")).column("report_id").to_pylist())
+    printed = recs.column("agency_printed").to_pylist()
+    agency_ids, agency_names = resolve_agencies(printed, raw_dir)
+    reports = pd.DataFrame({
+        "report_id": ids, "report_year": pd.array(years, dtype="Int64"),
+        "source_file": [d.source_file for d in specs], "source_path": ids, "file_type": [d.file_type for d in specs],
+        "sha256": [d.sha256 for d in specs], "size_bytes": [d.size_bytes for d in specs],
+        "title": recs.column("title").to_pylist(), "agency": agency_names, "agency_printed": printed,
+        "agency_id": agency_ids, "era": recs.column("era").to_pylist(), "scope": recs.column("scope").to_pylist(),
+        "status": ["rejected" if i in fatal else "published" for i in ids], "reason": None,
+        "n_cells": counts.n.to_numpy(), "n_values": counts.v.to_numpy(), "n_ambiguous": counts.a.to_numpy(),
+        "n_errors": 0, "n_warnings": 0, "n_not_assessable": 0,
+        "parser_version": recs.column("parser_version").to_pylist(),
+        "extracted_at": recs.column("extracted_at").to_pandas(),
+    })
+    tables["reports"] = reports
+    return tables
 
 
 # --------------------------------------------------------------------------------------------
 # rules and status
 
 
+def _evaluate_unit(tables: dict) -> tuple[dict[str, pa.Table], list[str]]:
+    """Rules (vectorised, validated by the GX rule suites), status, and the GX schema suites over the unit's new rows."""
+    reports = tables["reports"]
+    facts = ["report_id", "code", "value"]
+    cells = tables["cells"].select([*facts, "recovery"]).to_pandas()
+    subs = tables["printed_subtotals"].select(facts).to_pandas()
+    figures = tables["narrative_figures"].to_pandas()
+    issues = tables["extraction_issues"].to_pandas()
+    measures = evaluate(reports, cells, subs, figures)
+    reports = decide_status(reports, measures, issues)
+    years = dict(zip(reports.report_id, reports.report_year))
+    out = {k: v for k, v in tables.items() if k != "reports"}
+    out["reports"] = to_arrow("reports", reports)
+    out["document_rule_results"] = to_arrow("document_rule_results", rule_result_rows(measures, years))
+    problems = []
+    for table in SHARD_TABLES:
+        if out[table].num_rows:
+            problems.extend(validate_table(out[table].to_pandas(), table))
+    return out, problems
+
+
 def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
-    """Measures of every in-table and narrative rule for the reports of one batch (all eras), with GX outcomes."""
+    """Measures of every in-table and narrative rule for some reports (all eras), with outcomes the GX suites agree with."""
     frames = []
     parts = [f[["report_id", "code", "value"]] for f in (cells, subtotals) if len(f)]
     all_facts = pd.concat(parts, ignore_index=True) if parts else cells[["report_id", "code", "value"]]
@@ -206,18 +319,20 @@ def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame
 def _narrative(era: str, ids: list[str], cells: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
     """Narrative-rule measures of some reports (one era)."""
     rows = []
-    by_report = {rid: g for rid, g in figures[figures.report_id.isin(ids)].groupby("report_id")} if len(figures) else {}
-    values_by_report = {rid: dict(zip(g.code, g.value)) for rid, g in cells[cells.report_id.isin(ids)].groupby("report_id")}
+    wanted = set(ids)
+    figs_of: dict[str, list] = {}
+    if len(figures):
+        f = figures[figures.report_id.isin(wanted)]
+        for r in f.itertuples(index=False):
+            figs_of.setdefault(r.report_id, []).append(NarrativeFigure(
+                r.figure, r.value, r.code, r.qualifier, r.sentence, None if pd.isna(r.line) else int(r.line),
+                None if pd.isna(r.page) else int(r.page), len(figs_of.get(r.report_id, ())), int(r.occurrence)))
+    c = cells[cells.report_id.isin(wanted)]
+    values_of: dict[str, dict] = {}
+    for rid, code, value in zip(c.report_id, c.code, c.value):
+        values_of.setdefault(rid, {})[code] = None if pd.isna(value) else float(value)
     for rid in ids:
-        g = by_report.get(rid)
-        figs = [] if g is None else [
-            NarrativeFigure(r.figure, r.value, r.code, r.qualifier, r.sentence,
-                            None if pd.isna(r.line) else int(r.line), None if pd.isna(r.page) else int(r.page), k,
-                            int(r.occurrence))
-            for k, r in enumerate(g.itertuples(index=False))
-        ]
-        values = {k: (None if pd.isna(v) else float(v)) for k, v in values_by_report.get(rid, {}).items()}
-        for row in narrative_measures(era, figs, values):
+        for row in narrative_measures(era, figs_of.get(rid, []), values_of.get(rid, {})):
             row["report_id"] = rid
             rows.append(row)
     return pd.DataFrame(rows, columns=[*MEASURE_COLUMNS, "evidence", "bound"])
@@ -228,20 +343,20 @@ def decide_status(reports: pd.DataFrame, measures: pd.DataFrame, issues: pd.Data
     reports = reports.copy()
     for col in ("n_errors", "n_warnings", "n_not_assessable"):
         reports[col] = 0
+    first_errors: dict[str, list[str]] = {}
     if not measures.empty:
         fails = measures[measures.outcome == "fail"]
-        n_err = fails[fails.severity == "error"].groupby("report_id").size()
+        errors = fails[fails.severity == "error"]
+        n_err = errors.groupby("report_id").size()
         n_warn = fails[fails.severity == "warning"].groupby("report_id").size()
         n_na = measures[(measures.outcome == "not_assessable") & measures.touched].groupby("report_id").size()
         reports["n_errors"] = reports.report_id.map(n_err).fillna(0).astype(int)
         reports["n_warnings"] = reports.report_id.map(n_warn).fillna(0).astype(int)
         reports["n_not_assessable"] = reports.report_id.map(n_na).fillna(0).astype(int)
-        first_errors = (
-            fails[fails.severity == "error"].groupby("report_id")
-            .apply(lambda g: [message(r) for r in g.head(3).itertuples(index=False)], include_groups=False)
-        )
-    else:
-        first_errors = pd.Series(dtype=object)
+        for r in errors.itertuples(index=False):
+            msgs = first_errors.setdefault(r.report_id, [])
+            if len(msgs) < 3:
+                msgs.append(message(r))
     by_report = {rid: g for rid, g in issues.groupby("report_id")} if not issues.empty else {}
     statuses, reasons = [], []
     for r in reports.itertuples(index=False):
@@ -279,216 +394,66 @@ def decide_status(reports: pd.DataFrame, measures: pd.DataFrame, issues: pd.Data
 
 
 # --------------------------------------------------------------------------------------------
-# the partition
+# writing a shard
 
 
-class _Writer:
-    """Streams row groups of one table to a temporary file, renamed into place on close."""
-
-    def __init__(self, warehouse: Path, table: str, key: str):
-        self.table = table
-        self.path = parquet_path(warehouse, table, key)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        self.writer = pq.ParquetWriter(self.tmp, arrow_schema(table), compression="zstd")
-        self.rows = 0
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if len(frame):
-            self.writer.write_table(to_arrow(self.table, frame))
-            self.rows += len(frame)
-
-    def commit(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        try:
-            self.writer.close()
-        finally:
-            if self.tmp.exists():
-                self.tmp.unlink()
+def _rows_of(table: pa.Table, ids: set[str]) -> pa.Table:
+    if not ids or not table.num_rows:
+        return table.slice(0, 0)
+    return table.filter(pc.is_in(table.column("report_id"), pa.array(sorted(ids), pa.string())))
 
 
-def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path) -> str:
-    """Identity of a partition's inputs: its documents' paths and hashes, the parser version and the agency registry."""
-    h = hashlib.sha256(PARSER_VERSION.encode())
-    agencies = Path(raw_dir) / "agencies.csv"
-    if agencies.exists():
-        h.update(agencies.read_bytes())
-    for path, sha in sorted(zip(docs.source_path, docs.sha256)):
-        h.update(f"{path}\t{sha}\n".encode())
-    return h.hexdigest()
-
-
-def _saved_output(warehouse: Path, key: str, fingerprint: str) -> PartitionOutput | None:
-    """The previous result of this partition when its inputs have not changed and its files are all there."""
-    o = load_state(warehouse, key, fingerprint)
-    if o is None or not all(parquet_path(warehouse, t, key).exists() for t in PARTITIONED_TABLES):
-        return None
-    return PartitionOutput(
-        key=key, documents=o["documents"], skipped=True, fingerprint=fingerprint,
-        statuses=Counter(o["statuses"]), rule_failures=Counter(o["rule_failures"]),
-        rule_reports={k: set(v) for k, v in o["rule_reports"].items()},
-        rule_not_assessable=Counter(o["rule_not_assessable"]), rows=Counter(o["rows"]),
-        schema_problems=o["schema_problems"],
-    )
-
-
-def _save_output(warehouse: Path, out: PartitionOutput) -> None:
-    save_state(warehouse, out.key, out.fingerprint, {
-        "documents": out.documents, "statuses": dict(out.statuses), "rule_failures": dict(out.rule_failures),
-        "rule_reports": {k: sorted(v) for k, v in out.rule_reports.items()},
-        "rule_not_assessable": dict(out.rule_not_assessable), "rows": dict(out.rows),
-        "schema_problems": out.schema_problems,
-    })
-
-
-def process_partition(
-    raw_dir: Path, warehouse: Path, inventory: pd.DataFrame, key: str, workers: int | None = None, progress=None,
-) -> PartitionOutput:
-    """Extract and validate every document of one partition and write its Parquet files.
-
-    Nothing is written when the partition's inputs (documents, parser version, agencies) are
-    unchanged since the last successful run: the saved result is returned with ``skipped``.
-    """
-    raw_dir, warehouse = Path(raw_dir), Path(warehouse)
-    workers = workers or max(1, (os.cpu_count() or 1))
-    docs = inventory[inventory.partition_key == key].sort_values("source_path")
-    fingerprint = partition_fingerprint(docs, raw_dir)
-    saved = _saved_output(warehouse, key, fingerprint)
-    if saved is not None:
-        if progress:
-            progress(len(docs))
-        return saved
-    out = PartitionOutput(key=key, documents=len(docs), fingerprint=fingerprint)
-    previous = read_parquet(warehouse, "reports", key)
-    prev_cells_path = parquet_path(warehouse, "cells", key)
-    reusable = set()
-    if len(previous) and prev_cells_path.exists():
-        inv_sha = dict(zip(docs.source_path, docs.sha256))
-        prev_cells = pq.read_table(prev_cells_path, columns=["report_id", "recovery"]).to_pandas()
-        # documents that needed another copy of the report are re-read: that copy may have changed
-        twin_ids = set(prev_cells.loc[prev_cells.recovery.isin(["twin", "ambiguous"]), "report_id"])
-        for r in previous.itertuples(index=False):
-            if inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION and r.report_id not in twin_ids:
-                reusable.add(r.report_id)
-    writers = {t: _Writer(warehouse, t, key) for t in ("cells", "document_rule_results")}
-    small: dict[str, list[pd.DataFrame]] = {"reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": []}
-    try:
-        new_docs = docs[~docs.source_path.isin(reusable)]
-        held: list[Extraction] = []
-        inv_by_path = {r.source_path: r for r in docs.itertuples(index=False)}
-        for start in range(0, len(new_docs), BATCH_SIZE):
-            batch = new_docs.iloc[start : start + BATCH_SIZE]
-            jobs = [(str(raw_dir / r.source_path), r.source_path, _hints(r)) for r in batch.itertuples(index=False)]
-            exts = extract_many(jobs, workers, progress)
-            ambiguous = [any(c.value_status == "ambiguous" for c in e.cells) for e in exts]
-            held.extend(e for e, amb in zip(exts, ambiguous) if amb)  # finished after the batch loop, with their twins
-            ready = [extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e, amb in zip(exts, ambiguous) if not amb]
-            _finish_batch(ready, writers, small, out)
-            out.extracted += len(exts)
-        if held:
-            resolved = _resolve_twins(held, docs, raw_dir, inv_by_path)
-            _finish_batch([extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e in resolved], writers, small, out)
-        if reusable:
-            _reuse(warehouse, key, sorted(reusable), writers, small, out, progress, raw_dir)
-        for w in writers.values():
-            w.commit()
-    except BaseException:
-        for w in writers.values():
-            w.abort()
-        raise
-    for table, frames in small.items():
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns(table))
-        write_parquet(warehouse, table, frame, key)
-        out.rows[table] = len(frame)
-    out.rows["cells"] = writers["cells"].rows
-    out.rows["document_rule_results"] = writers["document_rule_results"].rows
-    _save_output(warehouse, out)
-    return out
-
-
-def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> None:
-    """Evaluate the rules on a batch of extractions, decide their status and write their rows."""
-    if not frames:
-        return
-    joined = {}
-    for k in frames[0]:
-        parts = [f[k] for f in frames if len(f[k])]
-        joined[k] = pd.concat(parts, ignore_index=True) if parts else frames[0][k]
-    reports, cells, subs, issues = joined["reports"], joined["cells"], joined["printed_subtotals"], joined["extraction_issues"]
-    figures = joined["narrative_figures"]
-    measures = evaluate(reports, cells, subs, figures)
-    reports = decide_status(reports, measures, issues)
-    years = dict(zip(reports.report_id, reports.report_year))
-    results = rule_result_rows(measures, years)
-    out.count_findings(results)
-    out.statuses.update(reports.status.value_counts().to_dict())
-    frames = {
-        "reports": conform("reports", reports),
-        "cells": conform("cells", cells),
-        "document_rule_results": conform("document_rule_results", results),
-        "printed_subtotals": conform("printed_subtotals", subs),
-        "extraction_issues": conform("extraction_issues", issues),
-        "narrative_figures": conform("narrative_figures", figures),
+def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table], problems: list[str], raw_dir: Path,
+                 held: set[str]) -> dict:
+    """Write one shard (its unchanged documents' rows copied from its previous files, plus the new rows) and its state."""
+    new_ids = {d.report_id for d in shard.docs}
+    keep = set(shard.keep)
+    final = {}
+    for table in SHARD_TABLES:
+        parts = [_rows_of(tables[table], new_ids)]
+        if keep and shard.previous:
+            old = storage.read_table(shard_file(table, shard.partition_key, shard.shard), schema=arrow_schema(table))
+            if old is not None:
+                parts.insert(0, _rows_of(old, keep))
+        final[table] = pa.concat_tables(parts)
+        storage.write_table(shard_file(table, shard.partition_key, shard.shard), final[table])
+    previous = storage.read_json(shard_state_path(shard.partition_key, shard.shard)) or {}
+    old_held = {k: v for k, v in previous.get("held", {}).items() if k in keep}
+    reports = final["reports"]
+    agency_of = dict(zip(reports.column("report_id").to_pylist(), reports.column("agency_printed").to_pylist()))
+    state = {
+        "fingerprint": shard.fingerprint,
+        "docs": {**{k: v for k, v in previous.get("docs", {}).items() if k in keep}, **{d.report_id: d.version for d in shard.docs}},
+        "held": {**old_held, **{rid: agency_key(raw_dir, agency_of.get(rid)) for rid in held & new_ids}},
+        "summary": shard_summary(final, (previous.get("summary", {}).get("schema_problems", []) if keep else []) +
+                                 (problems if new_ids else [])),
     }
-    for table, frame in frames.items():
-        if len(frame):
-            out.schema_problems.extend(validate_table(frame, table))
-    writers["cells"].write(frames["cells"])
-    writers["document_rule_results"].write(frames["document_rule_results"])
-    for table in small:
-        small[table].append(frames[table])
+    storage.write_json(shard_state_path(shard.partition_key, shard.shard), state)
+    return {"partition_key": shard.partition_key, "shard": shard.shard, "fingerprint": shard.fingerprint,
+            "held": state["held"], "summary": state["summary"], "extracted": len(new_ids), "kept": len(keep)}
 
 
-def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path) -> list[Extraction]:
-    """Re-extract documents with ambiguous glued digits, with the same report's other copies as reference."""
-    keys = {e.source_path: (agency_key(raw_dir, e.agency_printed), e.report_year) for e in held}
-    wanted = {k for k in keys.values()}
-    candidates = []
-    for r in docs.itertuples(index=False):
-        ak = agency_key(raw_dir, r.agency_printed or r.manifest_agency)
-        if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
-            candidates.append((str(raw_dir / r.source_path), r.source_path, _hints(r)))
-    twins = BatchTwins([_extract_job(j) for j in candidates] + held, raw_dir)
-    out = []
-    for ext in held:
-        inv = inv_by_path[ext.source_path]
-        out.append(extract_document(raw_dir / ext.source_path, twin_lookup=twins, source_path=ext.source_path, hints=_hints(inv)))
-    return out
+def shard_summary(tables: dict[str, pa.Table], schema_problems: list[str]) -> dict:
+    """What the Dagster checks report about a shard: statuses, failures and not-assessable instances per rule, rows."""
+    results = tables["document_rule_results"].select(["rule_id", "report_id", "outcome"]).to_pandas()
+    fails = results[results.outcome == "fail"]
+    rules = {}
+    for rule_id, g in fails.groupby("rule_id"):
+        ids = sorted(set(g.report_id))
+        rules[rule_id] = {"failed": len(g), "reports": len(ids), "report_ids": ids[:REPORTS_TOP]}
+    na = results[results.outcome == "not_assessable"].rule_id.value_counts().to_dict()
+    eras = {e for e in tables["reports"].column("era").to_pylist() if e}
+    return {
+        "documents": tables["reports"].num_rows,
+        "eras": sorted(eras),
+        "statuses": dict(Counter(tables["reports"].column("status").to_pylist())),
+        "rules": rules,
+        "not_assessable": {k: int(v) for k, v in na.items()},
+        "rows": {t: tables[t].num_rows for t in SHARD_TABLES},
+        "schema_problems": sorted(set(schema_problems))[:20],
+    }
 
 
-def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progress, raw_dir: Path) -> None:
-    """Copy unchanged documents' rows from the previous files.
-
-    The parser version covers the extraction code and the whole registry (rules included), so
-    an unchanged document with an unchanged parser version has unchanged cells, findings and
-    status: nothing is re-read or re-evaluated.
-    """
-    wanted = set(ids)
-    for table in small:
-        prev = read_parquet(warehouse, table, key)
-        small[table].append(prev[prev.report_id.isin(wanted)].copy())
-    reports = small["reports"][-1]
-    registry = agency_registry(str(raw_dir))  # raw/agencies.csv may have changed: resolve names again
-    resolved = [registry.resolve(p) for p in reports.agency_printed]
-    reports["agency_id"] = [a.agency_id if a else None for a in resolved]
-    reports["agency"] = [a.name if a else p for a, p in zip(resolved, reports.agency_printed)]
-    out.statuses.update(reports.status.value_counts().to_dict())
-    for table, writer in writers.items():
-        path = parquet_path(warehouse, table, key)
-        if not path.exists():
-            continue
-        pf = pq.ParquetFile(path)
-        for i in range(pf.num_row_groups):
-            group = pf.read_row_group(i).to_pandas()
-            group = group[group.report_id.isin(wanted)]
-            if group.empty:
-                continue
-            writer.write(group)
-            if table == "document_rule_results":
-                out.count_findings(group)
-    out.reused += len(ids)
-    if progress:
-        progress(len(ids))
+def default_workers() -> int:
+    """One extraction process per core."""
+    return max(1, os.cpu_count() or 1)

@@ -1,16 +1,15 @@
-"""Running the Dagster assets from the command line (``xxgk run``) and summarising the result."""
+"""Running the Dagster assets from the command line (``xxgk run``) and summarising the result.
+
+A run is at most two Dagster runs: the inventory (it registers the report-year partitions it
+finds), then one run over the whole range of years — the per-year assets, their checks, the
+DuckDB merge and the warehouse-wide assets. When nothing changed since the last complete run
+(``warehouse.stamp``), no Dagster run is started at all.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import dagster as dg
-
-from pipelines.defs.assets import ALL_ASSETS, REPORT_YEARS, document_inventory, process_report_year, warehouse_db
-from pipelines.defs.automation import regional_rollup
-from pipelines.defs.resources import WarehouseConfig
-from pipelines.warehouse.store import connect, db_path
 
 _INSTANCE_HEADER = "# Dagster instance of xxgk"
 _INSTANCE_YAML = _INSTANCE_HEADER + """ (DAGSTER_HOME={home}); rewritten by xxgk when it starts with this line.
@@ -22,6 +21,7 @@ concurrency:
     max_concurrent_runs: 1
 """
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def prepare_dagster_home(home: Path) -> Path:
@@ -36,59 +36,88 @@ def prepare_dagster_home(home: Path) -> Path:
     return cfg
 
 
-def dagster_instance() -> dg.DagsterInstance:
+def dagster_instance():
     """$DAGSTER_HOME's instance (runs then show in ``dagster dev``), else an in-memory one.
 
-    The in-memory instance is about twice as fast on small partitions (no SQLite event log);
-    partitions are re-registered by the inventory on every run, so nothing is lost.
+    Partitions are re-registered by the inventory on every run, so nothing is lost with the
+    in-memory instance.
     """
+    import dagster as dg
+
     if os.environ.get("DAGSTER_HOME"):
         prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 
 
+def warehouse_config(raw_dir: Path, warehouse_dir: Path, workers: int = 0, progress: bool = True, storage_url: str = "",
+                     **kwargs):
+    """The resource configuration of a build."""
+    from pipelines.defs.resources import WarehouseConfig
+
+    return WarehouseConfig(raw_dir=str(raw_dir), warehouse_dir=str(warehouse_dir), storage_url=storage_url or "",
+                           workers=workers, progress=progress, **kwargs)
+
+
 def run_pipeline(
     raw_dir: Path, warehouse_dir: Path, years: list[str] | None = None, workers: int = 0, progress: bool = True,
-    instance: dg.DagsterInstance | None = None,
+    instance=None, storage_url: str = "", **settings,
 ) -> str:
-    """Materialize the inventory, then every (or the selected) report year; returns a printable summary."""
-    resources = {
-        "warehouse": WarehouseConfig(raw_dir=str(raw_dir), warehouse_dir=str(warehouse_dir), workers=workers, progress=progress)
-    }
-    instance = instance or dagster_instance()
-    result = dg.materialize([document_inventory], instance=instance, resources=resources, run_config=_QUIET)
-    if not result.success:
-        raise RuntimeError("the inventory of raw/ failed; see the Dagster log above")
-    keys = sorted(instance.get_dynamic_partitions(REPORT_YEARS.name))
-    failed = []
-    if years:
-        years = expand_years(years)
-        unknown = sorted(set(years) - set(keys))
-        keys = [k for k in keys if k in set(years)]
-        if unknown:
-            failed.append(f"no documents for report year(s) {', '.join(unknown)}")
-    for key in keys:
-        res = dg.materialize(
-            ALL_ASSETS,
-            selection=dg.AssetSelection.assets(process_report_year, warehouse_db),  # the inventory ran above
-            partition_key=key,
-            instance=instance,
-            resources=resources,
-            run_config=_QUIET,
-            raise_on_error=False,
-        )
-        if not res.success:
-            failed.append(f"report year {key}: the run failed (see the Dagster log above)")
-    res = dg.materialize(ALL_ASSETS, selection=regional_rollup.selection, instance=instance, resources=resources,
-                         run_config=_QUIET, raise_on_error=False)
-    if not res.success:
-        failed.append("cross-report rules, roll-ups or the quality report failed (see the Dagster log above)")
-    text = summarize(warehouse_dir, keys) if db_path(warehouse_dir).exists() else "xxgk: no warehouse database was written"
+    """Inventory raw/, then build every (or the selected) report year and the warehouse-wide tables; returns a summary."""
+    from pipelines.warehouse.stamp import forget_stamp, inputs_digest, save_stamp, up_to_date
+
+    cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, **settings)
+    report = Path(warehouse_dir) / "reports" / "quality.html"
+    if not years and up_to_date(cfg.raw, cfg.warehouse, cfg.storage, (report,)):
+        return summarize(warehouse_dir) + "\n  (nothing changed since the last run: nothing was read or written)"
+    digest = inputs_digest(cfg.raw, cfg.storage)
+    failed = build(cfg, years, instance)
+    text = summarize(warehouse_dir) if (Path(warehouse_dir) / "xxgk.duckdb").exists() else "xxgk: no warehouse database was written"
     if failed:
+        forget_stamp(cfg.storage)
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
+    if not years:
+        save_stamp(cfg.storage, digest)
     return text
+
+
+def build(cfg, years: list[str] | None = None, instance=None, executor: str = "in_process") -> list[str]:
+    """The Dagster runs of a build; returns the problems (empty when everything succeeded)."""
+    from pipelines.defs.assets import REPORT_YEARS, YEARS_TAG
+    from pipelines.defs.resources import clear_run_outputs
+    from pipelines.definitions import build_definitions
+
+    instance = instance or dagster_instance()
+    defs = build_definitions(cfg, executor=executor)
+    result = defs.get_job_def("refresh_inventory").execute_in_process(instance=instance, run_config=_QUIET,
+                                                                       raise_on_error=False)
+    if not result.success:
+        raise RuntimeError("the inventory of raw/ failed; see the Dagster log above")
+    keys = list(instance.get_dynamic_partitions(REPORT_YEARS.name))
+    failed = []
+    chosen = keys
+    if years:
+        wanted = expand_years(years)
+        chosen = [k for k in keys if k in set(wanted)]
+        unknown = sorted(set(wanted) - set(keys))
+        if unknown:
+            failed.append(f"no documents for report year(s) {', '.join(unknown)}")
+    job = defs.get_job_def("build_warehouse")
+    if chosen:
+        positions = [keys.index(k) for k in chosen]
+        tags = {RANGE_START: keys[min(positions)], RANGE_END: keys[max(positions)]}
+        if len(chosen) < max(positions) - min(positions) + 1:
+            tags[YEARS_TAG] = ",".join(chosen)
+        res = job.execute_in_process(instance=instance, tags=tags, run_config=_QUIET, raise_on_error=False)
+    else:  # no documents at all: only the warehouse-wide assets
+        res = defs.get_job_def("regional_rollup").execute_in_process(instance=instance, run_config=_QUIET,
+                                                                     raise_on_error=False)
+    clear_run_outputs(cfg.storage, res.run_id)
+    if not res.success:
+        steps = sorted({e.step_key for e in res.all_events if e.is_step_failure})
+        failed.append(f"the run failed in {', '.join(steps) or 'a step'} (see the Dagster log above)")
+    return failed
 
 
 def expand_years(specs: list[str]) -> list[str]:
@@ -112,6 +141,7 @@ class PipelineError(RuntimeError):
 def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
     """Documents read, published, quarantined, rejected, and failed rule instances by rule."""
     from pipelines.cli import _format_table
+    from pipelines.warehouse.store import connect
 
     con = connect(warehouse_dir, read_only=True)
     try:

@@ -1,0 +1,74 @@
+"""A report year's manifest: its shards, their fingerprints and summaries, written once the year's work is done.
+
+``state/years/<year>.json`` is what the loader, the checks and the next run's plan read. It is
+written after every shard of the year has been written (each shard file and shard state
+atomically), so a run that stops halfway leaves the previous manifest in place; the next run
+sees the same shards as changed and redoes only the documents whose rows are not there yet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pipelines.shards import YearPlan, shard_file, shard_state_path, year_state_path
+from pipelines.warehouse.storage import Storage
+
+TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
+REPORTS_TOP = 50
+
+
+def publish_years(storage: Storage, plans: list[YearPlan], shard_results: list[dict]) -> dict[str, dict]:
+    """Write the manifest of every planned year (unchanged years keep theirs); returns each year's summary."""
+    done = {(r["partition_key"], r["shard"]): r for r in shard_results}
+    out = {}
+    for plan in plans:
+        previous = storage.read_json(year_state_path(plan.partition_key)) or {}
+        if plan.unchanged and previous.get("fingerprint") == plan.fingerprint:
+            out[plan.partition_key] = combine(previous.get("shards", {}))
+            continue
+        old = previous.get("shards", {}) if previous.get("bits") == plan.bits else {}
+        shards = {}
+        for shard, fingerprint in plan.shards.items():
+            result = done.get((plan.partition_key, shard))
+            if result is not None:
+                shards[shard] = {"fingerprint": fingerprint, "summary": result["summary"], "held": result["held"]}
+            elif old.get(shard, {}).get("fingerprint") == fingerprint:
+                shards[shard] = old[shard]
+            else:
+                raise RuntimeError(f"report year {plan.partition_key}: shard {shard} was planned but not written")
+        storage.write_json(year_state_path(plan.partition_key),
+                           {"fingerprint": plan.fingerprint, "bits": plan.bits, "documents": plan.documents, "shards": shards})
+        for shard in plan.stale:
+            for table in TABLES:
+                storage.delete(shard_file(table, plan.partition_key, shard))
+            storage.delete(shard_state_path(plan.partition_key, shard))
+        out[plan.partition_key] = combine(shards)
+    return out
+
+
+def combine(shards: dict) -> dict:
+    """One year's summary from its shards' summaries (exact counts; up to REPORTS_TOP report ids per rule)."""
+    statuses, na, rows = Counter(), Counter(), Counter()
+    rules: dict[str, dict] = {}
+    problems, eras, documents = [], set(), 0
+    for entry in shards.values():
+        s = entry["summary"]
+        documents += s["documents"]
+        statuses.update(s["statuses"])
+        na.update(s["not_assessable"])
+        rows.update(s["rows"])
+        problems.extend(s["schema_problems"])
+        eras.update(s.get("eras", []))
+        for rule_id, r in s["rules"].items():
+            agg = rules.setdefault(rule_id, {"failed": 0, "reports": 0, "report_ids": []})
+            agg["failed"] += r["failed"]
+            agg["reports"] += r["reports"]
+            agg["report_ids"] = sorted(agg["report_ids"] + r["report_ids"])[:REPORTS_TOP]
+    return {"documents": documents, "statuses": dict(statuses), "not_assessable": dict(na), "rows": dict(rows),
+            "rules": rules, "schema_problems": sorted(set(problems)), "eras": sorted(eras)}
+
+
+def year_summary(storage: Storage, key: str) -> dict | None:
+    """The summary of a report year as last published (None when the year was never processed)."""
+    manifest = storage.read_json(year_state_path(key))
+    return None if manifest is None else combine(manifest.get("shards", {}))
