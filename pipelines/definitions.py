@@ -44,7 +44,7 @@ def build_definitions(warehouse: WarehouseConfig | None = None, executor: str = 
 
 def dask_job() -> dg.JobDefinition:
     """The whole build on Dask (resources and cluster from run config); reconstructed by name on every worker."""
-    return build_definitions(executor="dask").get_job_def("build_warehouse")
+    return build_definitions(executor="dask").resolve_job_def("build_warehouse")
 
 
 defs = build_definitions()

@@ -24,9 +24,11 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -38,17 +40,18 @@ from pipelines.extract import PARSER_VERSION, extract_document
 from pipelines.extract.model import Extraction
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.extract.twins import BatchTwins, agency_key
-from pipelines.registry import ERAS
+from pipelines.registry import ERAS, load_registry
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
 from pipelines.rules.findings import message, rule_result_rows
 from pipelines.rules.narrative_rules import narrative_measures
 from pipelines.rules.suites import check_agreement, validate_table
-from pipelines.shards import DocSpec, ShardWork, WorkUnit, shard_file, shard_state_path
-from pipelines.warehouse.records import RecordStore, deserialize, flatten, record_of, serialize
-from pipelines.warehouse.schema import arrow_schema, to_arrow
+from pipelines.shards import (
+    DocSpec, ShardWork, WorkUnit, held_version, shard_file, shard_fingerprint, shard_state_path, twin_digests,
+)
+from pipelines.warehouse.records import RecordStore, flatten, record_of
+from pipelines.warehouse.schema import arrow_schema, empty_frame, to_arrow
 from pipelines.warehouse.storage import Storage, storage_for
 
-POOL_THRESHOLD = 16
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
 SHARD_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
@@ -73,6 +76,11 @@ ENGINE_VERSION = PARSER_VERSION + "+" + code_digest(
 )
 
 
+def build_inputs(raw_dir: Path, shard_docs: int) -> dict:
+    """The versions a report year is built with: a change to any re-plans it (see ``years.years_to_build``)."""
+    return {"engine": ENGINE_VERSION, "parser": PARSER_VERSION, "identity": identity_digest(raw_dir), "shard_docs": shard_docs}
+
+
 def identity_digest(raw_dir: Path) -> str:
     """Hash of the inputs of agency resolution (raw/agencies.csv): a change re-resolves every report, without re-reading."""
     path = Path(raw_dir) / "agencies.csv"
@@ -80,7 +88,7 @@ def identity_digest(raw_dir: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# extraction: a warm process pool kept across units and runs of this process
+# a warm process pool, kept across units and runs of this process: each worker processes whole units
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -107,65 +115,98 @@ def shutdown_pool() -> None:
 atexit.register(shutdown_pool)
 
 
+def run_units(units: list[WorkUnit], storage: Storage, raw_dir: Path, processes: int = 1,
+              progress: Callable[[int], None] | None = None) -> list[dict]:
+    """Process work units — several at once in the warm pool when there are several units and processes — and
+    return their shards' summaries. Each unit is processed whole by one process (extraction, rules, GX, writing),
+    so every core does every kind of work and nothing waits for a single parent process."""
+    out: list[dict] = []
+    if processes > 1 and len(units) > 1:
+        pool = _pool(processes)
+        futures = {pool.submit(_unit_job, unit, storage.url, str(raw_dir)): unit for unit in units}
+        for future in as_completed(futures):
+            out.extend(future.result())
+            if progress:
+                progress(futures[future].documents)
+        return out
+    for unit in units:
+        out.extend(process_unit(unit, storage, raw_dir, progress))
+    return out
+
+
+def _unit_job(unit: WorkUnit, storage_url: str, raw_dir: str) -> list[dict]:
+    return process_unit(unit, storage_for(storage_url), Path(raw_dir))
+
+
+# --------------------------------------------------------------------------------------------
+# extraction
+
+
 def _extract_job(job: tuple) -> Extraction:
     path, rel, hints = job[:3]
     return extract_document(Path(path), source_path=rel, hints=hints)
 
 
-def _pooled(fn: Callable, jobs: list, workers: int) -> Iterator:
-    """``fn`` over ``jobs`` in order: in the warm pool when there are enough jobs, else here."""
-    if len(jobs) >= POOL_THRESHOLD and workers > 1:
-        chunk = max(1, min(16, len(jobs) // (workers * 8) or 1))
-        yield from _pool(workers).map(fn, jobs, chunksize=chunk)
-    else:
-        for job in jobs:
-            yield fn(job)
-
-
-def extract_many(jobs: list[tuple[str, str, dict]], workers: int, progress=None) -> list[Extraction]:
-    """Extract documents ``(path, source_path, hints)``, in the warm process pool when there are enough of them."""
+def extract_many(jobs: list[tuple[str, str, dict]], workers: int = 1, progress=None) -> list[Extraction]:
+    """Extract documents ``(path, source_path, hints)`` one after the other in this process (a unit's worker)."""
+    del workers  # a unit is one process's work; documents are extracted in it
     out = []
-    for ext in _pooled(_extract_job, jobs, workers):
-        out.append(ext)
+    for job in jobs:
+        out.append(_extract_job(job))
         if progress:
             progress(1)
     return out
-
-
-def _record_job(job: tuple) -> bytes:
-    """Worker side: extract one document, store its record, return the record's bytes."""
-    path, rel, hints, key, parser_version, storage_url = job
-    record = record_of(_extract_job((path, rel, hints)), key, parser_version)
-    data = serialize(record)
-    RecordStore(storage_for(storage_url)).put(key, record)
-    return data
 
 
 # --------------------------------------------------------------------------------------------
 # the unit
 
 
-def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, workers: int = 1,
-                 progress: Callable[[int], None] | None = None) -> list[dict]:
-    """Extract, evaluate and write every shard of a unit; returns the shards' summaries (also saved as shard state)."""
+class StageClock:
+    """CPU seconds spent per stage of a unit (summed over processes for the benchmark's stage breakdown)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        """Count the CPU time of a block under ``name``."""
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.process_time() - start
+
+
+def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Callable[[int], None] | None = None) -> list[dict]:
+    """Extract, evaluate and write every shard of a unit; returns the shards' summaries (also saved as shard state).
+
+    The first summary carries the unit's CPU seconds per stage (``cpu``): extraction (records
+    read or made), rules (tables assembled, rules evaluated, status), gx (the GX suites), parquet.
+    """
     raw_dir = Path(raw_dir)
+    clock = StageClock()
     specs = [d for s in unit.shards for d in s.docs]
-    records = _records(specs, storage, raw_dir, workers, progress)
-    tables = _assemble(specs, records, raw_dir)
-    held = _held(tables["cells"])
-    if held:
-        twins = _resolve_twins([d for d in specs if d.report_id in held], storage, raw_dir)
-        records.update(twins)
+    with clock.stage("extraction"):
+        records = _records(specs, storage, raw_dir, progress)
+    with clock.stage("rules"):
         tables = _assemble(specs, records, raw_dir)
-    tables, problems = _evaluate_unit(tables)
-    summaries = []
-    for shard in unit.shards:
-        summaries.append(_write_shard(storage, shard, tables, problems, raw_dir, held))
-    return summaries
+        held = _held(tables["cells"])
+    if held:
+        with clock.stage("extraction"):
+            records.update(_resolve_twins([d for d in specs if d.report_id in held], storage, raw_dir))
+        with clock.stage("rules"):
+            tables = _assemble(specs, records, raw_dir)
+    tables, problems = _evaluate_unit(tables, clock)
+    with clock.stage("parquet"):
+        out = [_write_shard(storage, shard, tables, problems, raw_dir, held) for shard in unit.shards]
+    if out:
+        out[0]["cpu"] = clock.seconds
+    return out
 
 
-def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, workers: int, progress) -> dict[str, pa.Table]:
-    """Each document's record: from the store, else extracted now (and stored by the worker)."""
+def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, progress) -> dict[str, pa.Table]:
+    """Each document's record: from the store, else extracted now and stored."""
     store = RecordStore(storage)
     out, missing = {}, []
     for d in specs:
@@ -176,11 +217,10 @@ def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, workers: int
             out[d.report_id] = rec
             if progress:
                 progress(1)
-    jobs = [(str(raw_dir / d.report_id), d.report_id, d.hints_dict, d.record_key, PARSER_VERSION, storage.url) for d in missing]
-    for d, data in zip(missing, _pooled(_record_job, jobs, workers)):
-        out[d.report_id] = deserialize(data)
-        if progress:
-            progress(1)
+    jobs = [(str(raw_dir / d.report_id), d.report_id, d.hints_dict) for d in missing]
+    for d, ext in zip(missing, extract_many(jobs, 1, progress)):
+        out[d.report_id] = record_of(ext, d.record_key, PARSER_VERSION)
+        store.put(d.record_key, out[d.report_id])
     return out
 
 
@@ -229,7 +269,9 @@ def resolve_agencies(printed: list, raw_dir: Path) -> tuple[list, list]:
 def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path) -> dict[str, pa.Table]:
     """The unit's tables from its documents' records; ``reports`` before rules (status: rejected or published)."""
     if not specs:
-        return {t: arrow_schema(t).empty_table() for t in SHARD_TABLES if t != "document_rule_results"}
+        tables = {t: arrow_schema(t).empty_table() for t in SHARD_TABLES if t not in ("reports", "document_rule_results")}
+        tables["reports"] = empty_frame("reports")
+        return tables
     recs = pa.concat_tables([records[d.report_id] for d in specs])
     ids = [d.report_id for d in specs]
     years = [d.report_year for d in specs]
@@ -275,29 +317,43 @@ def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path)
 # rules and status
 
 
-def _evaluate_unit(tables: dict) -> tuple[dict[str, pa.Table], list[str]]:
-    """Rules (vectorised, validated by the GX rule suites), status, and the GX schema suites over the unit's new rows."""
-    reports = tables["reports"]
-    facts = ["report_id", "code", "value"]
-    cells = tables["cells"].select([*facts, "recovery"]).to_pandas()
-    subs = tables["printed_subtotals"].select(facts).to_pandas()
-    figures = tables["narrative_figures"].to_pandas()
-    issues = tables["extraction_issues"].to_pandas()
-    measures = evaluate(reports, cells, subs, figures)
-    reports = decide_status(reports, measures, issues)
-    years = dict(zip(reports.report_id, reports.report_year))
-    out = {k: v for k, v in tables.items() if k != "reports"}
-    out["reports"] = to_arrow("reports", reports)
-    out["document_rule_results"] = to_arrow("document_rule_results", rule_result_rows(measures, years))
-    problems = []
-    for table in SHARD_TABLES:
-        if out[table].num_rows:
-            problems.extend(validate_table(out[table].to_pandas(), table))
+def _evaluate_unit(tables: dict, clock: StageClock) -> tuple[dict[str, pa.Table], list[str]]:
+    """Rules (vectorised), status, then the GX suites over the unit: rule suites (must agree) and table schemas."""
+    with clock.stage("rules"):
+        reports = tables["reports"]
+        facts = ["report_id", "code", "value"]
+        cells = tables["cells"].select([*facts, "recovery"]).to_pandas()
+        subs = tables["printed_subtotals"].select(facts).to_pandas()
+        figures = tables["narrative_figures"].to_pandas()
+        issues = tables["extraction_issues"].to_pandas()
+        measures = evaluate(reports, cells, subs, figures, validate=False)
+        reports = decide_status(reports, measures, issues)
+        years = dict(zip(reports.report_id, reports.report_year))
+        out = {k: v for k, v in tables.items() if k != "reports"}
+        out["reports"] = to_arrow("reports", reports)
+        out["document_rule_results"] = to_arrow("document_rule_results", rule_result_rows(measures, years))
+    with clock.stage("gx"):
+        validate_measures(measures)
+        problems = []
+        for table in SHARD_TABLES:
+            if out[table].num_rows:
+                problems.extend(validate_table(out[table].to_pandas(), table))
     return out, problems
 
 
-def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
-    """Measures of every in-table and narrative rule for some reports (all eras), with outcomes the GX suites agree with."""
+def validate_measures(measures: pd.DataFrame) -> None:
+    """The generated GX rule suite of each era validates the measures; raises when it disagrees with the engine."""
+    if measures.empty:
+        return
+    era_of = {r.rule_id: r.era for r in load_registry().rules}
+    for era, group in measures.groupby(measures.rule_id.map(era_of)):
+        check_agreement(group, era, "rule engine")
+
+
+def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame,
+             validate: bool = True) -> pd.DataFrame:
+    """Measures of every in-table and narrative rule for some reports (all eras) with their outcome; with ``validate``
+    the GX rule suites must agree with the engine."""
     frames = []
     parts = [f[["report_id", "code", "value"]] for f in (cells, subtotals) if len(f)]
     all_facts = pd.concat(parts, ignore_index=True) if parts else cells[["report_id", "code", "value"]]
@@ -309,11 +365,13 @@ def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame
         values, present = wide_frames(facts, ids)
         m = pd.concat([measure(era, values, present), _narrative(era, ids, cells, figures)], ignore_index=True)
         m["outcome"] = outcome(m.violation)
-        check_agreement(m, era, "rule engine")
         frames.append(m)
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    measures = pd.concat(frames, ignore_index=True)
+    if validate:
+        validate_measures(measures)
+    return measures
 
 
 def _narrative(era: str, ids: list[str], cells: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
@@ -418,19 +476,34 @@ def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table]
         final[table] = pa.concat_tables(parts)
         storage.write_table(shard_file(table, shard.partition_key, shard.shard), final[table])
     previous = storage.read_json(shard_state_path(shard.partition_key, shard.shard)) or {}
-    old_held = {k: v for k, v in previous.get("held", {}).items() if k in keep}
     reports = final["reports"]
     agency_of = dict(zip(reports.column("report_id").to_pylist(), reports.column("agency_printed").to_pylist()))
+    held_now = {**{k: v for k, v in previous.get("held", {}).items() if k in keep},
+                **{rid: agency_key(raw_dir, agency_of.get(rid)) for rid in held & new_ids}}
+    versions = {k: v for k, v in previous.get("docs", {}).items() if k in keep}
+    twins = _twin_versions(storage, raw_dir, shard, held_now)
+    for d in shard.docs:
+        versions[d.report_id] = held_version(d.base_version, twins[d.report_id]) if d.report_id in held_now else d.base_version
+    fingerprint = shard_fingerprint(shard.bits, versions)
     state = {
-        "fingerprint": shard.fingerprint,
-        "docs": {**{k: v for k, v in previous.get("docs", {}).items() if k in keep}, **{d.report_id: d.version for d in shard.docs}},
-        "held": {**old_held, **{rid: agency_key(raw_dir, agency_of.get(rid)) for rid in held & new_ids}},
+        "fingerprint": fingerprint, "docs": versions, "held": held_now,
         "summary": shard_summary(final, (previous.get("summary", {}).get("schema_problems", []) if keep else []) +
                                  (problems if new_ids else [])),
     }
     storage.write_json(shard_state_path(shard.partition_key, shard.shard), state)
-    return {"partition_key": shard.partition_key, "shard": shard.shard, "fingerprint": shard.fingerprint,
-            "held": state["held"], "summary": state["summary"], "extracted": len(new_ids), "kept": len(keep)}
+    return {"partition_key": shard.partition_key, "shard": shard.shard, "fingerprint": fingerprint,
+            "held": held_now, "summary": state["summary"], "extracted": len(new_ids), "kept": len(keep)}
+
+
+def _twin_versions(storage: Storage, raw_dir: Path, shard: ShardWork, held: dict[str, str]) -> dict[str, str]:
+    """The other copies' digest of each new document that needed them (as the next run's plan computes it)."""
+    wanted = {d.report_id: held[d.report_id] for d in shard.docs if d.report_id in held}
+    if not wanted:
+        return {}
+    from pipelines.warehouse.store import read_inventory
+
+    inventory = read_inventory(storage)
+    return twin_digests(raw_dir, inventory[inventory.partition_key == shard.partition_key], wanted)
 
 
 def shard_summary(tables: dict[str, pa.Table], schema_problems: list[str]) -> dict:

@@ -90,34 +90,53 @@ def build(cfg, years: list[str] | None = None, instance=None, executor: str = "i
 
     instance = instance or dagster_instance()
     defs = build_definitions(cfg, executor=executor)
-    result = defs.get_job_def("refresh_inventory").execute_in_process(instance=instance, run_config=_QUIET,
+    result = defs.resolve_job_def("refresh_inventory").execute_in_process(instance=instance, run_config=_QUIET,
                                                                        raise_on_error=False)
     if not result.success:
         raise RuntimeError("the inventory of raw/ failed; see the Dagster log above")
     keys = list(instance.get_dynamic_partitions(REPORT_YEARS.name))
     failed = []
-    chosen = keys
     if years:
         wanted = expand_years(years)
         chosen = [k for k in keys if k in set(wanted)]
         unknown = sorted(set(wanted) - set(keys))
         if unknown:
             failed.append(f"no documents for report year(s) {', '.join(unknown)}")
-    job = defs.get_job_def("build_warehouse")
+    else:
+        chosen = _years_to_build(cfg, keys, result)
+    job = defs.resolve_job_def("build_warehouse")
     if chosen:
         positions = [keys.index(k) for k in chosen]
         tags = {RANGE_START: keys[min(positions)], RANGE_END: keys[max(positions)]}
         if len(chosen) < max(positions) - min(positions) + 1:
             tags[YEARS_TAG] = ",".join(chosen)
         res = job.execute_in_process(instance=instance, tags=tags, run_config=_QUIET, raise_on_error=False)
-    else:  # no documents at all: only the warehouse-wide assets
-        res = defs.get_job_def("regional_rollup").execute_in_process(instance=instance, run_config=_QUIET,
+    else:  # no year to rebuild: the warehouse-wide assets (they recompute only what is still pending)
+        res = defs.resolve_job_def("regional_rollup").execute_in_process(instance=instance, run_config=_QUIET,
                                                                      raise_on_error=False)
     clear_run_outputs(cfg.storage, res.run_id)
     if not res.success:
         steps = sorted({e.step_key for e in res.all_events if e.is_step_failure})
         failed.append(f"the run failed in {', '.join(steps) or 'a step'} (see the Dagster log above)")
     return failed
+
+
+def _years_to_build(cfg, keys: list[str], inventory_run) -> list[str]:
+    """Years whose documents changed (the inventory says), never built, built with other versions, or not loaded."""
+    from pipelines.process import build_inputs
+    from pipelines.warehouse.store import reading
+    from pipelines.years import years_to_build
+
+    changed: set[str] = set()
+    for event in inventory_run.get_asset_materialization_events():
+        meta = event.event_specific_data.materialization.metadata
+        if "changed_partitions" in meta:
+            changed |= set(meta["changed_partitions"].value)
+    with reading(cfg.warehouse) as con:
+        loaded = dict(con.execute("SELECT partition_key, fingerprint FROM _loaded_partitions").fetchall()) \
+            if con is not None and con.execute("SELECT count(*) FROM information_schema.tables "
+                                               "WHERE table_name = '_loaded_partitions'").fetchone()[0] else {}
+    return years_to_build(cfg.storage, keys, changed, build_inputs(cfg.raw, cfg.shard_docs), loaded)
 
 
 def expand_years(specs: list[str]) -> list[str]:

@@ -29,7 +29,7 @@ from pipelines.extract.twins import agency_key
 from pipelines.warehouse.records import record_key
 from pipelines.warehouse.storage import Storage
 
-SHARD_DOCS = 2000
+SHARD_DOCS = 1000
 UNIT_DOCS = 2000
 
 
@@ -47,7 +47,8 @@ class DocSpec:
     size_bytes: int
     hints: tuple  # sorted (name, value) pairs from raw/MANIFEST.csv
     record_key: str
-    version: str
+    version: str  # what decides the document's rows (see the module docstring)
+    base_version: str  # the same without the other copies of the report (a report found to need them gets them added)
     agency_printed: str | None  # as the inventory read it (for finding other copies)
 
     @property
@@ -62,6 +63,7 @@ class ShardWork:
 
     partition_key: str
     shard: str
+    bits: int
     fingerprint: str
     docs: list[DocSpec]
     keep: list[str]
@@ -92,6 +94,7 @@ class YearPlan:
     documents: int
     dirty: list[str]
     stale: list[str]  # shards of the previous layout that no longer exist
+    inputs: dict = field(default_factory=dict)  # code and registry versions the year is built with
 
     @property
     def unchanged(self) -> bool:
@@ -114,6 +117,21 @@ def shard_of(report_id: str, bits: int) -> str:
 
 def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+
+
+def held_version(base_version: str, twins: str) -> str:
+    """Version of a report whose glued digits depend on the year's other copies of it (``twins``: their digest)."""
+    return _digest(base_version, twins)
+
+
+def shard_fingerprint(bits: int, versions: dict[str, str]) -> str:
+    """Identity of a shard: the layout and its documents' versions."""
+    return _digest(bits, sorted(versions.items()))
+
+
+def year_fingerprint(bits: int, shards: dict[str, str]) -> str:
+    """Identity of a report year: the layout and its shards' fingerprints."""
+    return _digest(bits, sorted(shards.items()))
 
 
 def year_state_path(key: str) -> str:
@@ -142,37 +160,38 @@ def hints_of(row) -> tuple:
 
 
 def plan_years(
-    storage: Storage, raw_dir: Path, inventory: pd.DataFrame, keys: list[str], engine_version: str, parser_version: str,
-    identity: str, shard_docs: int = SHARD_DOCS, unit_docs: int = UNIT_DOCS,
+    storage: Storage, raw_dir: Path, inventory: pd.DataFrame, keys: list[str], inputs: dict, unit_docs: int = UNIT_DOCS,
+    parallel: int = 1,
 ) -> tuple[list[YearPlan], list[WorkUnit]]:
-    """The plan of each report year in ``keys`` and the work units that carry it out."""
+    """The plan of each report year in ``keys`` and the work units that carry it out (at least ``parallel`` units
+    when there are enough shards, so that every process gets work). ``inputs``: ``process.build_inputs``."""
     plans, work = [], []
     for key in keys:
-        plan, shards = _plan_year(storage, raw_dir, inventory[inventory.partition_key == key], key, engine_version,
-                                  parser_version, identity, shard_docs)
+        plan, shards = _plan_year(storage, raw_dir, inventory[inventory.partition_key == key], key, inputs)
         plans.append(plan)
         work.extend(shards)
-    return plans, pack_units(work, unit_docs)
+    total = sum(len(s.docs) for s in work)
+    return plans, pack_units(work, max(1, min(unit_docs, math.ceil(total / max(1, parallel)))))
 
 
-def _plan_year(storage, raw_dir, docs, key, engine_version, parser_version, identity, shard_docs):
+def _plan_year(storage, raw_dir, docs, key, inputs):
     previous = storage.read_json(year_state_path(key)) or {}
-    bits = shard_bits(len(docs), shard_docs)
+    bits = shard_bits(len(docs), inputs["shard_docs"])
     held = {rid: k for shard in previous.get("shards", {}).values() for rid, k in shard.get("held", {}).items()}
-    twin_digest = _twin_digests(raw_dir, docs, held)
+    twin_digest = twin_digests(raw_dir, docs, held)
     by_shard: dict[str, list[DocSpec]] = {}
     for r in docs.itertuples(index=False):
         year = None if r.report_year is None or pd.isna(r.report_year) else int(r.report_year)
         hints = hints_of(r)
-        rkey = record_key(r.sha256, r.file_type, dict(hints), parser_version)
-        version = _digest(rkey, engine_version, identity, key, year, r.source_file, int(r.size_bytes),
-                          twin_digest.get(r.source_path))
+        rkey = record_key(r.sha256, r.file_type, dict(hints), inputs["parser"])
+        base = _digest(rkey, inputs["engine"], inputs["identity"], key, year, r.source_file, int(r.size_bytes))
+        version = held_version(base, twin_digest[r.source_path]) if r.source_path in twin_digest else base
         shard = shard_of(r.source_path, bits)
         by_shard.setdefault(shard, []).append(DocSpec(
             r.source_path, key, year, shard, r.source_file, r.file_type, r.sha256, int(r.size_bytes), hints, rkey,
-            version, r.agency_printed if isinstance(r.agency_printed, str) else (r.manifest_agency or None),
+            version, base, r.agency_printed if isinstance(r.agency_printed, str) else (r.manifest_agency or None),
         ))
-    fingerprints = {s: _digest(bits, sorted((d.report_id, d.version) for d in ds)) for s, ds in by_shard.items()}
+    fingerprints = {s: shard_fingerprint(bits, {d.report_id: d.version for d in ds}) for s, ds in by_shard.items()}
     old = {s: v["fingerprint"] for s, v in previous.get("shards", {}).items()} if previous.get("bits") == bits else {}
     dirty = sorted(s for s, fp in fingerprints.items() if old.get(s) != fp or not storage.exists(shard_state_path(key, s)))
     stale = sorted(set(previous.get("shards", {})) - set(fingerprints))
@@ -183,12 +202,12 @@ def _plan_year(storage, raw_dir, docs, key, engine_version, parser_version, iden
         docs_now = sorted(by_shard[s], key=lambda d: d.report_id)
         redo = [d for d in docs_now if known.get(d.report_id) != d.version]
         keep = [d.report_id for d in docs_now if known.get(d.report_id) == d.version]
-        work.append(ShardWork(key, s, fingerprints[s], redo, keep, previous=state is not None))
-    plan = YearPlan(key, bits, _digest(bits, sorted(fingerprints.items())), fingerprints, len(docs), dirty, stale)
+        work.append(ShardWork(key, s, bits, fingerprints[s], redo, keep, previous=state is not None))
+    plan = YearPlan(key, bits, year_fingerprint(bits, fingerprints), fingerprints, len(docs), dirty, stale, inputs)
     return plan, work
 
 
-def _twin_digests(raw_dir, docs: pd.DataFrame, held: dict) -> dict[str, str]:
+def twin_digests(raw_dir, docs: pd.DataFrame, held: dict) -> dict[str, str]:
     """For reports whose glued digits needed another copy: a hash of the other copies in the year (path and sha256)."""
     if not held:
         return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipelines.shards import YearPlan, shard_file, shard_state_path, year_state_path
+from pipelines.shards import YearPlan, shard_file, shard_state_path, year_fingerprint, year_state_path
 from pipelines.warehouse.storage import Storage
 
 TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
@@ -30,14 +30,15 @@ def publish_years(storage: Storage, plans: list[YearPlan], shard_results: list[d
         shards = {}
         for shard, fingerprint in plan.shards.items():
             result = done.get((plan.partition_key, shard))
-            if result is not None:
-                shards[shard] = {"fingerprint": fingerprint, "summary": result["summary"], "held": result["held"]}
+            if result is not None:  # its fingerprint now includes what the run learnt (reports that need other copies)
+                shards[shard] = {"fingerprint": result["fingerprint"], "summary": result["summary"], "held": result["held"]}
             elif old.get(shard, {}).get("fingerprint") == fingerprint:
                 shards[shard] = old[shard]
             else:
                 raise RuntimeError(f"report year {plan.partition_key}: shard {shard} was planned but not written")
-        storage.write_json(year_state_path(plan.partition_key),
-                           {"fingerprint": plan.fingerprint, "bits": plan.bits, "documents": plan.documents, "shards": shards})
+        fingerprint = year_fingerprint(plan.bits, {s: v["fingerprint"] for s, v in shards.items()})
+        storage.write_json(year_state_path(plan.partition_key), {
+            "fingerprint": fingerprint, "bits": plan.bits, "documents": plan.documents, "inputs": plan.inputs, "shards": shards})
         for shard in plan.stale:
             for table in TABLES:
                 storage.delete(shard_file(table, plan.partition_key, shard))
@@ -66,6 +67,18 @@ def combine(shards: dict) -> dict:
             agg["report_ids"] = sorted(agg["report_ids"] + r["report_ids"])[:REPORTS_TOP]
     return {"documents": documents, "statuses": dict(statuses), "not_assessable": dict(na), "rows": dict(rows),
             "rules": rules, "schema_problems": sorted(set(problems)), "eras": sorted(eras)}
+
+
+def years_to_build(storage: Storage, keys: list[str], changed: set[str], inputs: dict, loaded: dict[str, str]) -> list[str]:
+    """Report years a run must plan: documents changed (``changed``, from the inventory), never built, built with
+    other code or registry versions (``inputs``), or not loaded into DuckDB as last published (``loaded``)."""
+    out = []
+    for key in keys:
+        manifest = storage.read_json(year_state_path(key))
+        if (key in changed or manifest is None or manifest.get("inputs") != inputs
+                or loaded.get(key) != manifest.get("fingerprint")):
+            out.append(key)
+    return out
 
 
 def year_summary(storage: Storage, key: str) -> dict | None:

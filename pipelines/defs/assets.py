@@ -22,6 +22,7 @@ backfill the UI shows, per report year, which rules failed and for which reports
 
 import os
 import sys
+import warnings
 
 import dagster as dg
 
@@ -31,7 +32,9 @@ from pipelines.rules.expressions import IN_TABLE_KINDS
 from pipelines.warehouse.store import PARTITIONED_TABLES
 
 REPORT_YEARS = dg.DynamicPartitionsDefinition(name="report_year")
-SLOTS = int(os.environ.get("XXGK_SLOTS", "2"))  # parallel steps per run; on a cluster, about the number of workers
+# partitioned asset checks are a preview feature of Dagster 1.13; they are what makes a failure in any year visible
+warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
+SLOTS = int(os.environ.get("XXGK_SLOTS", "4"))  # slot steps in the graph: the most steps a run can spread its units over
 YEARS_TAG = "xxgk/years"  # optional: comma-separated years of the run's range to process (the others are left alone)
 DOCUMENT_RULE_KINDS = (*IN_TABLE_KINDS, "narrative")
 CROSS_RULE_KINDS = ("cross_year", "cross_level")
@@ -132,20 +135,20 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 @dg.op(ins={"start": dg.In(dg.Nothing)}, out={"plan": dg.Out(), **{f"slot_{i}": dg.Out() for i in range(SLOTS)}})
 def plan_report_years(context: dg.OpExecutionContext, warehouse: WarehouseConfig):
     """Plan the run: which shards of which years change, packed into work units and dealt to the slots."""
-    from pipelines.process import ENGINE_VERSION, identity_digest
-    from pipelines.extract import PARSER_VERSION
+    from pipelines.process import build_inputs
     from pipelines.shards import deal, plan_years
     from pipelines.warehouse.store import read_inventory
 
     keys = _run_keys(context)
     inventory = read_inventory(warehouse.storage)
-    plans, units = plan_years(warehouse.storage, warehouse.raw, inventory, keys, ENGINE_VERSION, PARSER_VERSION,
-                              identity_digest(warehouse.raw), warehouse.shard_docs, warehouse.unit_docs)
+    plans, units = plan_years(warehouse.storage, warehouse.raw, inventory, keys, build_inputs(warehouse.raw, warehouse.shard_docs),
+                              warehouse.unit_docs, parallel=warehouse.processes * max(1, warehouse.slots))
     todo = sum(u.documents for u in units)
     context.log.info(f"{len(keys)} report year(s), {sum(p.documents for p in plans)} documents: "
                      f"{todo} to evaluate in {len(units)} unit(s); {sum(p.unchanged for p in plans)} year(s) unchanged")
     yield dg.Output(plans, "plan", metadata={"documents_to_evaluate": todo, "units": len(units)})
-    for i, slot in enumerate(deal(units, SLOTS)):
+    used = min(SLOTS, max(1, warehouse.slots))
+    for i, slot in enumerate(deal(units, used) + [[] for _ in range(SLOTS - used)]):
         yield dg.Output(slot, f"slot_{i}", metadata={"units": len(slot), "documents": sum(u.documents for u in slot)})
 
 
@@ -154,17 +157,15 @@ def process_units(context: dg.OpExecutionContext, warehouse: WarehouseConfig, un
     """Extract (or reuse), evaluate and write the shards of some work units; returns their summaries."""
     from tqdm import tqdm
 
-    from pipelines.process import process_unit
+    from pipelines.process import run_units
 
     total = sum(u.documents for u in units)
-    out = []
-    if not total and not units:
-        return out
+    if not units:
+        return []
     bar = tqdm(total=total, desc="documents", unit="doc", disable=not warehouse.progress or not total, leave=False,
                file=_tty())
     try:
-        for unit in units:
-            out.extend(process_unit(unit, warehouse.storage, warehouse.raw, warehouse.processes, bar.update))
+        out = run_units(units, warehouse.storage, warehouse.raw, warehouse.processes, bar.update)
     finally:
         bar.close()
     context.log.info(f"{len(units)} unit(s): {sum(s['extracted'] for s in out)} documents evaluated, "
@@ -178,13 +179,19 @@ def publish_report_years(context: dg.OpExecutionContext, warehouse: WarehouseCon
     from pipelines.extract import PARSER_VERSION
     from pipelines.years import publish_years
 
-    summaries = publish_years(warehouse.storage, plan, [s for slot in results for s in slot])
+    shards = [s for slot in results for s in slot]
+    summaries = publish_years(warehouse.storage, plan, shards)
     rows = {t: sum(s["rows"].get(t, 0) for s in summaries.values()) for t in PARTITIONED_TABLES}
+    cpu: dict[str, float] = {}
+    for s in shards:
+        for stage, seconds in s.get("cpu", {}).items():
+            cpu[stage] = round(cpu.get(stage, 0.0) + seconds, 3)
     for table in PARTITIONED_TABLES:
         metadata = {"rows": rows[table], "documents": sum(s["documents"] for s in summaries.values()),
-                    "parser_version": PARSER_VERSION}
+                    "evaluated": sum(s["extracted"] for s in shards), "parser_version": PARSER_VERSION}
         if table == "reports":
             metadata["statuses_by_year"] = dg.MetadataValue.json({k: s["statuses"] for k, s in summaries.items()})
+            metadata["cpu_seconds_by_stage"] = dg.MetadataValue.json(cpu)
         yield dg.Output(None, table, metadata=metadata)
 
 
@@ -233,27 +240,28 @@ def report_year_checks(context: dg.AssetCheckExecutionContext, warehouse: Wareho
     """Each rule and schema check, for every report year of the run, from the years' manifests.
 
     A rule fails for a year when any report of that year fails it; the metadata names the
-    failing reports. Checks of rules that no report of the year can be evaluated against pass
-    with ``applicable = false``.
+    failing reports. A rule of a format no report of the year is in is not evaluated for that
+    year (the UI shows it skipped).
     """
     from pipelines.years import year_summary
 
     op = context.op_execution_context
     rules = [r for r in load_registry().rules if r.kind in DOCUMENT_RULE_KINDS]
-    for key in _run_keys(op):
+    for key in op.partition_keys:  # every year of the range, rebuilt or not: each gets its current status
         summary = year_summary(warehouse.storage, key)
         if summary is None:
             continue
         eras = set(summary.get("eras", []))
         for rule in rules:
+            if rule.era not in eras:  # no report of this year is in the rule's format: the check is skipped
+                continue
             r = summary["rules"].get(rule.rule_id, {"failed": 0, "reports": 0, "report_ids": []})
             op.log_event(dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey("document_rule_results"), check_name=rule.check_name, partition=key,
                 passed=r["failed"] == 0, severity=_check_severity(rule),
                 metadata={"failed_instances": r["failed"], "failing_reports": r["reports"],
                           "reports": dg.MetadataValue.json(r["report_ids"]),
-                          "not_assessable_instances": summary["not_assessable"].get(rule.rule_id, 0),
-                          "applicable": rule.era in eras},
+                          "not_assessable_instances": summary["not_assessable"].get(rule.rule_id, 0)},
             ))
         for table in PARTITIONED_TABLES:
             problems = [p for p in summary["schema_problems"] if p.startswith(f"{table}:")]
@@ -295,8 +303,8 @@ def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     context.log.info(f"DuckDB: {changed} report(s) inserted, replaced or removed in {len(keys)} year(s)")
     yield dg.MaterializeResult(asset_key="warehouse_db", metadata={
         "reports_changed": changed, "years": dg.MetadataValue.json({k: v for k, v in counts.items()})})
-    bad = published_violations(warehouse.warehouse, keys)
-    for key in keys:
+    bad = published_violations(warehouse.warehouse, list(context.partition_keys))
+    for key in context.partition_keys:
         offending = bad.get(key, {})
         context.log_event(dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey("warehouse_db"), check_name="published_pass_blocking_rules", partition=key,

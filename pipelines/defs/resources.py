@@ -20,12 +20,16 @@ class WarehouseConfig(dg.ConfigurableResource):
     ``storage_url`` is where Parquet files, extraction records and state go: empty means
     ``warehouse_dir``; any fsspec URL works (``s3://bucket/prefix``; options in
     ``XXGK_STORAGE_OPTIONS``). The DuckDB file and the quality report stay in ``warehouse_dir``.
+    ``workers``: processes of a step that work on units at once (0 = one per core); ``slots``: how
+    many of the graph's slot steps the units are dealt to (1 here: one step drives the local pool;
+    on Dask, about the number of workers, each step then using ``workers = 1``).
     """
 
     raw_dir: str = str(default_raw_dir())
     warehouse_dir: str = str(default_warehouse_dir())
     storage_url: str = ""
     workers: int = 0
+    slots: int = 1
     progress: bool = True
     shard_docs: int = SHARD_DOCS
     unit_docs: int = UNIT_DOCS
@@ -47,7 +51,7 @@ class WarehouseConfig(dg.ConfigurableResource):
 
     @property
     def processes(self) -> int:
-        """Extraction processes of one step (0 = one per core)."""
+        """Processes of one step (0 = one per core)."""
         return self.workers or max(1, os.cpu_count() or 1)
 
 

@@ -235,7 +235,7 @@ def _export_by_year(con, storage, table: str, years: set[int], full: bool) -> di
         if year not in present:
             storage.delete(rel)
             continue
-        arrow = con.execute(f'SELECT * FROM "{table}" WHERE report_year = ?', [year]).to_arrow_table()
+        arrow = con.sql(f'SELECT * FROM "{table}" WHERE report_year = $year', params={"year": year}).to_arrow_table()
         storage.write_table(rel, arrow.cast(arrow_schema(table)))
         out[year] = arrow.num_rows
     return out
