@@ -234,18 +234,24 @@ def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path) -> dict
     """Re-extract reports with ambiguous glued digits, with the same report's other copies in the year as reference.
 
     This is the one step where another file matters; the stored record stays what the file says on its own.
+    A report with no other copy in its year keeps its own reading (nothing is re-read).
     """
     from pipelines.warehouse.store import read_inventory
 
     inventory = read_inventory(storage)
-    keys = {(agency_key(raw_dir, d.agency_printed), d.report_year) for d in held}
-    held_ids = {d.report_id for d in held}
-    candidates = []
+    key_of = {d.report_id: (agency_key(raw_dir, d.agency_printed), d.report_year) for d in held}
+    copies: dict[tuple, list[tuple]] = {}
     for r in inventory.itertuples(index=False):
         year = None if pd.isna(r.report_year) else int(r.report_year)
         name = r.agency_printed if isinstance(r.agency_printed, str) else r.manifest_agency
-        if (agency_key(raw_dir, name), year) in keys and r.source_path not in held_ids:
-            candidates.append((str(raw_dir / r.source_path), r.source_path, {}))
+        k = (agency_key(raw_dir, name), year)
+        if k in set(key_of.values()):
+            copies.setdefault(k, []).append((str(raw_dir / r.source_path), r.source_path, {}))
+    held = [d for d in held if len(copies.get(key_of[d.report_id], [])) > 1]
+    if not held:
+        return {}
+    held_ids = {d.report_id for d in held}
+    candidates = [job for k in {key_of[d.report_id] for d in held} for job in copies[k] if job[1] not in held_ids]
     own = [extract_document(raw_dir / d.report_id, source_path=d.report_id, hints=d.hints_dict) for d in held]
     twins = BatchTwins([_extract_job(j) for j in candidates] + own, raw_dir)
     out = {}

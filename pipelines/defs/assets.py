@@ -76,6 +76,20 @@ def _run_keys(context) -> list[str]:
     return keys
 
 
+def _evaluation(context, asset: str, check: str, partition: str, passed: bool, metadata: dict,
+                severity=dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckEvaluation:
+    """A check result for one report year, tied to that year's latest materialization of the asset (so the UI shows it
+    as the current status of the partition)."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
+
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1).records
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=records[0].storage_id, run_id=records[0].run_id, timestamp=records[0].timestamp) if records else None
+    return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=check, partition=partition, passed=passed,
+                                   severity=severity, metadata=metadata, target_materialization_data=target)
+
+
 def _tty():
     return sys.stderr if os.environ.get("XXGK_PROGRESS", "1") != "0" else open(os.devnull, "w")
 
@@ -256,19 +270,16 @@ def report_year_checks(context: dg.AssetCheckExecutionContext, warehouse: Wareho
             if rule.era not in eras:  # no report of this year is in the rule's format: the check is skipped
                 continue
             r = summary["rules"].get(rule.rule_id, {"failed": 0, "reports": 0, "report_ids": []})
-            op.log_event(dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey("document_rule_results"), check_name=rule.check_name, partition=key,
-                passed=r["failed"] == 0, severity=_check_severity(rule),
+            op.log_event(_evaluation(
+                op, "document_rule_results", rule.check_name, key, r["failed"] == 0, severity=_check_severity(rule),
                 metadata={"failed_instances": r["failed"], "failing_reports": r["reports"],
                           "reports": dg.MetadataValue.json(r["report_ids"]),
                           "not_assessable_instances": summary["not_assessable"].get(rule.rule_id, 0)},
             ))
         for table in PARTITIONED_TABLES:
             problems = [p for p in summary["schema_problems"] if p.startswith(f"{table}:")]
-            op.log_event(dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(table), check_name="schema", partition=key, passed=not problems,
-                metadata={"problems": dg.MetadataValue.json(problems[:20])},
-            ))
+            op.log_event(_evaluation(op, table, "schema", key, not problems,
+                                     metadata={"problems": dg.MetadataValue.json(problems[:20])}))
     yield from ()
 
 
@@ -306,10 +317,8 @@ def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     bad = published_violations(warehouse.warehouse, list(context.partition_keys))
     for key in context.partition_keys:
         offending = bad.get(key, {})
-        context.log_event(dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey("warehouse_db"), check_name="published_pass_blocking_rules", partition=key,
-            passed=not offending, metadata={"offending_reports": dg.MetadataValue.json(sorted(offending)[:50])},
-        ))
+        context.log_event(_evaluation(context, "warehouse_db", "published_pass_blocking_rules", key, not offending,
+                                      metadata={"offending_reports": dg.MetadataValue.json(sorted(offending)[:50])}))
     if bad:
         raise dg.Failure("published reports with error-level failures or no report year: "
                          + "; ".join(f"{k}: {', '.join(sorted(v)[:5])}" for k, v in bad.items()))
