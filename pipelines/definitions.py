@@ -20,9 +20,9 @@ from pipelines.defs.resources import StorageIOManager, WarehouseConfig
 def build_definitions(warehouse: WarehouseConfig | None = None, executor: str = "in_process") -> dg.Definitions:
     """Definitions with the given paths (defaults from pipelines.settings / environment), or configured at launch."""
     if executor == "dask":
-        from dagster_dask import dask_executor
+        from pipelines.distributed import xxgk_dask_executor
 
-        chosen = dask_executor
+        chosen = xxgk_dask_executor
     else:
         chosen = dg.in_process_executor
     if warehouse is None:
@@ -42,9 +42,15 @@ def build_definitions(warehouse: WarehouseConfig | None = None, executor: str = 
     )
 
 
+_DASK_JOBS: dict[str, dg.JobDefinition] = {}
+
+
 def dask_job() -> dg.JobDefinition:
-    """The whole build on Dask (resources and cluster from run config); reconstructed by name on every worker."""
-    return build_definitions(executor="dask").resolve_job_def("build_warehouse")
+    """The whole build on Dask (resources and cluster from run config); reconstructed by name on every worker
+    (once per worker process)."""
+    if "job" not in _DASK_JOBS:
+        _DASK_JOBS["job"] = build_definitions(executor="dask").resolve_job_def("build_warehouse")
+    return _DASK_JOBS["job"]
 
 
 defs = build_definitions()

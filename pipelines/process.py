@@ -181,8 +181,9 @@ class StageClock:
 def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Callable[[int], None] | None = None) -> list[dict]:
     """Extract, evaluate and write every shard of a unit; returns the shards' summaries (also saved as shard state).
 
-    The first summary carries the unit's CPU seconds per stage (``cpu``): extraction (records
-    read or made), rules (tables assembled, rules evaluated, status), gx (the GX suites), parquet.
+    The last shard's state carries the unit's CPU seconds per stage (``cpu``): extraction
+    (records read or made), rules (tables assembled, rules evaluated, status), gx (the GX
+    suites), parquet (until that shard's files were written).
     """
     raw_dir = Path(raw_dir)
     clock = StageClock()
@@ -198,10 +199,11 @@ def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Call
         with clock.stage("rules"):
             tables = _assemble(specs, records, raw_dir)
     tables, problems = _evaluate_unit(tables, clock)
-    with clock.stage("parquet"):
-        out = [_write_shard(storage, shard, tables, problems, raw_dir, held) for shard in unit.shards]
-    if out:
-        out[0]["cpu"] = clock.seconds
+    out = []
+    for i, shard in enumerate(unit.shards):
+        with clock.stage("parquet"):
+            last = i == len(unit.shards) - 1
+            out.append(_write_shard(storage, shard, tables, problems, raw_dir, held, clock.seconds if last else None))
     return out
 
 
@@ -468,7 +470,7 @@ def _rows_of(table: pa.Table, ids: set[str]) -> pa.Table:
 
 
 def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table], problems: list[str], raw_dir: Path,
-                 held: set[str]) -> dict:
+                 held: set[str], cpu: dict | None = None) -> dict:
     """Write one shard (its unchanged documents' rows copied from its previous files, plus the new rows) and its state."""
     new_ids = {d.report_id for d in shard.docs}
     keep = set(shard.keep)
@@ -492,13 +494,13 @@ def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table]
         versions[d.report_id] = held_version(d.base_version, twins[d.report_id]) if d.report_id in held_now else d.base_version
     fingerprint = shard_fingerprint(shard.bits, versions)
     state = {
-        "fingerprint": fingerprint, "docs": versions, "held": held_now,
+        "fingerprint": fingerprint, "planned": shard.fingerprint, "docs": versions, "held": held_now,
+        "evaluated": len(new_ids), "kept": len(keep), "cpu": cpu or {},
         "summary": shard_summary(final, (previous.get("summary", {}).get("schema_problems", []) if keep else []) +
                                  (problems if new_ids else [])),
     }
     storage.write_json(shard_state_path(shard.partition_key, shard.shard), state)
-    return {"partition_key": shard.partition_key, "shard": shard.shard, "fingerprint": fingerprint,
-            "held": held_now, "summary": state["summary"], "extracted": len(new_ids), "kept": len(keep)}
+    return {"partition_key": shard.partition_key, "shard": shard.shard, **state}
 
 
 def _twin_versions(storage: Storage, raw_dir: Path, shard: ShardWork, held: dict[str, str]) -> dict[str, str]:

@@ -17,10 +17,13 @@ TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "pri
 REPORTS_TOP = 50
 
 
-def publish_years(storage: Storage, plans: list[YearPlan], shard_results: list[dict]) -> dict[str, dict]:
-    """Write the manifest of every planned year (unchanged years keep theirs); returns each year's summary."""
-    done = {(r["partition_key"], r["shard"]): r for r in shard_results}
-    out = {}
+def publish_years(storage: Storage, plans: list[YearPlan]) -> tuple[dict[str, dict], list[dict]]:
+    """Write the manifest of every planned year whose shards were rewritten (unchanged years keep theirs).
+
+    Returns each year's summary and the states of the shards written in this run. A planned shard whose
+    state is not the one this run wrote (a step failed) stops the publication of its year.
+    """
+    out, written = {}, []
     for plan in plans:
         previous = storage.read_json(year_state_path(plan.partition_key)) or {}
         if plan.unchanged and previous.get("fingerprint") == plan.fingerprint:
@@ -29,13 +32,15 @@ def publish_years(storage: Storage, plans: list[YearPlan], shard_results: list[d
         old = previous.get("shards", {}) if previous.get("bits") == plan.bits else {}
         shards = {}
         for shard, fingerprint in plan.shards.items():
-            result = done.get((plan.partition_key, shard))
-            if result is not None:  # its fingerprint now includes what the run learnt (reports that need other copies)
-                shards[shard] = {"fingerprint": result["fingerprint"], "summary": result["summary"], "held": result["held"]}
-            elif old.get(shard, {}).get("fingerprint") == fingerprint:
-                shards[shard] = old[shard]
+            if shard in plan.dirty:
+                state = storage.read_json(shard_state_path(plan.partition_key, shard)) or {}
+                if state.get("planned") != fingerprint:
+                    raise RuntimeError(f"report year {plan.partition_key}: shard {shard} was planned but not written")
+                # its fingerprint may now include what the run learnt (reports that need other copies)
+                shards[shard] = {"fingerprint": state["fingerprint"], "summary": state["summary"], "held": state["held"]}
+                written.append(state)
             else:
-                raise RuntimeError(f"report year {plan.partition_key}: shard {shard} was planned but not written")
+                shards[shard] = old[shard]
         fingerprint = year_fingerprint(plan.bits, {s: v["fingerprint"] for s, v in shards.items()})
         storage.write_json(year_state_path(plan.partition_key), {
             "fingerprint": fingerprint, "bits": plan.bits, "documents": plan.documents, "inputs": plan.inputs, "shards": shards})
@@ -44,7 +49,7 @@ def publish_years(storage: Storage, plans: list[YearPlan], shard_results: list[d
                 storage.delete(shard_file(table, plan.partition_key, shard))
             storage.delete(shard_state_path(plan.partition_key, shard))
         out[plan.partition_key] = combine(shards)
-    return out
+    return out, written
 
 
 def combine(shards: dict) -> dict:

@@ -37,6 +37,8 @@ warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec
 SLOTS = int(os.environ.get("XXGK_SLOTS", "4"))  # slot steps in the graph: the most steps a run can spread its units over
 YEARS_TAG = "xxgk/years"  # optional: comma-separated years of the run's range to process (the others are left alone)
 DOCUMENT_RULE_KINDS = (*IN_TABLE_KINDS, "narrative")
+# steps that write the DuckDB file: on Dask, only a worker holding the resource "warehouse" runs them (see distributed.py)
+WRITES_DUCKDB = {"dagster-dask/resource_requirements": '{"warehouse": 1}'}
 CROSS_RULE_KINDS = ("cross_year", "cross_level")
 
 _TYPES = {"string": "string", "int64": "int", "float64": "float", "bool": "bool", "timestamp": "timestamp"}
@@ -166,35 +168,33 @@ def plan_report_years(context: dg.OpExecutionContext, warehouse: WarehouseConfig
         yield dg.Output(slot, f"slot_{i}", metadata={"units": len(slot), "documents": sum(u.documents for u in slot)})
 
 
-@dg.op
-def process_units(context: dg.OpExecutionContext, warehouse: WarehouseConfig, units: list) -> list:
-    """Extract (or reuse), evaluate and write the shards of some work units; returns their summaries."""
+@dg.op(out=dg.Out(dg.Nothing))
+def process_units(context: dg.OpExecutionContext, warehouse: WarehouseConfig, units: list) -> None:
+    """Extract (or reuse), evaluate and write the shards of some work units (their summaries go to the shard states)."""
     from tqdm import tqdm
 
     from pipelines.process import run_units
 
-    total = sum(u.documents for u in units)
     if not units:
-        return []
+        return
+    total = sum(u.documents for u in units)
     bar = tqdm(total=total, desc="documents", unit="doc", disable=not warehouse.progress or not total, leave=False,
                file=_tty())
     try:
         out = run_units(units, warehouse.storage, warehouse.raw, warehouse.processes, bar.update)
     finally:
         bar.close()
-    context.log.info(f"{len(units)} unit(s): {sum(s['extracted'] for s in out)} documents evaluated, "
+    context.log.info(f"{len(units)} unit(s): {sum(s['evaluated'] for s in out)} documents evaluated, "
                      f"{sum(s['kept'] for s in out)} copied unchanged, {len(out)} shard(s) written")
-    return out
 
 
-@dg.op(out={t: dg.Out(dg.Nothing) for t in PARTITIONED_TABLES})
-def publish_report_years(context: dg.OpExecutionContext, warehouse: WarehouseConfig, plan: list, results: list):
+@dg.op(ins={"plan": dg.In(), "done": dg.In(dg.Nothing)}, out={t: dg.Out(dg.Nothing) for t in PARTITIONED_TABLES})
+def publish_report_years(context: dg.OpExecutionContext, warehouse: WarehouseConfig, plan: list):
     """Write each year's manifest (its shards and their summaries) and remove shards of an old layout."""
     from pipelines.extract import PARSER_VERSION
     from pipelines.years import publish_years
 
-    shards = [s for slot in results for s in slot]
-    summaries = publish_years(warehouse.storage, plan, shards)
+    summaries, shards = publish_years(warehouse.storage, plan)
     rows = {t: sum(s["rows"].get(t, 0) for s in summaries.values()) for t in PARTITIONED_TABLES}
     cpu: dict[str, float] = {}
     for s in shards:
@@ -202,7 +202,7 @@ def publish_report_years(context: dg.OpExecutionContext, warehouse: WarehouseCon
             cpu[stage] = round(cpu.get(stage, 0.0) + seconds, 3)
     for table in PARTITIONED_TABLES:
         metadata = {"rows": rows[table], "documents": sum(s["documents"] for s in summaries.values()),
-                    "evaluated": sum(s["extracted"] for s in shards), "parser_version": PARSER_VERSION}
+                    "evaluated": sum(s["evaluated"] for s in shards), "parser_version": PARSER_VERSION}
         if table == "reports":
             metadata["statuses_by_year"] = dg.MetadataValue.json({k: s["statuses"] for k, s in summaries.items()})
             metadata["cpu_seconds_by_stage"] = dg.MetadataValue.json(cpu)
@@ -223,8 +223,8 @@ def process_report_year(document_inventory):
     writes parquet/<table>/<year>/<shard>.parquet for the shards that changed.
     """
     outs = plan_report_years(document_inventory)
-    results = [process_units.alias(f"process_units_{i}")(outs[i + 1]) for i in range(SLOTS)]
-    return publish_report_years(outs[0], results)
+    done = [process_units.alias(f"process_units_{i}")(outs[i + 1]) for i in range(SLOTS)]
+    return publish_report_years(plan=outs[0], done=done)
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,6 +296,7 @@ def report_year_checks(context: dg.AssetCheckExecutionContext, warehouse: Wareho
     partitions_def=REPORT_YEARS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=True,
+    op_tags=WRITES_DUCKDB,
 )
 def warehouse_db(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     """Merge the run's report years into warehouse/xxgk.duckdb in one transaction, by report_id.
@@ -336,7 +337,7 @@ def cross_check_specs() -> list[dg.AssetCheckSpec]:
     ]
 
 
-@dg.asset(deps=["warehouse_db"], group_name="out", check_specs=cross_check_specs())
+@dg.asset(deps=["warehouse_db"], group_name="out", check_specs=cross_check_specs(), op_tags=WRITES_DUCKDB)
 def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
     """Findings across reports: the same body in consecutive years (Y-*) and region aggregates vs their parts (L-*).
 
@@ -360,7 +361,8 @@ def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseCo
         )
 
 
-@dg.asset(deps=["warehouse_db"], group_name="out", metadata={"dagster/column_schema": column_schema("out_region_rollups")})
+@dg.asset(deps=["warehouse_db"], group_name="out", metadata={"dagster/column_schema": column_schema("out_region_rollups")},
+          op_tags=WRITES_DUCKDB)
 def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """Each region's children summed (additive cells only), next to the region's own aggregate report.
 
@@ -374,7 +376,7 @@ def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     return dg.MaterializeResult(metadata=summary)
 
 
-@dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out")
+@dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out", op_tags=WRITES_DUCKDB)
 def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """The data-quality report warehouse/reports/quality.html (self-contained) and the GX Data Docs."""
     from pipelines.quality import write_report
