@@ -82,8 +82,9 @@ def run_pipeline(
     return text
 
 
-def build(cfg, years: list[str] | None = None, instance=None, executor: str = "in_process") -> list[str]:
-    """The Dagster runs of a build; returns the problems (empty when everything succeeded)."""
+def build(cfg, years: list[str] | None = None, instance=None, executor: str = "in_process", report: bool = True) -> list[str]:
+    """The Dagster runs of a build; returns the problems (empty when everything succeeded). ``report``: also write
+    the quality report."""
     from pipelines.defs.assets import REPORT_YEARS, YEARS_TAG
     from pipelines.defs.resources import clear_run_outputs
     from pipelines.definitions import build_definitions
@@ -105,12 +106,14 @@ def build(cfg, years: list[str] | None = None, instance=None, executor: str = "i
     else:
         chosen = _years_to_build(cfg, keys, result)
     job = defs.resolve_job_def("build_warehouse")
+    selection = None if report else [k for k in job.asset_layer.executable_asset_keys if k.path != ["quality_report"]]
     if chosen:
         positions = [keys.index(k) for k in chosen]
         tags = {RANGE_START: keys[min(positions)], RANGE_END: keys[max(positions)]}
         if len(chosen) < max(positions) - min(positions) + 1:
             tags[YEARS_TAG] = ",".join(chosen)
-        res = job.execute_in_process(instance=instance, tags=tags, run_config=_QUIET, raise_on_error=False)
+        res = job.execute_in_process(instance=instance, tags=tags, run_config=_QUIET, raise_on_error=False,
+                                     asset_selection=selection)
     else:  # no year to rebuild: the warehouse-wide assets (they recompute only what is still pending)
         res = defs.resolve_job_def("regional_rollup").execute_in_process(instance=instance, run_config=_QUIET,
                                                                      raise_on_error=False)
