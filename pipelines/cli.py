@@ -82,8 +82,14 @@ def extract(file: Path, fmt: str, reference: Path | None) -> None:
               help="output directory [default: warehouse/]")
 @click.option("--year", "years", multiple=True, help="only these report years: 2023, 2019-2021, 2019,2020 (repeatable); a backfill")
 @click.option("--workers", type=int, default=0, show_default=True, help="extraction processes (0 = one per core)")
+@click.option("--storage", "storage_url", default=None, envvar="XXGK_STORAGE",
+              help="where Parquet files, extraction records and state go: a directory or an fsspec URL such as "
+                   "s3://bucket/prefix [default: the warehouse directory; env XXGK_STORAGE]")
+@click.option("--dask", "dask", default=None, metavar="ADDRESS|local[:N]",
+              help="run every step on Dask: a scheduler address (tcp://host:8786) or local[:N] for a LocalCluster of N workers")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, quiet: bool) -> None:
+def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, storage_url: str | None,
+        dask: str | None, quiet: bool) -> None:
     """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster)."""
     from pipelines.runner import PipelineError, run_pipeline
 
@@ -92,7 +98,13 @@ def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...]
     if not raw_dir.exists():
         raise click.ClickException(f"landing zone {raw_dir} does not exist")
     try:
-        summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers, progress=not quiet)
+        if dask:
+            from pipelines.distributed import run_with_cli_options
+
+            summary = run_with_cli_options(raw_dir, warehouse_dir, dask, storage_url or "", list(years) or None)
+        else:
+            summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers, progress=not quiet,
+                                   storage_url=storage_url or "")
     except PipelineError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

@@ -22,7 +22,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dask.executor import DaskExecutor, dask_executor, get_dask_resource_requirements, query_on_dask_worker
 
-from pipelines.runner import RANGE_END, RANGE_START, _QUIET, expand_years, summarize, warehouse_config
+from pipelines.runner import RANGE_END, RANGE_START, _QUIET, PipelineError, expand_years, summarize, warehouse_config
 
 
 class _DaskExecutor(DaskExecutor):
@@ -110,7 +110,7 @@ def run_on_dask(raw_dir: Path, warehouse_dir: Path, instance: dg.DagsterInstance
     inventory = build_definitions(cfg).resolve_job_def("refresh_inventory").execute_in_process(
         instance=instance, run_config=_QUIET, raise_on_error=False)
     if not inventory.success:
-        raise RuntimeError("the inventory of raw/ failed")
+        raise PipelineError("PROBLEMS:\n  the inventory of raw/ failed (see the Dagster log above)")
     keys = list(instance.get_dynamic_partitions(REPORT_YEARS.name))
     chosen = [k for k in keys if k in set(expand_years(years))] if years else keys
     if not chosen:
@@ -125,6 +125,28 @@ def run_on_dask(raw_dir: Path, warehouse_dir: Path, instance: dg.DagsterInstance
                         run_config=dask_run_config(cfg, cluster or local_cluster())) as result:
         if not result.success:
             failed = sorted({e.step_key for e in result.all_events if e.is_step_failure})
-            raise RuntimeError(f"the Dask run failed in {', '.join(failed) or 'a step'}")
+            raise PipelineError(f"PROBLEMS:\n  the Dask run failed in {', '.join(failed) or 'a step'} (see the Dagster log above)")
         clear_run_outputs(cfg.storage, result.run_id)
     return summarize(warehouse_dir)
+
+
+def run_with_cli_options(raw_dir: Path, warehouse_dir: Path, dask: str, storage_url: str, years: list[str] | None) -> str:
+    """``xxgk run --dask ADDRESS|local[:N]``: the Dask run with the instance of DAGSTER_HOME (required: the workers
+    read the run from it) or, for a local cluster, a temporary one."""
+    import os
+    import tempfile
+
+    from pipelines.runner import dagster_instance
+
+    if dask.startswith("local"):
+        n = int(dask.split(":", 1)[1]) if ":" in dask else 2
+        cluster, slots = local_cluster(n), n
+    else:
+        cluster, slots = {"existing": {"address": dask}}, int(os.environ.get("XXGK_SLOTS", "4"))
+    if os.environ.get("DAGSTER_HOME"):
+        return run_on_dask(raw_dir, warehouse_dir, dagster_instance(), cluster, storage_url, years, slots)
+    if not dask.startswith("local"):
+        raise PipelineError("--dask with a scheduler address needs DAGSTER_HOME: a Dagster instance the workers can read "
+                            "(shared disk or Postgres)")
+    with tempfile.TemporaryDirectory(prefix="xxgk-dagster-") as home, dg.DagsterInstance.local_temp(home) as instance:
+        return run_on_dask(raw_dir, warehouse_dir, instance, cluster, storage_url, years, slots)

@@ -254,17 +254,23 @@ def cross_level_measures(reports: list[Report], agencies: AgencyRegistry, target
                 rows.append(_row(rule, r, "", "na", None, None, [], "",
                                  missing="children without a report for this year: " + ", ".join(missing_kids)))
                 continue
+            part_values = [kid_reports[a.agency_id].values for a in subset]
+
+            def evidence(code):  # built only for the findings that are stored (failures, not assessable)
+                return "; ".join(f"{a.name} ({kid_reports[a.agency_id].report_id}) = {'blank' if v.get(code) is None else f'{v[code]:g}'}"
+                                 for a, v in zip(subset, part_values))
+
             for code in _level_codes(r.era):
                 if code not in r.values:
                     continue
-                parts = [(a, kid_reports[a.agency_id].values.get(code)) for a in subset]
-                evidence = "; ".join(f"{a.name} ({kid_reports[a.agency_id].report_id}) = {'blank' if v is None else f'{v:g}'}" for a, v in parts)
-                if any(v is None for _, v in parts):
-                    rows.append(_row(rule, r, code, "na", r.values[code], None, [code], evidence, missing="a child's cell is blank"))
+                parts = [v.get(code) for v in part_values]
+                if None in parts:
+                    rows.append(_row(rule, r, code, "na", r.values[code], None, [code], evidence(code), missing="a child's cell is blank"))
                     continue
-                total = sum(v for _, v in parts)
+                total = sum(parts)
                 ok = abs(r.values[code] - total) < 1e-6 if rule.rule_id.startswith("L-AGG") else total <= r.values[code] + 1e-6
-                rows.append(_row(rule, r, code, "pass" if ok else "fail", r.values[code], total, [code], evidence))
+                rows.append(_row(rule, r, code, "pass" if ok else "fail", r.values[code], total, [code],
+                                 "" if ok else evidence(code)))
     return rows
 
 

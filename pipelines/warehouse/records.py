@@ -2,7 +2,8 @@
 
 A record holds everything extraction produced for one document (metadata, cells, printed
 subtotals, issues, narrative figures) as a one-row Arrow table with nested lists, serialized as
-a zstd-compressed Arrow IPC stream of a few kilobytes. Its key is a hash of the document's
+an Arrow IPC stream compressed as a whole with zstd (~9 kB; reading one takes ~0.1 ms, where
+Arrow's per-buffer IPC compression takes ~0.9 ms for such small tables). Its key is a hash of the document's
 sha256, its file type, the manifest hints given to the extractor and the parser version, so:
 
 * an unchanged file is never read twice, whatever its path or report year (a moved or copied
@@ -84,20 +85,25 @@ def record_of(ext, key: str, parser_version: str) -> pa.Table:
     return pa.Table.from_pylist([row], schema=record_schema())
 
 
-_IPC = pa.ipc.IpcWriteOptions(compression="zstd")
+MAGIC = b"XXGKREC1"
+_CODEC = pa.Codec("zstd", compression_level=1)
 
 
 def serialize(record: pa.Table) -> bytes:
-    """A record as bytes (Arrow IPC stream, zstd)."""
+    """A record as bytes: magic, the stream's size (8 bytes, little-endian), the zstd-compressed Arrow IPC stream."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, record.schema, options=_IPC) as writer:
+    with pa.ipc.new_stream(sink, record.schema) as writer:
         writer.write_table(record)
-    return sink.getvalue().to_pybytes()
+    stream = sink.getvalue()
+    return MAGIC + stream.size.to_bytes(8, "little") + _CODEC.compress(stream, asbytes=True)
 
 
 def deserialize(data: bytes) -> pa.Table:
     """A record from its bytes."""
-    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    if not data.startswith(MAGIC):
+        raise ValueError("not an extraction record")
+    size = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 8], "little")
+    return pa.ipc.open_stream(_CODEC.decompress(data[len(MAGIC) + 8 :], decompressed_size=size)).read_all()
 
 
 class RecordStore:
@@ -118,7 +124,7 @@ class RecordStore:
             return None
         try:
             record = deserialize(data)
-        except (pa.ArrowInvalid, OSError):
+        except (pa.ArrowInvalid, OSError, ValueError):
             return None
         return record if record.schema.equals(record_schema()) else None
 
