@@ -128,7 +128,7 @@ def _years_to_build(cfg, keys: list[str], inventory_run) -> list[str]:
     """Years whose documents changed (the inventory says), never built, built with other versions, or not loaded."""
     from pipelines.process import build_inputs
     from pipelines.warehouse.store import reading
-    from pipelines.years import years_to_build
+    from pipelines.warehouse.state import years_to_build
 
     changed: set[str] = set()
     for event in inventory_run.get_asset_materialization_events():

@@ -192,7 +192,7 @@ def process_units(context: dg.OpExecutionContext, warehouse: WarehouseConfig, un
 def publish_report_years(context: dg.OpExecutionContext, warehouse: WarehouseConfig, plan: list):
     """Write each year's manifest (its shards and their summaries) and remove shards of an old layout."""
     from pipelines.extract import PARSER_VERSION
-    from pipelines.years import publish_years
+    from pipelines.warehouse.state import publish_years
 
     summaries, shards = publish_years(warehouse.storage, plan)
     rows = {t: sum(s["rows"].get(t, 0) for s in summaries.values()) for t in PARTITIONED_TABLES}
@@ -257,7 +257,7 @@ def report_year_checks(context: dg.AssetCheckExecutionContext, warehouse: Wareho
     failing reports. A rule of a format no report of the year is in is not evaluated for that
     year (the UI shows it skipped).
     """
-    from pipelines.years import year_summary
+    from pipelines.warehouse.state import year_summary
 
     op = context.op_execution_context
     rules = [r for r in load_registry().rules if r.kind in DOCUMENT_RULE_KINDS]
