@@ -82,9 +82,12 @@ def build_inputs(raw_dir: Path, shard_docs: int) -> dict:
 
 
 def identity_digest(raw_dir: Path) -> str:
-    """Hash of the inputs of agency resolution (raw/agencies.csv): a change re-resolves every report, without re-reading."""
+    """Hash of what agency resolution depends on (raw/agencies.csv and the resolver's code and data): a change
+    re-resolves every report, without re-reading any."""
+    h = hashlib.sha256(code_digest(_HERE / "agencies.py", *sorted((_HERE / "identity").rglob("*.*"))).encode())
     path = Path(raw_dir) / "agencies.csv"
-    return hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
+    h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from pipelines.warehouse.store import (
     CROSS_TABLE, UNDATED, _transaction, consumer_state, load_years, mark_consumed, pending_changes, reading, replace_table,
 )
 
-CHUNK_REPORTS = 20_000  # reports whose cross-year findings are computed at once (bounds memory on a full recompute)
+CHUNK_REPORTS = 10_000  # reports whose cross-year findings are computed at once (bounds memory on a full recompute)
 _RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 

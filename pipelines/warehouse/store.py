@@ -36,6 +36,7 @@ REFERENCE_TABLES = ("indicators", "rules", "agencies")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
 DB_FILE = "xxgk.duckdb"
+MEMORY_LIMIT = "3GB"  # DuckDB spills to disk beyond this while merging a year
 UNDATED = "undated"
 INVENTORY = "parquet/document_inventory.parquet"
 
@@ -171,6 +172,7 @@ def load_years(warehouse: Path, storage: Storage, keys: list[str], reference: di
     if not todo and ref_loaded == digest:
         return out
     with _transaction(warehouse) as con:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         if ref_loaded != digest:
             for table, frame in reference.items():
                 con.execute(f'DELETE FROM "{table}"')
