@@ -16,6 +16,8 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.automation import raw_changes
 from pipelines.runner import run_pipeline, warehouse_config
 from pipelines.warehouse.stamp import STAMP
+from pipelines.warehouse.storage import storage_for
+from pipelines.warehouse.store import read_inventory
 
 DOCS = ["incoming/gansu_ganzhou_district_gov_2016.txt", "pingtan/pingtan_zone_admin_committee_2023.html"]
 
@@ -36,13 +38,25 @@ def query(wh, sql, *params):
         con.close()
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """One build of DOCS, copied for each test (each test changes its own copy)."""
+    base = tmp_path_factory.mktemp("template")
+    for rel in [*DOCS, "MANIFEST.csv", "agencies.csv"]:
+        (base / "raw" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(RAW / rel, base / "raw" / rel)
+    run_pipeline(base / "raw", base / "warehouse", workers=1, progress=False, instance=dg.DagsterInstance.ephemeral())
+    return base
+
+
 @pytest.fixture
-def built(tmp_path, raw_copy):
-    raw = raw_copy(DOCS)
-    wh = tmp_path / "warehouse"
+def built(tmp_path, template):
+    """A fresh copy of the template build (files keep their mtimes) and a new Dagster instance."""
+    shutil.copytree(template / "raw", tmp_path / "raw")
+    shutil.copytree(template / "warehouse", tmp_path / "warehouse")
     instance = dg.DagsterInstance.ephemeral()
-    run_pipeline(raw, wh, workers=1, progress=False, instance=instance)
-    return raw, wh, instance
+    instance.add_dynamic_partitions("report_year", sorted(read_inventory(storage_for(tmp_path / "warehouse")).partition_key.unique()))
+    return tmp_path / "raw", tmp_path / "warehouse", instance
 
 
 def test_unchanged_rerun_writes_nothing(built):
@@ -104,7 +118,7 @@ def test_new_parser_version_reextracts(built, monkeypatch):
     assert calls == []  # the records of the new version are reused
 
 
-def test_only_changed_reports_are_touched(built, raw_copy):
+def test_only_changed_reports_are_touched(built):
     """Adding a report re-reads only that document and inserts only its rows; removing one deletes only its rows; a
     file moved to another path reuses its extraction record (same content)."""
     raw, wh, instance = built

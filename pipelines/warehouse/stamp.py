@@ -30,12 +30,12 @@ def _code_digest() -> str:
 
 
 def inputs_digest(raw_dir: Path, storage: Storage) -> str:
-    """Digest of what a run reads: documents by path/size/mtime, raw/'s CSV files, the pipeline's code, the storage."""
+    """Digest of what a run reads: documents by path (relative to raw/), size and mtime, raw/'s CSV files, the code."""
     from pipelines.inventory import list_documents
 
     raw_dir = Path(raw_dir)
+    del storage  # the stamp is kept in the storage it describes
     h = hashlib.sha256(_code_digest().encode())
-    h.update(storage.url.encode())
     for path in list_documents(raw_dir):
         st = path.stat()
         h.update(f"{path.relative_to(raw_dir).as_posix()}\t{st.st_size}\t{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
