@@ -181,7 +181,7 @@ def synthetic(n: int, scratch: Path, workers: int, repeat: int) -> dict:
 
     raw, wh = scratch / "raw", scratch / "warehouse"
     shutil.rmtree(scratch, ignore_errors=True)
-    per_district = 100
+    per_district = max(100, -(-n // 25))  # synth uses a real prefecture: at most a few dozen counties
     start = time.perf_counter()
     summary = generate(raw, districts=max(1, round(n / per_district)), bodies_per_district=per_district - 1, years=(2023,), seed=3)
     out = {"documents": summary.documents, "workers": workers, "generate_seconds": round(time.perf_counter() - start, 1)}

@@ -1,6 +1,7 @@
 """The ``xxgk`` command line.
 
-Commands: ``extract`` (one document's cells), ``run`` (build the warehouse with Dagster),
+Commands: ``extract`` (one document's cells), ``run`` (build the warehouse with Dagster), ``agencies``
+(who reported: how each body was placed),
 ``sql`` (read-only queries), ``expectations`` (generate/check the GX suites), ``docs``
 (generate/check the data dictionary). Heavy libraries are imported inside each command so
 ``xxgk extract`` stays fast.
@@ -19,8 +20,9 @@ import click
 from pipelines.settings import default_raw_dir, default_warehouse_dir
 
 CELL_COLUMNS = [
-    "code", "value", "raw", "value_status", "unit", "label", "label_match", "recovery", "candidates",
-    "source_kind", "page", "line", "table_index", "row_index", "col_index", "bbox", "context",
+    "code", "value", "raw", "value_status", "unit", "label", "label_match", "column_match", "recovery", "verification",
+    "candidates", "source_kind", "confidence", "filled_from", "page", "line", "table_index", "row_index", "col_index",
+    "bbox", "context",
 ]
 
 
@@ -34,19 +36,25 @@ def main() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="csv", show_default=True,
               help="csv: one row per cell; json: metadata, cells and issues; table: aligned text")
-@click.option("--reference", type=click.Path(path_type=Path), default=None,
-              help="landing zone searched for other copies of the same report (default: the project's raw/)")
-def extract(file: Path, fmt: str, reference: Path | None) -> None:
-    """Print the statistical cells of one document (code, value, raw text, provenance)."""
+@click.option("--fill-from", "fill_from", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="also fill glued digits that split several ways from another copy of the same report found in this "
+                   "landing zone (its MANIFEST.csv); off by default: the file is read on its own")
+def extract(file: Path, fmt: str, fill_from: Path | None) -> None:
+    """Print the statistical cells of one document (code, value, raw text, provenance), read from the file alone."""
     from pipelines.extract import extract_document
-    from pipelines.extract.twins import ReferenceIndex
+    from pipelines.extract.twins import ReferenceIndex, fill_from_copy
     from pipelines.extract.values import format_number
 
-    ref_dir = reference or default_raw_dir()
-    twins = ReferenceIndex(ref_dir) if ref_dir.exists() else None
-    ext = extract_document(file, twin_lookup=twins, source_path=str(file))
+    ext = extract_document(file, source_path=str(file))
+    if fill_from is not None:
+        if not fill_from.is_dir():
+            raise click.BadParameter(f"{fill_from} is not a directory", param_hint="--fill-from")
+        n = fill_from_copy(ext, ReferenceIndex(fill_from)(ext))
+        click.echo(f"{file}: info: {n} cell(s) filled from another copy in {fill_from}", err=True)
+    shown = set()
     for issue in ext.issues:
-        if issue.severity != "info":
+        if issue.severity != "info" and (issue.kind, issue.message) not in shown:
+            shown.add((issue.kind, issue.message))
             where = f" ({issue.location})" if issue.location else ""
             click.echo(f"{file}: {issue.severity}: {issue.message}{where}", err=True)
     rows = []
@@ -63,8 +71,9 @@ def extract(file: Path, fmt: str, reference: Path | None) -> None:
     elif fmt == "json":
         payload = {
             "file": str(file), "title": ext.title, "agency": ext.agency_printed, "report_year": ext.report_year,
-            "era": ext.era, "scope": ext.scope, "cells": rows,
+            "era": ext.era, "scope": ext.scope, "origin": ext.origin, "cells": rows,
             "printed_subtotals": [s.to_dict() for s in ext.subtotals],
+            "uncoded_rows": [u.to_dict() for u in ext.uncoded],
             "issues": [i.to_dict() for i in ext.issues],
         }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
@@ -142,34 +151,43 @@ def sql(query: str, warehouse_dir: Path | None, fmt: str) -> None:
 @main.command()
 @click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
               help="warehouse directory [default: warehouse/]")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="landing zone the pages link the documents in [default: raw/]")
 @click.option("--no-data-docs", is_flag=True, help="skip building the Great Expectations Data Docs")
-def report(warehouse_dir: Path | None, no_data_docs: bool) -> None:
-    """Write <warehouse>/reports/quality.html: summary, charts, every finding with its evidence."""
-    from pipelines.quality import write_report
+@click.option("--no-pdf", is_flag=True, help="write the letters as HTML only (PDF needs headless Chromium)")
+def report(warehouse_dir: Path | None, raw_dir: Path | None, no_data_docs: bool, no_pdf: bool) -> None:
+    """Write the auditor's report in Chinese under <warehouse>/reports/: quality.html (summary), findings pages,
+    one 整改通知 per body (HTML + PDF), quality.xlsx and offline GX Data Docs."""
+    from pipelines.quality import build_report
 
     warehouse_dir = warehouse_dir or default_warehouse_dir()
+    raw_dir = raw_dir or default_raw_dir()
     try:
-        path = write_report(warehouse_dir, with_data_docs=not no_data_docs)
+        outputs = build_report(warehouse_dir, raw_dir if raw_dir.exists() else None, with_data_docs=not no_data_docs, pdf=not no_pdf)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(path)
+    for line in outputs.lines():
+        click.echo(line)
 
 
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--districts", type=int, default=3, show_default=True, help="districts of the made-up city")
+@click.option("--districts", type=int, default=3, show_default=True, help="counties/districts (a real prefecture with that many is chosen from the division registry)")
 @click.option("--bodies-per-district", type=int, default=3, show_default=True, help="reporting bodies per district (office included)")
 @click.option("--year", "years", multiple=True, type=int, help="report years (repeatable) [default: 2023]")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--inject", type=int, default=0, show_default=True, help="districts printing a table that differs from their parts")
 @click.option("--pdf", is_flag=True, help="print the HTML reports to PDF with headless Chromium")
 def synth(out: Path, districts: int, bodies_per_district: int, years: tuple[int, ...], seed: int, inject: int, pdf: bool) -> None:
-    """Write synthetic reports with known values (a made-up city, its office, departments and districts) into OUT."""
+    """Write synthetic reports with known values (a real prefecture, its office, departments and counties) into OUT."""
     from pipelines.synth import generate
 
-    summary = generate(out, districts=districts, bodies_per_district=bodies_per_district, years=years or (2023,),
-                       seed=seed, inject=inject, pdf=pdf)
-    click.echo(f"{summary.documents} reports of {summary.bodies} bodies for {', '.join(map(str, summary.years))} in {out}"
+    try:
+        summary = generate(out, districts=districts, bodies_per_district=bodies_per_district, years=years or (2023,),
+                           seed=seed, inject=inject, pdf=pdf)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{summary.documents} reports of {summary.bodies} bodies of {summary.region.name} for {', '.join(map(str, summary.years))} in {out}"
                + (f"; injected mismatches: {summary.injected}" if summary.injected else ""))
     click.echo(f"build it with: xxgk run --raw {out} --warehouse <dir>")
 
@@ -269,6 +287,10 @@ def _print_table(rows: list[list], header: list[str]) -> None:
     for line in _format_table(rows, header):
         click.echo(line)
 
+
+from pipelines.identity.cli import agencies  # noqa: E402  (the ``xxgk agencies`` command lives with the resolver)
+
+main.add_command(agencies)
 
 if __name__ == "__main__":
     main()

@@ -103,11 +103,12 @@ def scan(raw_dir: Path, previous: pd.DataFrame | None = None) -> pd.DataFrame:
                 "manifest_agency": m.get("agency") or None,
                 "manifest_year": manifest_year,
                 "manifest_sha256": m.get("sha256") or None,
+                "manifest_source": m.get("source") or None,
             }
         )
     frame = pd.DataFrame(rows, columns=[
         "source_path", "source_file", "file_type", "sha256", "size_bytes", "mtime_ns", "report_year",
-        "partition_key", "agency_printed", "manifest_agency", "manifest_year", "manifest_sha256",
+        "partition_key", "agency_printed", "manifest_agency", "manifest_year", "manifest_sha256", "manifest_source",
     ])
     return frame
 

@@ -11,11 +11,13 @@ state are written, each file atomically.
 Status of a report:
 
 * ``rejected`` – not a readable report (unreadable/empty file, not a report, no table,
-  traditional-character mirror, local form outside the vocabulary);
+  local form outside the vocabulary);
 * ``quarantined`` – an error-level rule fails, the document prints two copies of a table that
   disagree, or its report year cannot be read;
-* ``published_partial`` – passes every blocking rule but some cells could not be read
-  (ambiguous glued digits, rows of the wrong shape, tables missing from an excerpt);
+* ``published_partial`` – passes every blocking rule but some cells could not be read (any
+  issue kind of ``extract.completeness.PARTIAL_ISSUE_KINDS``: ambiguous glued digits, rows of the
+  wrong shape, tables or cells missing, unverified OCR, damaged bytes), or the copy is a
+  third-party mirror;
 * ``published`` – everything else.
 """
 
@@ -35,11 +37,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.agencies import agency_registry
+from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason
 from pipelines.extract import PARSER_VERSION, extract_document
+from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
 from pipelines.extract.model import Extraction
 from pipelines.extract.narrative import NarrativeFigure
-from pipelines.extract.twins import BatchTwins, agency_key
+from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
 from pipelines.registry import ERAS, load_registry
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
 from pipelines.rules.findings import message, rule_result_rows
@@ -51,10 +54,10 @@ from pipelines.shards import (
 from pipelines.warehouse.records import RecordStore, flatten, record_of
 from pipelines.warehouse.schema import arrow_schema, empty_frame, to_arrow
 from pipelines.warehouse.storage import Storage, storage_for
+from pipelines.warehouse.store import SHARD_TABLES
 
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
-PARTIAL_EXTRACTION_ISSUES = {"ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing"}
-SHARD_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
+PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 REPORTS_TOP = 50  # report ids kept per rule in a shard's summary (the count is exact)
 
 
@@ -82,12 +85,9 @@ def build_inputs(raw_dir: Path, shard_docs: int) -> dict:
 
 
 def identity_digest(raw_dir: Path) -> str:
-    """Hash of what agency resolution depends on (raw/agencies.csv and the resolver's code and data): a change
-    re-resolves every report, without re-reading any."""
-    h = hashlib.sha256(code_digest(_HERE / "agencies.py", *sorted((_HERE / "identity").rglob("*.*"))).encode())
-    path = Path(raw_dir) / "agencies.csv"
-    h.update(path.read_bytes() if path.exists() else b"")
-    return h.hexdigest()
+    """What agency resolution depends on (resolver code, division data, raw/agencies.csv): a change re-places every
+    report's body, without re-reading any."""
+    return identity_fingerprint(raw_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def _held(cells: pa.Table) -> set[str]:
 
 
 def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path) -> dict[str, pa.Table]:
-    """Re-extract reports with ambiguous glued digits, with the same report's other copies in the year as reference.
+    """The twin-fill step: fill ambiguous glued digits from another copy of the same report in the year.
 
     This is the one step where another file matters; the stored record stays what the file says on its own.
     A report with no other copy in its year keeps its own reading (nothing is re-read).
@@ -260,21 +260,10 @@ def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path) -> dict
     own = [extract_document(raw_dir / d.report_id, source_path=d.report_id, hints=d.hints_dict) for d in held]
     twins = BatchTwins([_extract_job(j) for j in candidates] + own, raw_dir)
     out = {}
-    for d in held:
-        ext = extract_document(raw_dir / d.report_id, twin_lookup=twins, source_path=d.report_id, hints=d.hints_dict)
+    for d, ext in zip(held, own):
+        fill_from_copy(ext, twins(ext))  # recovery = twin, filled_from = the copy
         out[d.report_id] = record_of(ext, d.record_key, PARSER_VERSION)
     return out
-
-
-def resolve_agencies(printed: list, raw_dir: Path) -> tuple[list, list]:
-    """(agency_id, agency name) of each printed body name: the agency registry's entry, else the printed name."""
-    registry = agency_registry(str(raw_dir))
-    ids, names = [], []
-    for p in printed:
-        agency = registry.resolve(p)
-        ids.append(agency.agency_id if agency else None)
-        names.append(agency.name if agency else p)
-    return ids, names
 
 
 def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path) -> dict[str, pa.Table]:
@@ -292,12 +281,13 @@ def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path)
     read_years = recs.column("report_year").to_pylist()
     mismatch = [(d, y) for d, y in zip(specs, read_years) if y is not None and y != d.report_year]
     if mismatch:
-        extra = pa.table({
+        values = {
             "report_id": [d.report_id for d, _ in mismatch], "report_year": [d.report_year for d, _ in mismatch],
             "severity": ["warning"] * len(mismatch), "kind": ["year_mismatch"] * len(mismatch),
             "message": [f"extraction reads report year {y}, the inventory {d.report_year}" for d, y in mismatch],
-            "location": [None] * len(mismatch),
-        }, schema=arrow_schema("extraction_issues"))
+        }
+        schema = arrow_schema("extraction_issues")
+        extra = pa.table({f.name: values.get(f.name, [None] * len(mismatch)) for f in schema}, schema=schema)
         tables["extraction_issues"] = pa.concat_tables([issues, extra])
     cells = tables["cells"]
     frame = pd.DataFrame({"report_id": cells.column("report_id").to_numpy(zero_copy_only=False),
@@ -306,18 +296,26 @@ def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path)
     counts = frame.groupby("report_id").agg(n=("has_value", "size"), v=("has_value", "sum"), a=("ambiguous", "sum"))
     counts = counts.reindex(ids).fillna(0).astype(int)
     fatal = set(issues.filter(pc.equal(issues.column("severity"), "error")).column("report_id").to_pylist())
-    printed = recs.column("agency_printed").to_pylist()
-    agency_ids, agency_names = resolve_agencies(printed, raw_dir)
+    kinds: dict[str, list] = {}
+    for rid, kind in zip(issues.column("report_id").to_pylist(), issues.column("kind").to_pylist()):
+        kinds.setdefault(rid, []).append(kind)
+    header = {c: recs.column(c).to_pylist() for c in ("title", "agency_printed", "opening_text", "era", "scope", "origin",
+                                                        "parser_version")}
+    who = [identity_columns(raw_dir, p, d.manifest_agency, t, o)
+           for d, p, t, o in zip(specs, header["agency_printed"], header["title"], header["opening_text"])]
     reports = pd.DataFrame({
         "report_id": ids, "report_year": pd.array(years, dtype="Int64"),
-        "source_file": [d.source_file for d in specs], "source_path": ids, "file_type": [d.file_type for d in specs],
-        "sha256": [d.sha256 for d in specs], "size_bytes": [d.size_bytes for d in specs],
-        "title": recs.column("title").to_pylist(), "agency": agency_names, "agency_printed": printed,
-        "agency_id": agency_ids, "era": recs.column("era").to_pylist(), "scope": recs.column("scope").to_pylist(),
+        "source_file": [d.source_file for d in specs], "source_path": ids, "source_url": [d.source_url for d in specs],
+        "file_type": [d.file_type for d in specs], "sha256": [d.sha256 for d in specs],
+        "size_bytes": [d.size_bytes for d in specs], "title": header["title"],
+        **{col: [w[col] for w in who] for col in who[0]}, "agency_printed": header["agency_printed"],
+        "opening_text": header["opening_text"],
+        "mirror_reason": [mirror_reason(raw_dir, i, kinds.get(i, [])) for i in ids],
+        "era": header["era"], "scope": header["scope"], "origin": header["origin"],
         "status": ["rejected" if i in fatal else "published" for i in ids], "reason": None,
         "n_cells": counts.n.to_numpy(), "n_values": counts.v.to_numpy(), "n_ambiguous": counts.a.to_numpy(),
         "n_errors": 0, "n_warnings": 0, "n_not_assessable": 0,
-        "parser_version": recs.column("parser_version").to_pylist(),
+        "parser_version": header["parser_version"],
         "extracted_at": recs.column("extracted_at").to_pandas(),
     })
     tables["reports"] = reports

@@ -1,220 +1,291 @@
-"""The data-quality report (``xxgk report``): one self-contained HTML file for auditors, plus GX Data Docs.
+"""The auditor's report (``xxgk report``), in Chinese: what it writes and in which order.
 
-``<warehouse>/reports/quality.html`` works offline (inline CSS, inline SVG charts, a few lines
-of inline JavaScript for filtering). For each report it lists every finding with the rule, the
-cells involved with their printed values and where they are (page/line/table cell), expected
-vs found, and for narrative rules the quoted sentence.
+Under ``<warehouse>/reports/``:
+
+* ``quality.html`` – the entry page: summary, charts, findings by rule, the index of the
+  findings pages, roll-up vs aggregate, year-over-year changes, unresolved bodies, Data Docs;
+* ``findings/NNNN.html`` – every report with a failure or not fully published, 100 per page:
+  each failure with the printed cells, where they are, found vs expected, the quote, why and
+  what to correct, links to the file and its source; not-assessable instances collapsed;
+* ``letters/<body>.html`` (+ ``.pdf``) – one 整改通知 per body with failures, printable;
+  ``letters/index.html`` lists them;
+* ``quality.xlsx`` – every finding and the published tables;
+* ``gx_project/…/data_docs/local_site/index.html`` – GX Data Docs, working offline;
+* ``manifest.json`` – what this run wrote (the run summary names only these files).
+
+Every size is bounded by the page size, not by the warehouse: at 100,000 reports the summary
+stays small and the details are split into pages and letters.
 """
 
 from __future__ import annotations
 
-import html
-from collections import Counter, defaultdict
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines.extract import PARSER_VERSION
-from pipelines.registry import load_registry
-from pipelines.rules.findings import fmt
+from pipelines.report import charts, data
+from pipelines.report.findings import finding_view
+from pipelines.report.pages import environment, report_blocks, write_text
+from pipelines.report.texts import cell_label, rule_text
 from pipelines.warehouse.store import connect, db_path
 
-STATUS_ORDER = ["quarantined", "published_partial", "published", "rejected"]
-MAX_VALIDATED_ROWS = 200_000
-SEVERITY_COLOR = {"error": "#c62828", "warning": "#ef6c00"}
+PAGE_REPORTS = 50  # reports per findings page
+TOP_ROWS = 100  # rows of the roll-up, year-over-year and unresolved sections on the summary page
+TOP_BODIES = 30  # bodies in the heat map
+MANIFEST = "manifest.json"
+DUCKDB_MEMORY = "1GB"  # DuckDB's share of the report's memory (sorts spill to disk beyond it)
 
 
-def _where(cell) -> str:
-    parts = []
-    if cell.get("page") is not None and not pd.isna(cell.get("page")):
-        parts.append(f"page {int(cell['page'])}")
-    if cell.get("table_index") is not None and not pd.isna(cell.get("table_index")):
-        parts.append(f"table {int(cell['table_index']) + 1} row {int(cell['row_index']) + 1} col {int(cell['col_index']) + 1}")
-    if cell.get("line") is not None and not pd.isna(cell.get("line")):
-        parts.append(f"line {int(cell['line'])}")
-    if cell.get("recovery") not in (None, "none"):
-        parts.append(f"recovered: {cell['recovery']}")
-    return ", ".join(parts) or cell.get("source_kind") or ""
+@dataclass
+class ReportOutputs:
+    """What one ``xxgk report`` wrote (paths are absolute) and what it could not write."""
+
+    html: Path
+    pages: list[Path] = field(default_factory=list)
+    letters: list[Path] = field(default_factory=list)
+    pdfs: list[Path] = field(default_factory=list)
+    workbook: Path | None = None
+    data_docs: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Printable lines: the entry page first, then the other outputs."""
+        out = [str(self.html)]
+        if self.pages:
+            out.append(f"  findings pages: {len(self.pages)} in {self.pages[0].parent}")
+        out.append(f"  letters (整改通知): {len(self.letters)} HTML, {len(self.pdfs)} PDF in {self.html.parent / 'letters'}")
+        if self.workbook:
+            out.append(f"  workbook: {self.workbook}")
+        if self.data_docs:
+            out.append(f"  Data Docs: {self.data_docs}")
+        out.extend(f"  note: {n}" for n in self.notes)
+        return out
 
 
-def _bar_chart(rows: list[tuple[str, int, str]], title: str) -> str:
-    """Horizontal bars as inline SVG: (label, value, color)."""
-    if not rows:
-        return "<p class='muted'>no findings</p>"
-    width, bar_h, left = 760, 18, 170
-    top = max(v for _, v, _ in rows) or 1
-    height = 30 + bar_h * len(rows)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
-           f'<text x="0" y="14" font-weight="bold">{html.escape(title)}</text>']
-    for k, (label, value, color) in enumerate(rows):
-        y = 24 + k * bar_h
-        w = int((width - left - 60) * value / top)
-        out.append(f'<text x="0" y="{y + 12}">{html.escape(label)}</text>')
-        out.append(f'<rect x="{left}" y="{y}" width="{max(w, 1)}" height="{bar_h - 4}" fill="{color}"><title>{html.escape(label)}: {value}</title></rect>')
-        out.append(f'<text x="{left + w + 4}" y="{y + 12}">{value}</text>')
-    out.append("</svg>")
-    return "".join(out)
+def write_report(warehouse: Path, raw_dir: Path | None = None, with_data_docs: bool = True, pdf: bool = False) -> Path:
+    """Write the report (see the module docstring); returns the entry page ``quality.html``."""
+    return build_report(warehouse, raw_dir, with_data_docs=with_data_docs, pdf=pdf).html
 
 
-def _heatmap(counts: dict[tuple[str, int], int], agencies: list[str], years: list[int]) -> str:
-    """Agency × year grid of finding counts as inline SVG."""
-    if not agencies or not years:
-        return "<p class='muted'>no findings</p>"
-    cell, left, top = 46, 230, 24
-    width, height = left + cell * len(years) + 10, top + 22 * len(agencies) + 10
-    peak = max(counts.values() or [1])
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="findings by agency and year">']
-    for j, y in enumerate(years):
-        out.append(f'<text x="{left + j * cell + 8}" y="16">{y}</text>')
-    for i, a in enumerate(agencies):
-        yy = top + i * 22
-        out.append(f'<text x="0" y="{yy + 14}">{html.escape(a[:18])}</text>')
-        for j, y in enumerate(years):
-            n = counts.get((a, y), 0)
-            shade = 255 - int(180 * n / peak) if n else 245
-            out.append(
-                f'<rect x="{left + j * cell}" y="{yy}" width="{cell - 4}" height="18" fill="rgb(255,{shade},{shade})">'
-                f"<title>{html.escape(a)} {y}: {n}</title></rect>"
-            )
-            if n:
-                out.append(f'<text x="{left + j * cell + 16}" y="{yy + 13}">{n}</text>')
-    out.append("</svg>")
-    return "".join(out)
+def build_report(warehouse: Path, raw_dir: Path | None = None, with_data_docs: bool = True, pdf: bool = True) -> ReportOutputs:
+    """Write every output of the report; PDFs of the letters need headless Chromium (a note says when it is missing).
 
-
-def gather(warehouse: Path) -> dict:
-    """Everything the report shows, read from the warehouse database."""
-    reg = load_registry()
-    con = connect(warehouse, read_only=True)
-    try:
-        # listed: every report not published, or with a failed rule; the rest is only counted
-        listed_sql = (
-            "SELECT report_id FROM reports WHERE status <> 'published' "
-            "UNION SELECT report_id FROM rule_results WHERE outcome = 'fail'"
-        )
-        summary = dict(con.execute("SELECT status, count(*) FROM reports GROUP BY 1").fetchall())
-        summary["documents"] = sum(summary.values())
-        fails = con.execute("SELECT * FROM rule_results WHERE outcome = 'fail'").df()
-        not_assessable = con.execute("SELECT count(*) FROM rule_results WHERE outcome = 'not_assessable'").fetchone()[0]
-        reports = con.execute(f"SELECT * FROM reports WHERE report_id IN ({listed_sql})").df()
-        findings = con.execute(f"SELECT * FROM rule_results WHERE report_id IN ({listed_sql})").df()
-        involved = findings.assign(code=findings.cells.str.split(" ")).explode("code")[["report_id", "code"]].drop_duplicates()
-        con.register("_involved", involved)
-        cells = con.execute(
-            "SELECT c.report_id, c.code, c.value, c.raw, c.page, c.line, c.table_index, c.row_index, c.col_index, "
-            "c.source_kind, c.recovery FROM cells c JOIN _involved i USING (report_id, code)"
-        ).df()
-        year_agency = con.execute(
-            "SELECT f.report_id, coalesce(r.agency, f.report_id), coalesce(r.report_year, 0) "
-            "FROM rule_results f JOIN reports r USING (report_id) WHERE f.outcome = 'fail'"
-        ).fetchall()
-    finally:
-        con.close()
-    cell_index = {(r["report_id"], r["code"]): r for r in cells.to_dict("records")}
-    descriptions = {r.rule_id: r.description for r in reg.rules}
-    by_rule = []
-    for (rule_id, severity, kind), g in fails.groupby(["rule_id", "severity", "kind"]):
-        by_rule.append({"rule_id": rule_id, "severity": severity, "kind": kind, "failed": len(g),
-                        "reports": g.report_id.nunique(), "description": descriptions.get(rule_id, "")})
-    by_rule.sort(key=lambda r: (r["severity"] != "error", -r["failed"], r["rule_id"]))
-    per_report = defaultdict(list)
-    for f in findings.sort_values(["severity", "rule_id", "instance"]).to_dict("records"):
-        cell_list = []
-        for code in (f["cells"] or "").split():
-            c = cell_index.get((f["report_id"], code))
-            cell_list.append({"code": code, "raw": "(not printed)" if c is None else (c["raw"] if c["raw"] not in (None, "") else "blank"),
-                              "where": "" if c is None else _where(c)})
-        per_report[f["report_id"]].append({
-            **f, "found": fmt(f["found"]), "expected": fmt(f["expected"]), "cell_list": cell_list,
-            "description": descriptions.get(f["rule_id"], ""), "evidence": f.get("evidence") or "",
-        })
-    out_reports = []
-    for r in reports.to_dict("records"):
-        fs = per_report.get(r["report_id"], [])
-        fs.sort(key=lambda f: (f["outcome"] != "fail", f["severity"] != "error", f["rule_id"]))
-        out_reports.append({
-            **r, "report_year": None if pd.isna(r["report_year"]) else int(r["report_year"]), "findings": fs,
-            "search": " ".join(str(x) for x in (r["report_id"], r["agency"], r["report_year"], r["status"], " ".join(f["rule_id"] for f in fs))),
-        })
-    out_reports.sort(key=lambda r: (STATUS_ORDER.index(r["status"]), -sum(f["outcome"] == "fail" for f in r["findings"]), r["report_id"]))
-    heat: Counter = Counter((agency, int(year)) for _, agency, year in year_agency)
-    agencies = sorted({a for a, _ in heat})
-    years = sorted({y for _, y in heat})
-    return {
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "database": str(db_path(warehouse)),
-        "parser_version": PARSER_VERSION,
-        "statuses": STATUS_ORDER,
-        "summary": summary,
-        "findings_by_severity": fails.severity.value_counts().to_dict(),
-        "not_assessable": int(not_assessable),
-        "by_rule": by_rule,
-        "rule_chart": _bar_chart([(r["rule_id"], r["failed"], SEVERITY_COLOR[r["severity"]]) for r in by_rule], "failed instances by rule"),
-        "agency_chart": _heatmap(dict(heat), agencies, years),
-        "reports": out_reports,
-        "clean_reports": summary["documents"] - len(out_reports),
-    }
-
-
-def write_report(warehouse: Path, with_data_docs: bool = True) -> Path:
-    """Render <warehouse>/reports/quality.html (and the GX Data Docs next to it); returns the HTML path."""
+    Pages, letters, workbook and summary are written to a staging directory and moved into place
+    together at the end, so a failed run leaves the previous report whole.
+    """
     warehouse = Path(warehouse)
+    if not db_path(warehouse).exists():
+        raise FileNotFoundError(f"no warehouse database at {db_path(warehouse)}; run `xxgk run` first")
     target = warehouse / "reports"
     target.mkdir(parents=True, exist_ok=True)
-    context = gather(warehouse)
-    docs_index = build_data_docs(warehouse) if with_data_docs else None
-    context["data_docs"] = str(docs_index.relative_to(target)) if docs_index else "(not built)"
-    env = Environment(loader=PackageLoader("pipelines", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    html_text = env.get_template("quality.html.j2").render(**context)
-    path = target / "quality.html"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(html_text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target))
+    try:
+        out = _write(warehouse, target, staging, raw_dir, with_data_docs, pdf)
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    manifest = {
+        "html": str(out.html), "pages": [str(p) for p in out.pages], "letters": [str(p) for p in out.letters],
+        "pdfs": [str(p) for p in out.pdfs], "workbook": str(out.workbook),
+        "data_docs": str(out.data_docs) if out.data_docs else None, "notes": out.notes,
+    }
+    write_text(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    return out
 
 
-def build_data_docs(warehouse: Path) -> Path:
-    """Great Expectations Data Docs: every generated suite, and the table suites validated on the warehouse tables."""
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    from pipelines.rules.suites import all_suite_specs, build_suite, quiet_context
-
-    root = Path(warehouse) / "reports" / "gx_project"
-    ctx = quiet_context(mode="file", project_root_dir=str(root))
-    source = ctx.data_sources.add_or_update_pandas("warehouse")
+def _write(warehouse: Path, target: Path, staging: Path, raw_dir: Path | None, with_data_docs: bool, pdf: bool) -> ReportOutputs:
+    """Every output into ``staging``; returns their paths once moved to ``target``."""
+    generated = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    env = environment()
     con = connect(warehouse, read_only=True)
     try:
-        for name in all_suite_specs():
-            suite = ctx.suites.add_or_update(build_suite(name))
-            if not name.startswith("table_"):
-                continue
-            table = name.removeprefix("table_")
-            if table == "document_inventory":
-                continue
-            rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            if rows > MAX_VALIDATED_ROWS:
-                continue  # large tables are validated batch by batch while they are written (Dagster 'schema' checks)
-            frame = con.execute(f'SELECT * FROM "{table}"').df()
-            try:
-                asset = source.get_asset(table)
-            except LookupError:
-                asset = source.add_dataframe_asset(table)
-            try:
-                batch_def = asset.get_batch_definition("all")
-            except (KeyError, LookupError, ValueError):
-                batch_def = asset.add_batch_definition_whole_dataframe("all")
-            vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=f"validate_{table}", data=batch_def, suite=suite))
-            cp = ctx.checkpoints.add_or_update(
-                gx.Checkpoint(name=f"checkpoint_{table}", validation_definitions=[vd], actions=[UpdateDataDocsAction(name="docs")])
-            )
-            cp.run(batch_parameters={"dataframe": frame})
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        pages = _findings_pages(con, env, staging, target, raw_dir, generated)
+        letters = _letters(con, env, staging, target, raw_dir, generated)
+        from pipelines.report.workbook import write_workbook
+
+        write_workbook(staging / "quality.xlsx", con, generated)
+        context = _summary(con, generated, str(db_path(warehouse)))
     finally:
         con.close()
-    ctx.build_data_docs()
-    index = next(iter(root.rglob("data_docs/local_site/index.html")), None)
-    if index is None:
-        raise RuntimeError(f"Great Expectations did not build Data Docs under {root}")
+    out = ReportOutputs(html=target / "quality.html", workbook=target / "quality.xlsx",
+                        pages=[target / page["file"] for page in pages], letters=[target / "letters" / e["html"] for e in letters])
+    pdf_note = "" if pdf else "PDF 由 xxgk report 生成"
+    if pdf and letters:
+        problem = _print_letters(staging / "letters", letters)
+        if problem:
+            out.notes.append(f"PDF of the letters: {problem}")
+            pdf_note = f"PDF 未生成：{problem}"
+    out.pdfs = [target / "letters" / e["pdf"] for e in letters if e["pdf"]]
+    write_text(staging / "letters" / "index.html", env.get_template("letters_index.html.j2").render(
+        letters=letters, generated=generated, pdf_note=pdf_note))
+    if with_data_docs:
+        from pipelines.report.datadocs import build_data_docs
+
+        out.data_docs, unknown = build_data_docs(warehouse)
+        if unknown:
+            out.notes.append("Data Docs: addresses with no local copy were removed: " + ", ".join(unknown))
+    context.update(
+        pages=pages, page_size=PAGE_REPORTS, workbook="quality.xlsx", notes=out.notes,
+        letters={"count": len(letters), "pdfs": len(out.pdfs), "note": pdf_note},
+        data_docs=out.data_docs.relative_to(target).as_posix() if out.data_docs else None,
+    )
+    write_text(staging / "quality.html", env.get_template("quality.html.j2").render(**context))
+    return out
+
+
+def written_outputs(warehouse: Path) -> dict | None:
+    """The manifest of the last report, keeping only files that exist (None when no report was written)."""
+    path = Path(warehouse) / "reports" / MANIFEST
+    if not path.exists():
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("html", "workbook", "data_docs"):
+        if manifest.get(key) and not Path(manifest[key]).exists():
+            manifest[key] = None
+    for key in ("pages", "letters", "pdfs"):
+        manifest[key] = [p for p in manifest.get(key, []) if Path(p).exists()]
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------
+# parts
+
+
+def _findings_pages(con, env, staging: Path, target: Path, raw_dir: Path | None, generated: str) -> list[dict]:
+    """findings/0001.html …: the listed reports, PAGE_REPORTS per page; returns the page index."""
+    listed = data.listed_reports(con).assign(ord=lambda f: range(len(f)))
+    details = data.Details(con, listed)
+    index = []
+    try:
+        total = -(-len(listed) // PAGE_REPORTS)
+        for k in range(1, total + 1):
+            chunk = listed.iloc[(k - 1) * PAGE_REPORTS:k * PAGE_REPORTS]
+            blocks = report_blocks(details.take(k * PAGE_REPORTS), target / "findings", raw_dir)
+            needs = int(chunk.needs_action.sum())
+            group = ("须整改（有不符或被隔离）" if needs == len(chunk) else "未完整发布（部分单元格或整份报告未能读取）" if needs == 0
+                     else "须整改，以及未完整发布的报告")
+            page = {"number": k, "total": total, "file": f"findings/{k:04d}.html", "count": len(chunk), "group": group,
+                    "first": chunk.body_name.iloc[0], "last": chunk.body_name.iloc[-1],
+                    "previous": f"{k - 1:04d}.html" if k > 1 else None, "next": f"{k + 1:04d}.html" if k < total else None}
+            write_text(staging / "findings" / f"{k:04d}.html",
+                       env.get_template("findings_page.html.j2").render(page=page, blocks=blocks, generated=generated))
+            index.append(page)
+    finally:
+        details.close()
     return index
+
+
+def letter_file(body_key: str) -> str:
+    """File name (without extension) of a body's letter: its registry id made safe, or a hash of its printed name."""
+    if body_key.startswith("printed:"):
+        return "unresolved-" + hashlib.sha1(body_key.encode("utf-8")).hexdigest()[:12]
+    safe = re.sub(r"[^0-9A-Za-z_.-]+", "_", body_key).strip("._")
+    return safe if safe == body_key else f"{safe}-{hashlib.sha1(body_key.encode('utf-8')).hexdigest()[:6]}"
+
+
+def _letters(con, env, staging: Path, target: Path, raw_dir: Path | None, generated: str) -> list[dict]:
+    """letters/<body>.html: one 整改通知 per body with failures or a quarantined report; returns the index entries."""
+    bodies = data.letter_bodies(con)
+    order = pd.DataFrame({"report_id": [rid for ids in bodies.report_ids for rid in ids]})
+    order["ord"] = range(len(order))
+    details = data.Details(con, order)
+    entries = []
+    read = 0
+    try:
+        for body in bodies.to_dict("records"):
+            read += len(body["report_ids"])
+            blocks = report_blocks(details.take(read), target / "letters", raw_dir)
+            mine = [b for b in blocks if b["fails"] or b["report"]["status"] == "quarantined"]
+            n_error = sum(b["n_error"] for b in mine)
+            n_warning = sum(b["n_warning"] for b in mine)
+            years = "、".join(dict.fromkeys(b["year"] for b in mine))
+            title = f"关于{body['body_name']}政府信息公开工作年度报告有关问题的{'整改通知' if n_error or body['quarantined'] else '核实通知'}"
+            stem = letter_file(body["body"])
+            write_text(staging / "letters" / f"{stem}.html", env.get_template("letter.html.j2").render(
+                title=title, body=body["body_name"], body_key=body["body"], region_code=body["region_code"], region_name=body["region_name"], years=years,
+                blocks=mine, n_error=n_error, n_warning=n_warning, generated=generated, pdf_name=f"{stem}.pdf",
+            ))
+            entries.append({"body": body["body_name"], "region_code": body["region_code"], "region_name": body["region_name"],
+                            "years": years, "n_error": n_error,
+                            "n_warning": n_warning, "html": f"{stem}.html", "pdf": None,
+                            "unresolved": body["body"].startswith("printed:")})
+    finally:
+        details.close()
+    return entries
+
+
+def _print_letters(letters_dir: Path, entries: list[dict]) -> str | None:
+    """PDF of every letter, printed by one headless Chromium; returns what went wrong, if anything."""
+    from pipelines.report.browser import Browser, BrowserError
+
+    try:
+        with Browser() as browser:
+            for entry in entries:
+                pdf = entry["html"].removesuffix(".html") + ".pdf"
+                browser.pdf(letters_dir / entry["html"], letters_dir / pdf)
+                entry["pdf"] = pdf
+    except BrowserError as exc:
+        return str(exc)
+    return None
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Move the new findings pages, letters, workbook and summary into place (no stale page survives)."""
+    for part in ("findings", "letters"):
+        new, old = staging / part, target / part
+        if old.exists():
+            shutil.rmtree(old)
+        if new.exists():
+            new.rename(old)
+    for name in ("quality.xlsx", "quality.html"):
+        (staging / name).replace(target / name)
+
+
+def _summary(con, generated: str, database: str) -> dict:
+    """The context of quality.html (without the page and letter indexes)."""
+    rules = data.rules_summary(con)
+    rules_rows = [{**r, "title": rule_text(r["rule_id"]).title, "description": rule_text(r["rule_id"]).description}
+                  for r in rules.to_dict("records")]
+    listed = con.execute(
+        f"SELECT count(*) FROM reports WHERE status <> 'published' OR report_id IN ({data.FAILED})").fetchone()[0]
+    overview = data.overview(con)
+    roll_overview = data.rollup_overview(con)
+    mismatches, total = data.rollup_mismatches(con, TOP_ROWS)
+    cross, cross_total = data.cross_year_failures(con, TOP_ROWS)
+    unresolved, unresolved_total, unresolved_names = data.unresolved_bodies(con, TOP_ROWS)
+    return {
+        "generated": generated,
+        "database": database,
+        "parser_version": PARSER_VERSION,
+        "o": overview,
+        "charts": {
+            "status": charts.status_by_year(data.status_by_year(con)),
+            "rules": charts.failures_by_rule(rules),
+            "bodies": charts.failures_by_body_year(data.failures_by_body_year(con, TOP_BODIES)),
+        },
+        "failed_rules": [r for r in rules_rows if r["failed"]],
+        "na_rules": [r for r in rules_rows if not r["failed"] and r["not_assessable"]],
+        "clean_reports": overview["documents"] - listed,
+        "rollups": {
+            "compared": roll_overview[roll_overview.aggregate_report_id.notna()].head(TOP_ROWS).to_dict("records"),
+            "uncompared": roll_overview[roll_overview.aggregate_report_id.isna()].head(TOP_ROWS).to_dict("records"),
+            "regions": len(roll_overview),
+            "with_aggregate": int(roll_overview.aggregate_report_id.notna().sum()),
+            "rows": [{**r, "label": cell_label(r["code"])} for r in mismatches.to_dict("records")],
+            "total": total,
+        },
+        "cross_year": {
+            "rows": [{"body": r["body_name"], "year": r["report_year"], "view": finding_view(r, None)} for r in cross.to_dict("records")],
+            "total": cross_total,
+        },
+        "unresolved": {"rows": unresolved.to_dict("records"), "total": unresolved_total, "more": unresolved_names > len(unresolved)},
+    }

@@ -1,8 +1,8 @@
 """Municipal and provincial roll-ups: each region's children summed, next to the region's own aggregate report.
 
 Runs as DuckDB SQL over the whole warehouse (so it scales with the data, not with Python):
-children come from raw/agencies.csv (``parent_id``); a child counts with one published report
-per year (published or published_partial; the copy with most values when several exist); only
+children come from the agencies table (``parent_id``: the division registry, resolved bodies,
+raw/agencies.csv overrides); a child counts with one canonical published report per year; only
 cells the registry marks additive are summed. The region's own report is used only when its
 scope is ``region_aggregate`` (综合…编制而成), as for the cross-level rules.
 """
@@ -20,8 +20,8 @@ WITH reps AS (
   SELECT * FROM (
     SELECT r.*, row_number() OVER (PARTITION BY agency_id, report_year
                                    ORDER BY (status = 'published') DESC, n_values DESC, report_id) AS rn
-    FROM reports r
-    WHERE status IN ('published', 'published_partial') AND agency_id IS NOT NULL AND report_year IS NOT NULL
+    FROM canonical_reports r
+    WHERE agency_id IS NOT NULL AND report_year IS NOT NULL
   ) WHERE rn = 1
 ),
 kids AS (SELECT agency_id AS child_id, name AS child_name, parent_id AS region_id FROM agencies WHERE parent_id IS NOT NULL),

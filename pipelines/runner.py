@@ -72,7 +72,8 @@ def run_pipeline(
         return summarize(warehouse_dir) + "\n  (nothing changed since the last run: nothing was read or written)"
     digest = inputs_digest(cfg.raw, cfg.storage)
     failed = build(cfg, years, instance)
-    text = summarize(warehouse_dir) if (Path(warehouse_dir) / "xxgk.duckdb").exists() else "xxgk: no warehouse database was written"
+    text = summarize(warehouse_dir, report_written=not failed) if (Path(warehouse_dir) / "xxgk.duckdb").exists() \
+        else "xxgk: no warehouse database was written"
     if failed:
         forget_stamp(cfg.storage)
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
@@ -160,9 +161,10 @@ class PipelineError(RuntimeError):
     """Some partitions failed; the message holds the summary and the problems."""
 
 
-def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
-    """Documents read, published, quarantined, rejected, and failed rule instances by rule."""
+def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written: bool = True) -> str:
+    """Documents read, published, quarantined, rejected, and failed rule instances by rule; the report only when written."""
     from pipelines.cli import _format_table
+    from pipelines.quality import written_outputs
     from pipelines.warehouse.store import connect
 
     con = connect(warehouse_dir, read_only=True)
@@ -180,9 +182,12 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None) -> str:
         ).fetchall()
     finally:
         con.close()
+    report = written_outputs(warehouse_dir) if report_written else None  # files the report wrote and that exist
+    written = report and report["html"] and report["workbook"]
     lines = [
         f"xxgk: {total} documents in the warehouse ({Path(warehouse_dir) / 'xxgk.duckdb'})",
-        f"  quality report: {Path(warehouse_dir) / 'reports' / 'quality.html'}",
+        f"  quality report: {report['html']} ({len(report['letters'])} letters, workbook {Path(report['workbook']).name})"
+        if written else "  quality report: not written (see the problems below)",
         "  " + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("published", "published_partial", "quarantined", "rejected")),
         "  by report year (documents/published): " + ", ".join(f"{y}: {n}/{p}" for y, n, p in by_year),
     ]

@@ -45,6 +45,8 @@ class DocSpec:
     file_type: str
     sha256: str
     size_bytes: int
+    source_url: str | None  # raw/MANIFEST.csv's source column
+    manifest_agency: str | None  # raw/MANIFEST.csv's agency column (context for placing the body)
     hints: tuple  # sorted (name, value) pairs from raw/MANIFEST.csv
     record_key: str
     version: str  # what decides the document's rows (see the module docstring)
@@ -149,6 +151,15 @@ def shard_file(table: str, key: str, shard: str) -> str:
     return f"parquet/{table}/{key}/{shard}.parquet"
 
 
+def year_file(table: str, key: str) -> str:
+    """The Parquet file of a per-year table (report_copies) or a warehouse-wide table's year."""
+    return f"parquet/{table}/{key}.parquet"
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def hints_of(row) -> tuple:
     """Manifest hints (report year, agency) of an inventory row, used only when the document does not say."""
     hints = {}
@@ -175,7 +186,10 @@ def plan_years(
 
 
 def _plan_year(storage, raw_dir, docs, key, inputs):
+    from pipelines.inventory import read_manifest
+
     previous = storage.read_json(year_state_path(key)) or {}
+    manifest = read_manifest(raw_dir)  # its row of a document (notes, source, agency) goes into the document's rows
     bits = shard_bits(len(docs), inputs["shard_docs"])
     held = {rid: k for shard in previous.get("shards", {}).values() for rid, k in shard.get("held", {}).items()}
     twin_digest = twin_digests(raw_dir, docs, held)
@@ -184,12 +198,14 @@ def _plan_year(storage, raw_dir, docs, key, inputs):
         year = None if r.report_year is None or pd.isna(r.report_year) else int(r.report_year)
         hints = hints_of(r)
         rkey = record_key(r.sha256, r.file_type, dict(hints), inputs["parser"])
-        base = _digest(rkey, inputs["engine"], inputs["identity"], key, year, r.source_file, int(r.size_bytes))
+        base = _digest(rkey, inputs["engine"], inputs["identity"], key, year, r.source_file, int(r.size_bytes),
+                       manifest.get(r.source_path))
         version = held_version(base, twin_digest[r.source_path]) if r.source_path in twin_digest else base
         shard = shard_of(r.source_path, bits)
         by_shard.setdefault(shard, []).append(DocSpec(
-            r.source_path, key, year, shard, r.source_file, r.file_type, r.sha256, int(r.size_bytes), hints, rkey,
-            version, base, r.agency_printed if isinstance(r.agency_printed, str) else (r.manifest_agency or None),
+            r.source_path, key, year, shard, r.source_file, r.file_type, r.sha256, int(r.size_bytes),
+            _text(getattr(r, "manifest_source", None)), _text(r.manifest_agency), hints, rkey, version, base,
+            _text(r.agency_printed) or _text(r.manifest_agency),
         ))
     fingerprints = {s: shard_fingerprint(bits, {d.report_id: d.version for d in ds}) for s, ds in by_shard.items()}
     old = {s: v["fingerprint"] for s, v in previous.get("shards", {}).items()} if previous.get("bits") == bits else {}

@@ -1,7 +1,9 @@
 """Synthetic annual reports with known values, for roll-up tests and benchmarks (``xxgk synth``).
 
-A made-up city (region code 99xxxx, no real place uses province code 99) with its own-level
-office and departments and N districts, each with its own office, departments and 街道. Every
+A real prefecture from the division registry (the one with exactly N county-level divisions,
+else the smallest with more) with its own-level office and departments and N of its real
+counties/districts, each with its own office, departments and 街道. No agencies.csv is written:
+every body is placed by the resolver from its printed name, as real reports are. Every
 body publishes a report per year in the format of that year (2014-2018 统计表 as tab text,
 2019-2020 HTML, 2021+ HTML / tab text / markdown in turn), with tables that satisfy every
 in-table rule and a narrative that restates them. Aggregate reports (the city and each
@@ -9,7 +11,7 @@ district) print the sums of their children and say so in the preamble (综合…
 
 ``inject`` districts print a table that is internally consistent but differs from the sum of
 their own bodies (and so from what the city summed): the cross-level rule must name them.
-Output: documents in ``<out>/<year>/``, ``MANIFEST.csv``, ``agencies.csv``, ``truth/<stem>.csv``
+Output: documents in ``<out>/<year>/``, ``MANIFEST.csv``, ``truth/<stem>.csv``
 (values as printed), ``expected_rollups.csv`` and ``injected.csv``.
 """
 
@@ -54,14 +56,12 @@ def cn_number(n: int) -> str:
 
 @dataclass
 class Body:
-    """A synthetic reporting body."""
+    """A synthetic reporting body (``agency_id`` is the id the resolver derives from its name)."""
 
+    slug: str  # file-name stem
     agency_id: str
     name: str
-    region_code: str
     level: str
-    parent_id: str
-    kind: str
     children: list = field(default_factory=list)
 
     @property
@@ -74,21 +74,53 @@ def era_of(year: int) -> str:
     return "v2021" if year >= 2021 else ("v2019" if year >= 2019 else "old2014")
 
 
+def pick_region(districts: int):
+    """A real prefecture-level division with exactly ``districts`` county-level divisions (else the smallest with more).
+
+    Its counties come from the division registry; when it has more than ``districts``, the others
+    publish nothing and the city's roll-up lists them as missing.
+    """
+    from pipelines.identity.divisions import division_registry
+
+    reg = division_registry()
+    regions = []
+    for d in reg.by_code.values():
+        if d.status == "current" and d.level in ("city", "province") and d.code[:2] not in ("71", "81", "82"):
+            counties = sorted((k for k in reg.children.get(d.code, []) if k.status == "current" and k.level == "county"),
+                              key=lambda k: k.code)
+            regions.append((len(counties) != districts, len(counties), d.code, d, counties))
+    options = [r for r in regions if r[1] >= districts]
+    if not options:
+        raise ValueError(f"no prefecture has {districts} county-level divisions (at most {max(r[1] for r in regions)}); "
+                         "use fewer districts and more bodies per district")
+    _, _, _, city, counties = min(options, key=lambda o: o[:3])
+    return city, counties[:districts]
+
+
 def build_region(districts: int, bodies_per_district: int, city_departments: int = 3) -> Body:
-    """The made-up city and its bodies."""
-    city = Body("synth-city", "示例市人民政府", "990100", "city", "", "government_aggregate")
-    city.children.append(Body("synth-city-office", "示例市人民政府办公室", "990100", "department", city.agency_id, "government_office"))
+    """A real prefecture, its own-level office and departments, and ``districts`` of its real counties with their bodies."""
+    from pipelines.identity.resolver import default_resolver
+
+    resolver = default_resolver()
+    division, counties = pick_region(districts)
+
+    def body(slug: str, name: str) -> Body:
+        res = resolver.resolve(name)
+        assert res.resolved, (name, res.reason)  # synthetic names are regular by construction
+        return Body(slug, res.agency_id, res.name, res.level)
+
+    city = body("city", resolver.government(division).name)
+    prefix = city.name.removesuffix("人民政府")
+    city.children.append(body("city-office", f"{prefix}人民政府办公室"))
     for k in range(city_departments):
-        city.children.append(Body(f"synth-city-dept{k + 1}", f"示例市{DEPARTMENTS[k % len(DEPARTMENTS)]}", "990100", "department",
-                                  city.agency_id, "department"))
-    for d in range(1, districts + 1):
-        name = f"示例市{cn_number(d)}区"
-        dist = Body(f"synth-d{d}", f"{name}人民政府", f"99{(d % 100):02d}{d // 100:02d}", "county", city.agency_id, "government_aggregate")
-        dist.children.append(Body(f"synth-d{d}-office", f"{name}人民政府办公室", dist.region_code, "department", dist.agency_id, "government_office"))
+        city.children.append(body(f"city-dept{k + 1}", f"{prefix}{DEPARTMENTS[k % len(DEPARTMENTS)]}"))
+    for d, county in enumerate(counties, start=1):
+        dist = body(f"d{d}", resolver.government(county).name)
+        name = dist.name.removesuffix("人民政府")
+        dist.children.append(body(f"d{d}-office", f"{name}人民政府办公室"))
         for m in range(1, max(0, bodies_per_district - 1) + 1):
             unit = DEPARTMENTS[m - 1] if m <= len(DEPARTMENTS) else f"第{cn_number(m - len(DEPARTMENTS))}街道办事处"
-            kind = "department"
-            dist.children.append(Body(f"synth-d{d}-b{m}", f"{name}{unit}", dist.region_code, "department", dist.agency_id, kind))
+            dist.children.append(body(f"d{d}-b{m}", f"{name}{unit}"))
         city.children.append(dist)
     return city
 
@@ -386,6 +418,7 @@ class SynthSummary:
     years: list[int]
     injected: list[tuple[str, int]]
     out_dir: Path
+    region: Body  # the prefecture (children: its office, departments and counties)
 
 
 def generate(out_dir: Path, districts: int = 3, bodies_per_district: int = 3, years: tuple[int, ...] = (2023,),
@@ -435,7 +468,7 @@ def generate(out_dir: Path, districts: int = 3, bodies_per_district: int = 3, ye
             title = f"{body.name}{year}年政府信息公开工作年度报告"
             paras = _paragraphs(body, year, era, v, city)
             fmt = "txt" if era == "old2014" else ("html" if era == "v2019" else formats[n % 3])
-            stem = f"{body.agency_id}_{year}"
+            stem = f"{body.slug}_{year}"
             path = out_dir / str(year) / f"{stem}.{fmt}"
             path.parent.mkdir(parents=True, exist_ok=True)
             if fmt == "html":
@@ -458,14 +491,10 @@ def generate(out_dir: Path, districts: int = 3, bodies_per_district: int = 3, ye
             _print_pdfs(out_dir / str(year))
         last_year = true if (year + 1) in years else {}
     _write_csv(out_dir / "MANIFEST.csv", manifest, ["file", "agency", "report_year", "source", "sha256", "notes"])
-    _write_csv(out_dir / "agencies.csv", [
-        {"agency_id": b.agency_id, "name": b.name, "variants": "", "region_code": b.region_code, "level": b.level,
-         "parent_id": b.parent_id, "kind": b.kind} for b in bodies
-    ], ["agency_id", "name", "variants", "region_code", "level", "parent_id", "kind"])
     _write_csv(out_dir / "expected_rollups.csv", rollups, ["region", "report_year", "code", "children_sum", "printed"])
     _write_csv(out_dir / "injected.csv", [{"agency_id": a, "report_year": y, "cells": c, "delta": d} for a, y, c, d in injected],
                ["agency_id", "report_year", "cells", "delta"])
-    return SynthSummary(len(manifest), len(bodies), list(years), [(a, y) for a, y, _, _ in injected], out_dir)
+    return SynthSummary(len(manifest), len(bodies), list(years), [(a, y) for a, y, _, _ in injected], out_dir, city)
 
 
 def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:

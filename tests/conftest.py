@@ -26,6 +26,16 @@ def document_for(stem: str) -> Path:
     return matches[0]
 
 
+def extract_with_copies(doc: Path):
+    """The file's extraction followed by the explicit twin-fill step from the other copies in raw/ (as the pipeline does)."""
+    from pipelines.extract import extract_document
+    from pipelines.extract.twins import ReferenceIndex, fill_from_copy
+
+    ext = extract_document(doc, source_path=str(doc))
+    fill_from_copy(ext, ReferenceIndex(RAW)(ext))
+    return ext
+
+
 def load_truth(stem: str) -> dict[str, float | None]:
     """code -> value (None for blank or '/' cells) of a truth file."""
     with (TRUTH / f"{stem}.csv").open(encoding="utf-8", newline="") as f:

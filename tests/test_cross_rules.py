@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import RAW, document_for
+from conftest import document_for, extract_with_copies
 from pipelines.agencies import Agency, AgencyRegistry
-from pipelines.extract import extract_document
-from pipelines.extract.twins import ReferenceIndex
 from pipelines.rules.cross_rules import Report, cross_level_measures, cross_year_measures
 
 
 def report_of(stem, key="fj-pingtan-zone"):
     doc = document_for(stem)
-    ext = extract_document(doc, twin_lookup=ReferenceIndex(RAW), source_path=str(doc))
+    ext = extract_with_copies(doc)
     values = {c.code: c.value for c in ext.cells if c.value is not None}
     direct = sum(1 for c in ext.cells if c.recovery == "none" and c.value is not None)
     return Report(stem, ext.report_year, ext.era, ext.scope, key, key, values, {c.code for c in ext.cells}, direct, True)

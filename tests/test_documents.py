@@ -44,9 +44,14 @@ def test_blank_statistics_form_is_not_a_report():
     assert not ext.cells and ext.fatal is not None
 
 
-def test_traditional_character_mirror_is_not_used_for_numbers():
+def test_traditional_character_mirror_is_converted_and_marked():
+    """A mirror site's traditional-character copy is converted (OpenCC) and read, and marked as a third-party
+    mirror (never preferred to an original copy); this excerpt stops before the tables, so it has no cells."""
     ext = extract_document(RAW / "incoming" / "shanghai_municipal_gov_general_office_2020.excerpt_mirror_trad.txt")
-    assert kinds(ext) == {"untrusted_source"} and not ext.cells
+    assert ext.origin == "third_party_mirror" and any(i.kind == "third_party_mirror" for i in ext.issues)
+    assert (ext.report_year, ext.agency_printed) == (2020, "上海市人民政府办公厅")
+    assert "行政规范性文件43件" in ext.text.replace(" ", "") or "行政规范性文件43件" in "".join(f.sentence for f in ext.narrative)
+    assert kinds(ext) == {"no_tables"} and not ext.cells
 
 
 def test_local_form_outside_vocabulary():

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import RAW, document_for
-from pipelines.extract import extract_document
+from conftest import document_for, extract_with_copies
 from pipelines.extract.narrative import NarrativeFigure
-from pipelines.extract.twins import ReferenceIndex
 from pipelines.rules.narrative_rules import narrative_measures
 
 
 def findings(stem: str):
     doc = document_for(stem)
-    ext = extract_document(doc, twin_lookup=ReferenceIndex(RAW), source_path=str(doc))
+    ext = extract_with_copies(doc)
     rows = narrative_measures(ext.era, ext.narrative, {c.code: c.value for c in ext.cells})
     return ext, rows
 

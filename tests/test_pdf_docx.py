@@ -10,7 +10,7 @@ from pipelines.extract import extract_document
 from pipelines.extract.metadata import fill_metadata
 from pipelines.extract.model import Extraction
 from pipelines.extract.pdf import read_pdf
-from pipelines.extract.tables import TableReader
+from pipelines.extract.tables import read_tables
 from pipelines.extract.text import norm
 from pipelines.registry import load_registry
 
@@ -28,7 +28,7 @@ def test_pdf_text_lines_without_ruled_tables(stem):
     doc = read_pdf(document_for(stem), ruled_tables=False)
     ext = Extraction(source_path=stem, file_type="pdf")
     fill_metadata(doc, ext)
-    TableReader(doc, ext.era, ext).run()
+    read_tables(doc, ext.era, ext)
     got = {c.code: c.value for c in ext.cells}
     assert got == load_truth(stem)
     assert all(c.source_kind == "pdf_text" and c.page for c in ext.cells)

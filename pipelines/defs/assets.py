@@ -49,6 +49,8 @@ _DESCRIPTIONS = {
     "extraction_issues": "What the extractor could not read, per document: error (document unusable), warning (part of a table lost), info.",
     "printed_subtotals": "Non-standard subtotal lines of Table 三 (（三）不予公开 … printed with values), checked by T3-SUBTOT.",
     "narrative_figures": "Figures and claims stated in the narrative text (收到申请X件, 占33.9%, 均获维持 …) with their sentence, for the narrative rules.",
+    "report_copies": "Copies of the same report (same body, year and scope: another format, a mirror, a re-publication) grouped, with the canonical copy that analyst views and roll-ups count once. Key: report_id.",
+    "uncoded_rows": "Printed table rows that map to no code (extra local rows such as 行政检查/行政确认), kept with their values and place.",
 }
 
 
@@ -378,12 +380,13 @@ def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 
 @dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out", op_tags=WRITES_DUCKDB)
 def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
-    """The data-quality report warehouse/reports/quality.html (self-contained) and the GX Data Docs."""
+    """The auditor's report in Chinese (warehouse/reports/quality.html, findings pages, letters, quality.xlsx) and the GX Data Docs."""
     from pipelines.quality import write_report
     from pipelines.warehouse.loader import unless_unchanged
 
     wh = warehouse.warehouse
-    summary, skipped = unless_unchanged(warehouse, "quality_report", lambda: {"path": str(write_report(wh))},
+    summary, skipped = unless_unchanged(warehouse, "quality_report",
+                                        lambda: {"path": str(write_report(wh, raw_dir=warehouse.raw))},
                                         outputs=(wh / "reports" / "quality.html",))
     context.log.info(("unchanged: " if skipped else "wrote ") + summary["path"])
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(summary["path"]), "skipped_unchanged": skipped})

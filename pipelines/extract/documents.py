@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.extract.decode import BinaryContent, Decoded, decode
+
 GRID = "grid"
 PIPE = "pipe"
 FREE = "free"
@@ -75,6 +77,11 @@ class Document:
     text: str
     meta: dict = field(default_factory=dict)
     pages: int | None = None
+    # text readers: the encoding used, characters that could not be decoded (replaced by U+FFFD),
+    # and lines where NUL runs were found (each run is one U+FFFD)
+    encoding: str | None = None
+    replaced: int = 0
+    damaged_lines: list[int] = field(default_factory=list)
 
 
 def file_type_of(path: Path) -> str:
@@ -91,15 +98,17 @@ def read_document(path: Path) -> Document:
     if path.stat().st_size == 0:
         raise DocumentError("empty", "empty file (0 bytes)")
     if kind in ("txt", "md", "html"):
-        raw = path.read_bytes()
-        text = _decode(raw)
-        if not text.strip():
-            raise DocumentError("empty", "the file contains no text")
+        decoded = _decode(path.read_bytes())
         if kind == "html":
             from pipelines.extract.html import read_html
 
-            return read_html(path, text)
-        return read_text(path, text, kind)
+            doc = read_html(path, decoded.text)
+        else:
+            doc = read_text(path, decoded.text, kind)
+        doc.encoding = decoded.encoding
+        doc.replaced = decoded.replaced
+        doc.damaged_lines = decoded.nul_lines
+        return doc
     if kind == "pdf":
         from pipelines.extract.pdf import read_pdf
 
@@ -111,17 +120,16 @@ def read_document(path: Path) -> Document:
     raise DocumentError("unsupported", f"unsupported file type {path.suffix or '(none)'}")
 
 
-def _decode(raw: bytes) -> str:
+def _decode(raw: bytes) -> Decoded:
     if raw.startswith(b"\xd0\xcf\x11\xe0"):
         raise DocumentError("unsupported", "binary OLE file (old Word .doc); convert it to .docx or PDF")
-    if b"\x00" in raw[:4096]:
-        raise DocumentError("unreadable", "binary content in a text file")
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise DocumentError("unreadable", "text is neither UTF-8 nor GB18030")
+    try:
+        decoded = decode(raw)
+    except BinaryContent as exc:
+        raise DocumentError("unreadable", str(exc)) from exc
+    if not decoded.text.strip("\ufffd \n\r\t"):
+        raise DocumentError("empty", "the file contains no text")
+    return decoded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,6 +137,7 @@ def _decode(raw: bytes) -> str:
 
 _ARCHIVE_SPLIT = re.compile(r"^=+\s*正文\s*=+\s*$")
 _HEADER_KV = re.compile(r"^(#\s*)?(?P<key>[\w\u4e00-\u9fff ]{1,12})\s*[:：]\s*(?P<value>.*)$")
+MAX_PIPE_CELL = 80  # a line whose '|' separate longer stretches is running text that happens to contain '|'
 _MD_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
@@ -194,7 +203,7 @@ def read_text(path: Path, text: str, kind: str) -> Document:
             cells = [Cell(p.strip(), line=lineno, col_index=k) for k, p in enumerate(body.split("|"))]
             lines.append(Line(cells, GRID, source_kind))
             continue
-        if kind == "txt" and "|" in line:
+        if kind == "txt" and "|" in line and len(line) <= MAX_PIPE_CELL * (line.count("|") + 1):
             pending.append((lineno, line))
             continue
         flush_pipes()

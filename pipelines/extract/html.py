@@ -1,7 +1,15 @@
-"""HTML reports: table rows become grid lines (with grid column positions), other text free lines."""
+"""HTML reports: table rows become grid lines (with grid column positions), other text free lines.
+
+The page is parsed once with lxml; script/style and similar elements are dropped; every table
+is read into grid lines and replaced by a marker; block elements (p, div, br, li, …) get line
+breaks and their source line; the rest of the page becomes text in one C-level serialisation and
+is split into free lines. Provenance: a free line keeps the HTML source line of the block it
+starts in, a cell the source line of its ``td``.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import lxml.html
@@ -10,11 +18,14 @@ from lxml import etree
 from pipelines.extract.documents import FREE, GRID, Cell, Document, DocumentError, Line
 from pipelines.extract.text import clean_line
 
-_BLOCK = {
+_BLOCK = (
     "p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "section", "article",
     "header", "footer", "blockquote", "pre", "dd", "dt", "tr", "title", "center", "hr",
-}
-_SKIP = {"script", "style", "noscript", "head", "iframe", "select", "option", "button", "svg"}
+)
+_SKIP = ("script", "style", "noscript", "head", "iframe", "select", "option", "button", "svg")
+# private-use characters mark block starts (with their source line) and tables in the serialised text
+_MARK = re.compile("\ue001(\\d+)\ue002")
+_TABLE = re.compile("\ue000(\\d+)\ue000")
 
 
 def read_html(path: Path, text: str) -> Document:
@@ -34,53 +45,45 @@ def read_html(path: Path, text: str) -> Document:
     body = root.find("body")
     if body is None:
         body = root
+    etree.strip_elements(body, *_SKIP, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    tables: list[list[Line]] = []
+    counter = [0]
+    for table in [t for t in body.iter("table") if _nearest_table(t.getparent()) is None]:
+        grid: list[Line] = []
+        _read_table(table, counter, grid)
+        tail = table.tail
+        table.clear()
+        table.text = f"\n\ue000{len(tables)}\ue000\n"
+        table.tail = tail
+        tables.append(grid)
+    for el in body.iter(*_BLOCK):
+        text = el.text
+        el.text = f"\n\ue001{el.sourceline or 0}\ue002{text}" if text and not text.isspace() else "\n"
+        el.tail = "\n" + (el.tail or "")
     lines: list[Line] = []
-    buf: list[str] = []
-    buf_line = [None]
-    table_counter = [0]
-
-    def flush() -> None:
-        joined = clean_line("".join(buf))
+    source = body.sourceline or 0
+    for piece in etree.tostring(body, method="text", encoding="unicode").split("\n"):
+        if not piece or piece.isspace():
+            continue
+        first = None
+        if "\ue001" in piece:
+            marks = _MARK.findall(piece)
+            first, source = int(marks[0]), int(marks[-1])
+            piece = _MARK.sub("", piece)
+        if "\ue000" in piece:
+            lines.extend(tables[int(_TABLE.search(piece).group(1))])
+            continue
+        joined = clean_line(piece)
         if joined:
-            lines.append(Line([Cell(joined, line=buf_line[0], col_index=0)], FREE, "html"))
-        buf.clear()
-        buf_line[0] = None
-
-    def add_text(s: str | None, el) -> None:
-        if s:
-            if buf_line[0] is None and s.strip():
-                buf_line[0] = el.sourceline
-            buf.append(s)
-
-    def walk(el) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in _SKIP:
-            return
-        if tag == "table":
-            flush()
-            _read_table(el, table_counter, lines)
-            return
-        if tag in _BLOCK:
-            flush()
-        add_text(el.text, el)
-        for child in el:
-            walk(child)
-            if tag == "br" or (isinstance(child.tag, str) and child.tag in _BLOCK):
-                flush()
-            add_text(child.tail, child)
-        if tag in _BLOCK:
-            flush()
-
-    walk(body)
-    flush()
-    full_text = "\n".join(ln.text for ln in lines)
+            lines.append(Line([Cell(joined, line=first or source, col_index=0)], FREE, "html"))
     if not lines:
         raise DocumentError("empty", "the HTML page has no text")
+    full_text = "\n".join(ln.text for ln in lines)
     return Document(path=path, file_type="html", lines=lines, text=full_text, meta=meta)
 
 
 def _cell_text(td) -> str:
-    return clean_line(td.text_content())
+    return clean_line("".join(td.itertext()))
 
 
 def _read_table(table, counter: list[int], lines: list[Line]) -> None:
@@ -90,21 +93,22 @@ def _read_table(table, counter: list[int], lines: list[Line]) -> None:
     """
     t_index = counter[0]
     counter[0] += 1
-    occupied: dict[tuple[int, int], bool] = {}
-    rows = [tr for tr in table.iter("tr") if _nearest_table(tr) is table]
+    occupied: set[tuple[int, int]] = set()
+    rows = table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr")
     for r, tr in enumerate(rows):
         c = 0
         cells = []
         for td in tr:
             if not isinstance(td.tag, str) or td.tag not in ("td", "th"):
                 continue
-            while occupied.get((r, c)):
+            while (r, c) in occupied:
                 c += 1
             colspan = _span(td.get("colspan"))
             rowspan = _span(td.get("rowspan"))
-            for dr in range(rowspan):
-                for dc in range(colspan):
-                    occupied[(r + dr, c + dc)] = True
+            if colspan > 1 or rowspan > 1:
+                for dr in range(rowspan):
+                    for dc in range(colspan):
+                        occupied.add((r + dr, c + dc))
             cells.append(Cell(_cell_text(td), line=td.sourceline, table_index=t_index, row_index=r, col_index=c))
             c += colspan
         if cells:

@@ -10,8 +10,8 @@ import re
 
 from pipelines.extract.documents import FREE, Document
 from pipelines.extract.model import INFO, WARNING, Extraction
+from pipelines.extract.labels import variants
 from pipelines.extract.text import norm
-from pipelines.registry import load_registry
 
 _SUFFIX = r"(?:政府)?(?:信息|政务)公开(?:工作)?(?:年度)?(?:报告|年报)"
 _TITLE = re.compile(r"(?P<pre>[^。，,；;:：!！?？《》“”\"]{0,40}?)(?P<year>(?:19|20)\d{2})年度?(?P<post>[^。，,；;:：《》]{0,40}?)" + _SUFFIX)
@@ -23,14 +23,31 @@ _AGENCY_PREFIX = re.compile(r"^(?:正文|现公布|现将|现予公布|公布|�
 _AGENCY_SUFFIX = re.compile(r"(政府|办公室|办公厅|局|委员会|委|区|县|市|省|管委会|街道办事处|街道|镇|乡|厅|中心|院|署|办|所|队|处)$")
 
 
-def _title_from(text: str) -> tuple[int, str] | None:
-    m = _TITLE.search(norm(text))
-    if not m:
+_NOTICE_WORDS = re.compile(r"关于|做好|印发|转发|通知|部署|要求")
+_HEADING_MARK = re.compile(r"^#+\s*")
+
+
+def _title_match(text: str, whole: bool = False) -> re.Match | None:
+    """The first report title in (normalized) text that is the report's own: not the name of a document
+    quoted in 《》, not a notice about reports (关于做好…年度报告…的通知); ``whole``: ending the text."""
+    if "报告" not in text and "年报" not in text:
         return None
-    pre = _AGENCY_PREFIX.sub("", m.group("pre"))
+    for m in _TITLE.finditer(text):
+        if whole and m.end() != len(text):
+            continue
+        before = text[: m.start()]
+        if before.rfind("《") > before.rfind("》"):
+            continue  # inside 《…》: a cited document
+        if _NOTICE_WORDS.search(m.group("pre")) or text[m.end() : m.end() + 6].startswith(("编制", "的通知", "有关事项", "工作的")):
+            continue
+        return m
+    return None
+
+
+def _title_from(m: re.Match) -> tuple[int, str]:
+    pre = _AGENCY_PREFIX.sub("", _HEADING_MARK.sub("", m.group("pre")))
     agency = pre or m.group("post")
-    agency = agency.strip("的 ")
-    return int(m.group("year")), agency
+    return int(m.group("year")), agency.strip("的 #")
 
 
 def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
@@ -39,10 +56,11 @@ def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
         value = doc.meta.get(key)
         if value:
             value = value.split("_")[0].strip()
-            found = _title_from(value)
-            if found:
-                return value, found[0], found[1] or None
-    texts = [ln.text for ln in doc.lines[:80]]
+            m = _title_match(norm(value))
+            if m:
+                year, agency = _title_from(m)
+                return value, year, agency or None
+    texts = [_HEADING_MARK.sub("", ln.text.strip()) for ln in doc.lines[:80]]
     for i in range(len(texts)):
         for back in range(0, 3):
             if i - back < 0:
@@ -50,11 +68,10 @@ def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
             joined = norm("".join(texts[i - back : i + 1]))
             if len(joined) > 120:
                 break
-            m = _TITLE.search(joined)
-            if not m or m.end() != len(joined):
+            m = _title_match(joined, whole=True)
+            if not m:
                 continue
-            found = _title_from(joined)
-            year, agency = found
+            year, agency = _title_from(m)
             if not agency and i - back - 1 >= 0:
                 prev = norm(texts[i - back - 1])
                 if len(prev) <= 30 and _AGENCY_SUFFIX.search(prev) and not re.search(r"[。，,；;:：]", prev):
@@ -62,11 +79,10 @@ def detect_title(doc: Document) -> tuple[str | None, int | None, str | None]:
             return joined, year, agency or None
     # a title quoted in the preamble: 现公布广东省人民政府办公厅2023年政府信息公开工作年度报告
     head = norm("".join(texts[:20]))[:1500]
-    m = _TITLE.search(head)
+    m = _title_match(head)
     if m:
-        found = _title_from(m.group(0))
-        if found:
-            return _AGENCY_PREFIX.sub("", m.group(0)), found[0], found[1] or None
+        year, agency = _title_from(m)
+        return _AGENCY_PREFIX.sub("", m.group(0)), year, agency or None
     return None, None, None
 
 
@@ -94,10 +110,9 @@ def detect_year(doc: Document, ext: Extraction, title_year: int | None) -> int |
 
 def detect_era(doc: Document, year: int | None) -> str | None:
     """Table format from printed signatures (Table 二 columns, （六） split rows), else from the year."""
-    reg = load_registry()
     text = norm(doc.text)
-    counts = {era: sum(1 for v in reg.variants("era_marker", era) if norm(v) in text) for era in ("v2021", "v2019", "old2014")}
-    new_anchor = any(norm(v) in text for v in reg.variants("anchor", "t3") + reg.variants("anchor", "t2"))
+    counts = {era: sum(1 for v in variants("era_marker", era) if norm(v) in text) for era in ("v2021", "v2019", "old2014")}
+    new_anchor = any(norm(v) in text for v in variants("anchor", "t3") + variants("anchor", "t2"))
     if counts["v2021"] or counts["v2019"]:
         if counts["v2021"] != counts["v2019"]:
             return "v2021" if counts["v2021"] > counts["v2019"] else "v2019"
@@ -126,11 +141,10 @@ def detect_scope(doc: Document) -> str:
     Only the preamble is read (the first sentences that mention the report or its 编制), so
     table labels such as 本机关不掌握 never decide the scope.
     """
-    reg = load_registry()
     running = norm("".join(ln.cells[0].text for ln in doc.lines if ln.mode == FREE)[:6000])
     sentences = [s for s in running.split("。")[:12] if "报告" in s or "编制" in s][:4]
     preamble = "。".join(sentences)
-    for pattern in reg.variants("scope_marker", "region_aggregate"):
+    for pattern in variants("scope_marker", "region_aggregate"):
         if re.search(pattern, preamble):
             return "region_aggregate"
     if re.search(r"本机关|本单位|本部门|我局|我办|我委|我单位|本局|本办", preamble):
@@ -138,20 +152,10 @@ def detect_scope(doc: Document) -> str:
     return "unknown"
 
 
-def traditional_share(text: str) -> float:
-    """Share of CJK characters that only exist in traditional script (mirror copies)."""
-    reg = load_registry()
-    markers = set("".join(reg.variants("traditional_marker")))
-    cjk = [c for c in text if "\u4e00" <= c <= "\u9fff"]
-    if not cjk:
-        return 0.0
-    return sum(1 for c in cjk if c in markers) / len(cjk)
-
-
 def is_local_form(doc: Document) -> str | None:
     """The marker word when an old-era table is a local form (cumulative/periodic columns)."""
     text = norm(doc.text)
-    for v in load_registry().variants("local_form_marker", "old2014"):
+    for v in variants("local_form_marker", "old2014"):
         if norm(v) in text:
             return v
     return None

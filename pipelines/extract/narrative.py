@@ -7,14 +7,16 @@ every figure keeps its sentence and place so that a finding can quote its eviden
 
 from __future__ import annotations
 
+import bisect
 import csv
+import itertools
 import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
 
 from pipelines.extract.documents import FREE, Document
-from pipelines.extract.labels import normalized_with_map
+from pipelines.extract.text import fold, has_cjk, squeeze
 from pipelines.registry import load_registry
 
 _STOP = "。；;！!？?\n"
@@ -68,16 +70,20 @@ class _Flat:
     """Running text of a document without whitespace, mapped back to lines and pages."""
 
     def __init__(self, doc: Document):
-        parts, where = [], []
+        parts, self.starts, self.places = [], [], []
+        pos = 0
         for line in doc.lines:
             if line.mode != FREE:
                 continue
             cell = line.cells[0]
-            normed, _ = normalized_with_map(cell.text)
+            if not has_cjk(cell.text):
+                continue  # a line of values: no figure is stated there
+            normed = squeeze(fold(cell.text))
             parts.append(normed)
-            where.extend([(cell.line, cell.page)] * len(normed))
+            self.starts.append(pos)
+            self.places.append((cell.line, cell.page))
+            pos += len(normed)
         self.text = "".join(parts)
-        self.where = where
 
     def sentence(self, start: int, end: int) -> str:
         lo = max((self.text.rfind(c, 0, start) for c in _STOP), default=-1) + 1
@@ -86,7 +92,9 @@ class _Flat:
         return self.text[lo : hi + 1][:400]
 
     def place(self, offset: int) -> tuple[int | None, int | None]:
-        return self.where[offset] if 0 <= offset < len(self.where) else (None, None)
+        if not 0 <= offset < len(self.text):
+            return (None, None)
+        return self.places[bisect.bisect_right(self.starts, offset) - 1]
 
 
 def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
@@ -120,18 +128,21 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
         if m:
             line, page = flat.place(fig.offset)
             found.append(NarrativeFigure("pct", float(m.group("n")), None, fig.figure, fig.sentence, line, page, end))
-    for lb in load_registry().labels_of("claim"):
-        for m in re.finditer(lb.variant, text):
+    for key, rx in _claims():
+        for m in rx.finditer(text):
             line, page = flat.place(m.start())
-            found.append(NarrativeFigure(lb.key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
-    for lb in load_registry().labels_of("template_hole"):
-        for line in doc.lines:
-            if line.mode != FREE:
-                continue
-            m = re.search(lb.variant, line.cells[0].text)
-            if m:
-                found.append(NarrativeFigure("template_hole", 1.0, None, m.group(0), line.cells[0].text[:300],
-                                             line.cells[0].line, line.cells[0].page, -1))
+            found.append(NarrativeFigure(key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
+    free = [ln.cells[0] for ln in doc.lines if ln.mode == FREE]
+    joined = "\n".join(c.text for c in free)
+    starts = list(itertools.accumulate((len(c.text) + 1 for c in free[:-1]), initial=0))
+    for rx in _holes():
+        seen: set[int] = set()
+        for m in rx.finditer(joined):  # the patterns never span a line break
+            k = bisect.bisect_right(starts, m.start()) - 1
+            if k not in seen:
+                seen.add(k)
+                cell = free[k]
+                found.append(NarrativeFigure("template_hole", 1.0, None, m.group(0), cell.text[:300], cell.line, cell.page, -1))
     found.sort(key=lambda f: (f.offset, f.figure))
     counts: dict[tuple, int] = {}
     for f in found:
@@ -141,8 +152,23 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _claims() -> tuple[tuple[str, re.Pattern], ...]:
+    """Compiled claim patterns (labels.csv kind ``claim``)."""
+    return tuple((lb.key, re.compile(lb.variant)) for lb in load_registry().labels_of("claim"))
+
+
+@lru_cache(maxsize=1)
+def _holes() -> tuple[re.Pattern, ...]:
+    """Compiled template-hole patterns (labels.csv kind ``template_hole``)."""
+    return tuple(re.compile(lb.variant) for lb in load_registry().labels_of("template_hole"))
+
+
+_FIGURE_END = re.compile(r"\d+(?:\.\d+)?[件条次篇人]")
+
+
 def _figure_end(text: str, start: int) -> int:
-    m = re.compile(r"\d+(?:\.\d+)?[件条次篇人]").search(text, start)
+    m = _FIGURE_END.search(text, start)
     return m.end() if m else start
 
 
@@ -153,3 +179,8 @@ def first_values(figures: list[NarrativeFigure]) -> dict[str, NarrativeFigure]:
         key = f"pct:{f.qualifier}" if f.figure == "pct" else f.figure
         out.setdefault(key, f)
     return out
+
+
+def evidence(figures: list[NarrativeFigure]) -> dict[str, tuple[float, str]]:
+    """The first stated value of each figure with its sentence (evidence for the verification stage)."""
+    return {k: (f.value, f.sentence) for k, f in first_values(figures).items() if not k.startswith("pct:") and f.code is None}

@@ -1,18 +1,23 @@
-"""Other copies of the same report, used only to decide glued digits that split several ways.
+"""Filling from another copy of the same report: a separate, explicit step after extraction.
 
 A report is often published twice (a web page and its flattened text, an HTML page and a
-PDF). When a flattened copy prints ``77132470`` for three cells, a copy whose cells were
-printed apart (``77 | 132 | 470``) with exactly those digits fixes the split. Copies are
-matched by reporting body (agency registry id, else the normalized printed name) and year.
+PDF). When a flattened copy prints ``77132470`` for three cells and the equalities leave the
+split ambiguous, a copy whose cells were printed apart (``77 | 132 | 470``) with exactly those
+digits fixes it. Extraction never does this by itself (``xxgk extract`` reads the file alone);
+``fill_from_copy`` is called by ``xxgk extract --fill-from DIR`` and by the pipeline's
+twin-fill step, and every filled cell says so (``recovery = twin``, ``filled_from`` = the copy).
+Copies are matched by reporting body (agency registry id, else the normalized printed name) and
+year.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from pathlib import Path
 
-from pipelines.agencies import agency_registry
+from pipelines.agencies import agency_resolver
 from pipelines.extract.text import norm
 
 MANIFEST = "MANIFEST.csv"
@@ -20,12 +25,12 @@ DOCUMENT_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx"}
 
 
 def agency_key(raw_dir: Path | None, printed: str | None) -> str | None:
-    """Registry id of a printed name, else its normalized form."""
+    """Agency id of a printed name (overrides, then the resolver), else its normalized form."""
     if not printed:
         return None
     if raw_dir is not None:
-        agency = agency_registry(str(raw_dir)).resolve(printed)
-        if agency:
+        agency = agency_resolver(raw_dir).resolve(printed)
+        if agency.resolved:
             return agency.agency_id
     return "printed:" + norm(printed)
 
@@ -37,6 +42,49 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def fill_from_copy(ext, twin) -> int:
+    """Fill ``ext``'s ambiguous glued cells from ``twin`` (another extraction of the same report); returns cells filled.
+
+    A glued row is filled only when the copy prints every cell of the row apart, the copy's
+    digits concatenated equal the row's glued digits, every filled value is one of the cell's
+    candidates, and cells of the row already decided agree with the copy.
+    """
+    if twin is None:
+        return 0
+    printed = {c.code: c for c in twin.cells if c.recovery == "none" and c.value_status == "number"}
+    rows: dict[tuple, list] = {}
+    for c in ext.cells:
+        if c.recovery in ("split", "narrative", "ambiguous") and c.context:
+            rows.setdefault((c.line, c.page, c.context.split(" (")[0]), []).append(c)
+    filled = 0
+    for (_, _, context), cells in rows.items():
+        if not any(c.value_status == "ambiguous" for c in cells) or not all(c.code in printed for c in cells):
+            continue
+        glued_digits = re.sub(r"\s", "", context)
+        copy_raw = [re.sub(r"\s", "", printed[c.code].raw or "") for c in cells]
+        if "".join(copy_raw) != glued_digits:
+            continue
+        fits = all(
+            (c.value_status == "ambiguous" and c.candidates and raw in c.candidates.split("|"))
+            or (c.value_status != "ambiguous" and c.value == printed[c.code].value)
+            for c, raw in zip(cells, copy_raw)
+        )
+        if not fits:
+            continue
+        for c, raw in zip(cells, copy_raw):
+            if c.value_status != "ambiguous":
+                continue
+            c.value, c.raw, c.value_status = printed[c.code].value, raw, "number"
+            c.recovery = "twin"
+            c.filled_from = twin.source_path
+            c.context = f"{c.context} (split fixed by {twin.source_path})"
+            filled += 1
+    if filled:
+        ext.issues = [i for i in ext.issues if not (i.kind == "ambiguous_split" and ext.cell(i.code) is not None
+                                                   and ext.cell(i.code).recovery == "twin")]
+    return filled
 
 
 class ReferenceIndex:
@@ -71,6 +119,8 @@ class ReferenceIndex:
             own = None
         best = None
         for row in self._manifest():
+            if not row.get("file"):
+                continue
             if str(row.get("report_year")) != str(ext.report_year):
                 continue
             if agency_key(self.raw_dir, row.get("agency")) != key:

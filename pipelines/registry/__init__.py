@@ -6,7 +6,10 @@ files in ``registry/data``:
 * ``indicators.csv`` – one code per statistical cell per format (seeded from shared/spec);
 * ``rules.csv`` – every arithmetic and logical rule over those codes (seeded from shared/spec);
 * ``labels.csv`` – printed label variants, table anchors, era markers, units and NA marks;
-* ``warehouse_tables.csv`` – the columns of every warehouse table.
+* ``warehouse_tables.csv`` – the columns of every warehouse table;
+* ``rule_texts.csv`` and ``display_zh.csv`` – the Chinese texts people read (rule titles,
+  descriptions and what to correct; names of statuses, severities, tables …). They only
+  change what reports say, never what is extracted, so they are outside ``registry_hash``.
 
 Parquet schemas, DuckDB DDL, Great Expectations suites, Dagster checks and the data
 dictionary are generated from these objects; nothing downstream restates them.
@@ -332,14 +335,18 @@ def _read_csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+# texts for people only: editing them must not re-extract the warehouse
+PRESENTATION_FILES = frozenset({"rule_texts.csv", "display_zh.csv"})
+
+
 @lru_cache(maxsize=1)
 def registry_hash() -> str:
-    """SHA-256 of every registry data file: any change to codes, labels, patterns or rules changes it."""
+    """SHA-256 of every registry data file that decides extraction: codes, labels, patterns, rules, tables."""
     import hashlib
 
     h = hashlib.sha256()
     base = resources.files(__package__).joinpath("data")
-    for name in sorted(p.name for p in base.iterdir() if p.name.endswith(".csv")):
+    for name in sorted(p.name for p in base.iterdir() if p.name.endswith(".csv") and p.name not in PRESENTATION_FILES):
         h.update(name.encode())
         h.update(base.joinpath(name).read_bytes())
     return h.hexdigest()
@@ -366,3 +373,27 @@ def load_registry() -> Registry:
         for row in _read_csv("warehouse_tables.csv")
     )
     return Registry(indicators=indicators, rules=rules, labels=labels, columns=columns)
+
+
+@dataclass(frozen=True)
+class RuleText:
+    """The Chinese texts of one rule (rule_texts.csv): what it is called, checks, compares and asks to correct."""
+
+    rule_id: str
+    title: str
+    description: str
+    found: str
+    expected: str
+    fix: str
+
+
+@lru_cache(maxsize=1)
+def rule_texts() -> dict[str, RuleText]:
+    """rule_id -> Chinese texts of the rule."""
+    return {row["rule_id"]: RuleText(**{k: (v or "").strip() for k, v in row.items()}) for row in _read_csv("rule_texts.csv")}
+
+
+@lru_cache(maxsize=1)
+def display_texts() -> dict[tuple[str, str], str]:
+    """(domain, key) -> Chinese name; a domain is ``table.column`` of a coded column (e.g. reports.status) or ``rule_op``."""
+    return {(row["domain"], row["key"]): row["text"] for row in _read_csv("display_zh.csv")}

@@ -242,11 +242,11 @@ def cross_level_measures(reports: list[Report], agencies: AgencyRegistry, target
         kids = children_of.get(r.agency_id, [])
         if not kids:
             for rule in rules:
-                rows.append(_row(rule, r, "", "na", None, None, [], "", missing="no child agencies in raw/agencies.csv"))
+                rows.append(_row(rule, r, "", "na", None, None, [], "", missing="no child agencies known (division registry, resolved reports, raw/agencies.csv)"))
             continue
         kid_reports = {a.agency_id: by_agency_year.get((a.agency_id, r.year)) for a in kids}
         for rule in rules:
-            subset = kids if rule.rule_id.startswith("L-AGG") else [a for a in kids if a.kind == "government_aggregate"]
+            subset = kids if rule.rule_id.startswith("L-AGG") else [a for a in kids if a.kind in ("government_aggregate", "township")]
             if not subset:
                 continue
             missing_kids = [a.name for a in subset if kid_reports[a.agency_id] is None]

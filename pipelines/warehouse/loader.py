@@ -38,8 +38,11 @@ _RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 
 def load(cfg, keys: list[str]) -> dict[str, dict]:
-    """Merge report years into DuckDB (one transaction), refreshing the analysis tables of the changed reports."""
-    return load_years(cfg.warehouse, cfg.storage, keys, reference_frames(cfg.raw), after_merge=refresh_analysis)
+    """Merge report years into DuckDB (one transaction), with the reference tables (the agencies include the bodies the
+    loaded reports resolved to) and the analysis tables of the changed reports refreshed."""
+    return load_years(cfg.warehouse, cfg.storage, keys, lambda seen: reference_frames(cfg.raw, seen),
+                      inputs=_fingerprint(identity_digest(cfg.raw), code_digest(Path(__file__).with_name("reference.py"))),
+                      after_merge=refresh_analysis)
 
 
 def refresh_analysis(con, report_ids: list[str]) -> None:
@@ -118,10 +121,10 @@ def refresh_cross_rules(cfg, log: Callable[[str], None] | None = None) -> dict:
     saved = _saved(cfg, name)
     if nothing and saved is not None:
         return {**saved, "skipped_unchanged": True, "reports_evaluated": 0, "instances": 0}
-    agencies = AgencyRegistry.load(cfg.raw)
-    kids = children_of(agencies)
     frames, targets_all = [], set()
     with reading(cfg.warehouse) as con:
+        agencies = _agencies(con)
+        kids = children_of(agencies)
         meta, targets, removed = _cross_scope(con, changes, agencies)
         for ids in _chunks(meta, targets, kids):
             con.register("_need", pa.table({"report_id": pa.array(sorted(ids["need"]), pa.string())}))
@@ -158,6 +161,11 @@ def refresh_cross_rules(cfg, log: Callable[[str], None] | None = None) -> dict:
         log(f"cross-report rules: {len(targets_all)} report(s) evaluated, {len(measures)} instances "
             + ("(everything)" if changes is None else f"(after {len(changes)} changed report(s))"))
     return {**summary, "skipped_unchanged": False, "reports_evaluated": len(targets_all), "instances": len(measures)}
+
+
+def _agencies(con) -> AgencyRegistry:
+    """The warehouse's agencies table (registry divisions, resolved bodies, raw/agencies.csv) as a registry."""
+    return AgencyRegistry.from_frame(con.execute("SELECT * FROM agencies").df())
 
 
 def _cross_scope(con, changes: pd.DataFrame | None, agencies: AgencyRegistry):
@@ -251,8 +259,8 @@ def refresh_rollups(cfg, log: Callable[[str], None] | None = None) -> dict:
     saved = _saved(cfg, name)
     if nothing and saved is not None:
         return {**saved, "skipped_unchanged": True}
-    agencies = AgencyRegistry.load(cfg.raw)
     with _transaction(cfg.warehouse) as con:
+        agencies = _agencies(con)
         if changes is None:
             frame = con.execute(f"SELECT * FROM ({ROLLUP_SQL})").df()
             replace_table(con, name, frame)

@@ -35,11 +35,13 @@ from pipelines.warehouse.storage import Storage
 # per-document columns, filled when a record is placed in a report year (not stored in the record)
 DOC_COLUMNS = ("report_id", "report_year", "parser_version")
 # record list column -> warehouse table it flattens into
-NESTED = {"cells": "cells", "subtotals": "printed_subtotals", "issues": "extraction_issues", "narrative": "narrative_figures"}
+NESTED = {"cells": "cells", "subtotals": "printed_subtotals", "issues": "extraction_issues", "narrative": "narrative_figures",
+          "uncoded": "uncoded_rows"}
 HEADER = [
     ("key", pa.string()), ("parser_version", pa.string()), ("extracted_at", pa.timestamp("us", tz="UTC")),
     ("title", pa.string()), ("agency_printed", pa.string()), ("report_year", pa.int64()), ("era", pa.string()),
-    ("scope", pa.string()), ("is_report", pa.bool_()),
+    ("scope", pa.string()), ("origin", pa.string()), ("is_report", pa.bool_()),
+    ("opening_text", pa.string()),  # the start of the text, context for placing the body (the text itself is not kept)
 ]
 
 
@@ -75,12 +77,15 @@ def _items(objects, table: str) -> list[dict]:
 
 def record_of(ext, key: str, parser_version: str) -> pa.Table:
     """The record (one-row Arrow table) of an ``Extraction``."""
+    from pipelines.agencies import opening_text
+
     row = {
         "key": key, "parser_version": parser_version, "extracted_at": datetime.now(timezone.utc),
         "title": ext.title, "agency_printed": ext.agency_printed, "report_year": ext.report_year, "era": ext.era,
-        "scope": ext.scope, "is_report": ext.is_report,
+        "scope": ext.scope, "origin": ext.origin, "is_report": ext.is_report, "opening_text": opening_text(ext.text),
         "cells": _items(ext.cells, "cells"), "subtotals": _items(ext.subtotals, "printed_subtotals"),
         "issues": _items(ext.issues, "extraction_issues"), "narrative": _items(ext.narrative, "narrative_figures"),
+        "uncoded": _items(ext.uncoded, "uncoded_rows"),
     }
     return pa.Table.from_pylist([row], schema=record_schema())
 

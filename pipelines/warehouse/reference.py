@@ -1,4 +1,4 @@
-"""Reference tables loaded next to the facts: indicators and rules (from the registry) and agencies (raw/)."""
+"""Reference tables loaded next to the facts: indicators and rules (from the registry), agencies and regions (identity)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.agencies import AgencyRegistry
+from pipelines.agencies import agencies_frame, regions_frame
 from pipelines.registry import load_registry
 
 
@@ -48,22 +48,7 @@ def rules_frame() -> pd.DataFrame:
     return pd.DataFrame([r.__dict__ for r in load_registry().rules])
 
 
-def agencies_frame(raw_dir: Path) -> pd.DataFrame:
-    """raw/agencies.csv as a table."""
-    reg = AgencyRegistry.load(raw_dir)
-    return pd.DataFrame(
-        [
-            {
-                "agency_id": a.agency_id, "name": a.name, "variants": "|".join(a.variants) or None,
-                "region_code": a.region_code or None, "level": a.level or None, "parent_id": a.parent_id or None,
-                "kind": a.kind or None,
-            }
-            for a in reg.agencies.values()
-        ],
-        columns=["agency_id", "name", "variants", "region_code", "level", "parent_id", "kind"],
-    )
-
-
-def reference_frames(raw_dir: Path) -> dict[str, pd.DataFrame]:
-    """All reference tables by name."""
-    return {"indicators": indicators_frame(), "rules": rules_frame(), "agencies": agencies_frame(raw_dir)}
+def reference_frames(raw_dir: Path, seen: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """All reference tables by name (``seen``: (agency_id, agency_printed) of the loaded reports, listed in ``agencies``)."""
+    return {"indicators": indicators_frame(), "rules": rules_frame(), "agencies": agencies_frame(raw_dir, seen),
+            "regions": regions_frame()}

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipelines.shards import YearPlan, shard_file, shard_state_path, year_fingerprint, year_state_path
+from pipelines.shards import YearPlan, shard_file, shard_state_path, year_file, year_fingerprint, year_state_path
 from pipelines.warehouse.storage import Storage
+from pipelines.warehouse.store import SHARD_TABLES
 
-TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
 REPORTS_TOP = 50
 
 
@@ -27,7 +27,7 @@ def publish_years(storage: Storage, plans: list[YearPlan]) -> tuple[dict[str, di
     for plan in plans:
         previous = storage.read_json(year_state_path(plan.partition_key)) or {}
         if plan.unchanged and previous.get("fingerprint") == plan.fingerprint:
-            out[plan.partition_key] = combine(previous.get("shards", {}))
+            out[plan.partition_key] = combine(previous.get("shards", {}), previous.get("copies"))
             continue
         old = previous.get("shards", {}) if previous.get("bits") == plan.bits else {}
         shards = {}
@@ -42,17 +42,36 @@ def publish_years(storage: Storage, plans: list[YearPlan]) -> tuple[dict[str, di
             else:
                 shards[shard] = old[shard]
         fingerprint = year_fingerprint(plan.bits, {s: v["fingerprint"] for s, v in shards.items()})
+        copies = write_copies(storage, plan.partition_key, shards)
         storage.write_json(year_state_path(plan.partition_key), {
-            "fingerprint": fingerprint, "bits": plan.bits, "documents": plan.documents, "inputs": plan.inputs, "shards": shards})
+            "fingerprint": fingerprint, "bits": plan.bits, "documents": plan.documents, "inputs": plan.inputs,
+            "shards": shards, "copies": copies})
         for shard in plan.stale:
-            for table in TABLES:
+            for table in SHARD_TABLES:
                 storage.delete(shard_file(table, plan.partition_key, shard))
             storage.delete(shard_state_path(plan.partition_key, shard))
-        out[plan.partition_key] = combine(shards)
+        out[plan.partition_key] = combine(shards, copies)
     return out, written
 
 
-def combine(shards: dict) -> dict:
+def write_copies(storage: Storage, key: str, shards: dict) -> dict:
+    """Group the year's copies of one report (``report_copies``, from all its shards' reports) and write them;
+    returns their row count and GX schema problems. Copies share a report year, so a year is the whole group."""
+    import pyarrow as pa
+
+    from pipelines.identity.copies import report_copies
+    from pipelines.rules.suites import validate_table
+    from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
+
+    parts = [storage.read_table(shard_file("reports", key, s), schema=arrow_schema("reports")) for s in sorted(shards)]
+    parts = [p for p in parts if p is not None]
+    reports = pa.concat_tables(parts).to_pandas() if parts else arrow_schema("reports").empty_table().to_pandas()
+    copies = conform("report_copies", report_copies(reports))
+    storage.write_table(year_file("report_copies", key), to_arrow("report_copies", copies))
+    return {"rows": len(copies), "schema_problems": validate_table(copies, "report_copies") if len(copies) else []}
+
+
+def combine(shards: dict, copies: dict | None = None) -> dict:
     """One year's summary from its shards' summaries (exact counts; up to REPORTS_TOP report ids per rule)."""
     statuses, na, rows = Counter(), Counter(), Counter()
     rules: dict[str, dict] = {}
@@ -70,6 +89,9 @@ def combine(shards: dict) -> dict:
             agg["failed"] += r["failed"]
             agg["reports"] += r["reports"]
             agg["report_ids"] = sorted(agg["report_ids"] + r["report_ids"])[:REPORTS_TOP]
+    if copies:
+        rows["report_copies"] = copies["rows"]
+        problems.extend(copies["schema_problems"])
     return {"documents": documents, "statuses": dict(statuses), "not_assessable": dict(na), "rows": dict(rows),
             "rules": rules, "schema_problems": sorted(set(problems)), "eras": sorted(eras)}
 
@@ -89,4 +111,4 @@ def years_to_build(storage: Storage, keys: list[str], changed: set[str], inputs:
 def year_summary(storage: Storage, key: str) -> dict | None:
     """The summary of a report year as last published (None when the year was never processed)."""
     manifest = storage.read_json(year_state_path(key))
-    return None if manifest is None else combine(manifest.get("shards", {}))
+    return None if manifest is None else combine(manifest.get("shards", {}), manifest.get("copies"))

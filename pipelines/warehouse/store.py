@@ -1,7 +1,7 @@
 """Loading the DuckDB file from the Parquet shards: a merge by report_id, one transaction per load.
 
-* ``warehouse/xxgk.duckdb`` (local) – the tables of the registry, the registry's reference
-  tables (indicators, rules, agencies) and the generated views. Internal bookkeeping tables
+* ``warehouse/xxgk.duckdb`` (local) – the tables of the registry, the reference tables
+  (indicators, rules, agencies, regions) and the generated views. Internal bookkeeping tables
   (names starting with ``_``) record which document versions are loaded and which reports
   changed since the warehouse-wide assets last looked.
 * ``load_years`` compares, for every shard whose fingerprint changed since the last load, the
@@ -26,13 +26,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.shards import shard_file, shard_state_path, year_state_path
+from pipelines.shards import shard_file, shard_state_path, year_file, year_state_path
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.storage import Storage
 from pipelines.warehouse.views import view_statements
 
-PARTITIONED_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures")
-REFERENCE_TABLES = ("indicators", "rules", "agencies")
+# per-report tables (merged by report_id) and report_copies (per report year: copies are grouped within a year)
+SHARD_TABLES = ("reports", "cells", "document_rule_results", "extraction_issues", "printed_subtotals", "narrative_figures",
+                "uncoded_rows")
+YEAR_TABLES = ("report_copies",)
+PARTITIONED_TABLES = SHARD_TABLES + YEAR_TABLES
+REFERENCE_TABLES = ("indicators", "rules", "agencies", "regions")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
 DB_FILE = "xxgk.duckdb"
@@ -126,7 +130,8 @@ def write_inventory(storage: Storage, frame: pd.DataFrame) -> None:
 def read_year(storage: Storage, table: str, key: str) -> pd.DataFrame:
     """All rows of a partitioned table for one report year (every shard), as a frame."""
     manifest = storage.read_json(year_state_path(key)) or {}
-    parts = [storage.read_table(shard_file(table, key, s), schema=arrow_schema(table)) for s in sorted(manifest.get("shards", {}))]
+    files = [year_file(table, key)] if table in YEAR_TABLES else [shard_file(table, key, s) for s in sorted(manifest.get("shards", {}))]
+    parts = [storage.read_table(f, schema=arrow_schema(table)) for f in files]
     parts = [p for p in parts if p is not None]
     return pa.concat_tables(parts).to_pandas() if parts else empty_frame(table)
 
@@ -153,38 +158,39 @@ def reference_digest(reference: dict[str, pd.DataFrame]) -> str:
     return h.hexdigest()
 
 
-def load_years(warehouse: Path, storage: Storage, keys: list[str], reference: dict[str, pd.DataFrame],
+def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, inputs: str = "",
                after_merge=None) -> dict[str, dict]:
     """Merge the given report years into DuckDB in one transaction; per year the rows inserted and deleted.
 
     A year whose manifest fingerprint is the one already loaded is skipped (``{"skipped": True}``).
-    ``after_merge(con, report_ids)`` runs inside the transaction with every changed report id.
+    ``reference(seen)`` gives the reference tables from the loaded reports' (agency_id, agency_printed); they are
+    replaced when they differ from the loaded ones (``inputs`` names what else they depend on, e.g. the identity
+    code and data). ``after_merge(con, report_ids)`` runs inside the transaction with every changed report id.
     """
     manifests = {k: storage.read_json(year_state_path(k)) for k in keys}
-    digest = reference_digest(reference)
     with reading(warehouse) as con:
         loaded = {} if con is None or not _has_table(con, "_loaded_partitions") else dict(
             con.execute("SELECT partition_key, fingerprint FROM _loaded_partitions").fetchall())
-        ref_loaded = None if con is None or not _has_table(con, "_meta") else (
-            con.execute("SELECT value FROM _meta WHERE name = 'reference'").fetchone() or (None,))[0]
+        ref_inputs = None if con is None or not _has_table(con, "_meta") else (
+            con.execute("SELECT value FROM _meta WHERE name = 'reference_inputs'").fetchone() or (None,))[0]
     todo = [k for k in keys if manifests[k] is not None and loaded.get(k) != manifests[k]["fingerprint"]]
     out: dict[str, dict] = {k: {"skipped": True} for k in keys}
-    if not todo and ref_loaded == digest:
+    if not todo and ref_inputs == inputs:
         return out
     with _transaction(warehouse) as con:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        if ref_loaded != digest:
-            for table, frame in reference.items():
-                con.execute(f'DELETE FROM "{table}"')
-                con.register("_reference", to_arrow(table, frame))
-                con.execute(f'INSERT INTO "{table}" SELECT * FROM _reference')
-                con.unregister("_reference")
-            con.execute("INSERT OR REPLACE INTO _meta VALUES ('reference', ?)", [digest])
         seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM _changes").fetchone()[0]
         changed: list[str] = []
         for key in todo:
             out[key] = _merge_year(con, storage, key, manifests[key], seq)
             changed.extend(out[key].pop("changed"))
+        frames = reference(con.execute("SELECT DISTINCT agency_id, agency_printed FROM reports").df())
+        digest = reference_digest(frames)
+        if (con.execute("SELECT value FROM _meta WHERE name = 'reference'").fetchone() or (None,))[0] != digest:
+            for table, frame in frames.items():
+                replace_table(con, table, frame)
+            con.execute("INSERT OR REPLACE INTO _meta VALUES ('reference', ?)", [digest])
+        con.execute("INSERT OR REPLACE INTO _meta VALUES ('reference_inputs', ?)", [inputs])
         if after_merge is not None and changed:
             after_merge(con, changed)
     return out
@@ -218,7 +224,7 @@ def _merge_year(con, storage: Storage, key: str, manifest: dict, seq: int) -> di
     if out_ids:
         con.execute("INSERT INTO _changes SELECT ?, report_id, report_year, agency_id, agency FROM reports "
                     "WHERE report_id IN (SELECT report_id FROM _out)", [seq])
-        for table in PARTITIONED_TABLES:
+        for table in SHARD_TABLES:
             n = con.execute(f'DELETE FROM "{table}" WHERE report_id IN (SELECT report_id FROM _out)').fetchone()[0]
             counts["deleted"][table] = n
     if new_ids:
@@ -227,13 +233,17 @@ def _merge_year(con, storage: Storage, key: str, manifest: dict, seq: int) -> di
         size = Counter(incoming["shard"])
         per_shard = Counter(by_shard[rid] for rid in new_ids)
         con.register("_new", pa.table({"report_id": wanted}))
-        for table in PARTITIONED_TABLES:
+        for table in SHARD_TABLES:
             files = [shard_file(table, key, s) for s in sorted(per_shard)]
             partial = any(per_shard[s] < size[s] for s in per_shard)  # only some of a shard's reports changed
             counts["inserted"][table] = _insert_files(con, storage, table, files, "_new" if partial else None)
         con.execute("INSERT INTO _changes SELECT ?, report_id, report_year, agency_id, agency FROM reports "
                     "WHERE report_id IN (SELECT report_id FROM _new)", [seq])
         con.unregister("_new")
+    year = None if key == UNDATED else int(key)
+    for table in YEAR_TABLES:  # small per-year tables: the year's rows replaced from its file
+        con.execute(f'DELETE FROM "{table}" WHERE report_year IS NOT DISTINCT FROM ?', [year])
+        counts["inserted"][table] = _insert_files(con, storage, table, [year_file(table, key)], None)
     con.execute("DELETE FROM _loaded_documents WHERE report_id IN (SELECT report_id FROM _incoming) "
                 "OR report_id IN (SELECT report_id FROM _out)")
     con.execute("INSERT INTO _loaded_documents SELECT report_id, ?, shard, version FROM _incoming", [key])
@@ -272,8 +282,10 @@ def _insert_files(con, storage: Storage, table: str, files: list[str], only: str
 def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
     """Remove report years that no longer have documents: their files, state and DuckDB rows (recorded as changes)."""
     for key in keys:
-        for table in PARTITIONED_TABLES:
+        for table in SHARD_TABLES:
             storage.delete(f"parquet/{table}/{key}")
+        for table in YEAR_TABLES:
+            storage.delete(year_file(table, key))
         storage.delete(f"state/shards/{key}")
         storage.delete(year_state_path(key))
     if not db_path(warehouse).exists():
