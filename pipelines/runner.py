@@ -64,22 +64,26 @@ def run_pipeline(
     instance=None, storage_url: str = "", **settings,
 ) -> str:
     """Inventory raw/, then build every (or the selected) report year and the warehouse-wide tables; returns a summary."""
-    from pipelines.warehouse.stamp import forget_stamp, inputs_digest, save_stamp, up_to_date
+    from pipelines.warehouse.stamp import forget_stamp, inputs_digest, save_stamp, unchanged_summary
+    from pipelines.warehouse.storage import storage_for
 
-    cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, **settings)
+    storage = storage_for(storage_url or warehouse_dir)
     report = Path(warehouse_dir) / "reports" / "quality.html"
-    if not years and up_to_date(cfg.raw, cfg.warehouse, cfg.storage, (report,)):
-        return summarize(warehouse_dir) + "\n  (nothing changed since the last run: nothing was read or written)"
-    digest = inputs_digest(cfg.raw, cfg.storage)
+    if not years:
+        last = unchanged_summary(raw_dir, warehouse_dir, storage, (report,))
+        if last is not None:
+            return last + "\n  (nothing changed since the last run: nothing was read or written)"
+    digest = inputs_digest(raw_dir)
+    cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, **settings)
     failed = build(cfg, years, instance)
     text = summarize(warehouse_dir, report_written=not failed) if (Path(warehouse_dir) / "xxgk.duckdb").exists() \
         else "xxgk: no warehouse database was written"
     if failed:
-        forget_stamp(cfg.storage)
+        forget_stamp(storage)
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
     if not years:
-        save_stamp(cfg.storage, digest)
+        save_stamp(storage, digest, warehouse_dir, text)
     return text
 
 
@@ -139,7 +143,7 @@ def _years_to_build(cfg, keys: list[str], inventory_run) -> list[str]:
     with reading(cfg.warehouse) as con:
         loaded = dict(con.execute("SELECT partition_key, fingerprint FROM _loaded_partitions").fetchall()) \
             if con is not None and con.execute("SELECT count(*) FROM information_schema.tables "
-                                               "WHERE table_name = '_loaded_partitions'").fetchone()[0] else {}
+                                               "WHERE table_name = '_loaded_partitions'").fetchall()[0][0] else {}
     return years_to_build(cfg.storage, keys, changed, build_inputs(cfg.raw, cfg.shard_docs), loaded)
 
 
@@ -169,7 +173,7 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
 
     con = connect(warehouse_dir, read_only=True)
     try:
-        total = con.execute("SELECT count(*) FROM reports").fetchone()[0]
+        total = con.execute("SELECT count(*) FROM reports").fetchall()[0][0]
         statuses = dict(con.execute("SELECT status, count(*) FROM reports GROUP BY status").fetchall())
         by_year = con.execute(
             "SELECT coalesce(CAST(report_year AS VARCHAR), 'undated'), count(*), "

@@ -17,7 +17,7 @@ from pipelines.defs.automation import raw_changes
 from pipelines.runner import run_pipeline, warehouse_config
 from pipelines.warehouse.stamp import STAMP
 from pipelines.warehouse.storage import storage_for
-from pipelines.warehouse.store import read_inventory
+from pipelines.warehouse.store import PARTITIONED_TABLES, read_inventory
 
 DOCS = ["incoming/gansu_ganzhou_district_gov_2016.txt", "pingtan/pingtan_zone_admin_committee_2023.html"]
 
@@ -167,7 +167,7 @@ def test_failed_load_leaves_the_warehouse_as_it_was(built):
     before, fingerprint = contents(), loaded_fingerprint(wh, "2023")
     assert before["cells"] > 0 and fingerprint
     # extract and write the year's shards, without loading: then damage a shard the load reads after reports and cells
-    selection = [dg.AssetKey("document_inventory"), *(dg.AssetKey(t) for t in process.SHARD_TABLES)]
+    selection = [dg.AssetKey("document_inventory"), *(dg.AssetKey(t) for t in PARTITIONED_TABLES)]
     assert job.execute_in_process(instance=instance, partition_key="2023", asset_selection=selection).success
     (wh / shard_file("document_rule_results", "2023", "0")).write_bytes(b"not a parquet file")
     with pytest.raises(Exception, match="(?i)parquet"):

@@ -22,12 +22,12 @@ def test_incremental_equals_fresh_build(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     assert build(cfg, instance=instance, report=False) == []
 
-    changed = raw / "2023" / "synth-d1-b1_2023.txt"
+    changed = raw / "2023" / "d1-b1_2023.txt"
     text = changed.read_text(encoding="utf-8")
     assert "行政许可\t" in text
     changed.write_text(text.replace("行政许可\t", "行政许可\t9", 1), encoding="utf-8")  # a district body's figure
-    (raw / "2022" / "synth-d2-b1_2022.txt").unlink()  # a body's report of the first year
-    shutil.copy2(raw / "2024" / "synth-city-office_2024.txt", raw / "2024" / "copy_of_office_2024.txt")
+    (raw / "2022" / "d2-b1_2022.txt").unlink()  # a body's report of the first year
+    shutil.copy2(raw / "2024" / "city-office_2024.txt", raw / "2024" / "copy_of_office_2024.txt")
     assert build(cfg, instance=instance, report=False) == []
 
     fresh = tmp_path / "fresh"
@@ -37,7 +37,7 @@ def test_incremental_equals_fresh_build(tmp_path):
     assert {t: d[1:] for t, d in diff.items()} == {t: (0, 0) for t in COMPARED_TABLES}, diff
     con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
     try:  # the change is visible where it should be: the district's aggregate no longer equals its parts
-        failed = con.execute("SELECT DISTINCT rule_id FROM cross_rule_results WHERE report_id = '2023/synth-d1_2023.md' "
+        failed = con.execute("SELECT DISTINCT rule_id FROM cross_rule_results WHERE report_id = '2023/d1_2023.md' "
                              "AND outcome = 'fail'").fetchall()
     finally:
         con.close()

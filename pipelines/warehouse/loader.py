@@ -86,7 +86,7 @@ def _pending(cfg, name: str, fingerprint: str) -> tuple[int, pd.DataFrame | None
             return 0, None, True
         state = consumer_state(con, name)
         last, changes = pending_changes(con, name) if state is not None else (
-            con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchone()[0], None)
+            con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchall()[0][0], None)
     if state is not None and state[1] == fingerprint:
         return last, changes, changes.empty
     return last, None, False
@@ -212,7 +212,7 @@ def _chunks(meta: pd.DataFrame, targets: set[str], kids: dict[str, list[str]]):
 
 
 def _cross_summary(con) -> dict:
-    rows = con.execute(f"SELECT count(*) FROM {CROSS_TABLE}").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {CROSS_TABLE}").fetchall()[0][0]
     fails = con.execute(f"SELECT rule_id, coalesce(CAST(report_year AS VARCHAR), '{UNDATED}'), report_id, count(*) "
                         f"FROM {CROSS_TABLE} WHERE outcome = 'fail' GROUP BY ALL ORDER BY ALL").fetchall()
     na = dict(con.execute(f"SELECT rule_id, count(*) FROM {CROSS_TABLE} WHERE outcome = 'not_assessable' GROUP BY 1").fetchall())
@@ -281,7 +281,7 @@ def refresh_rollups(cfg, log: Callable[[str], None] | None = None) -> dict:
         mark_consumed(con, name, last, fingerprint)
         _export_by_year(con, cfg.storage, name, years or set(), full=years is None)
         total = con.execute(f"SELECT count(*), count(DISTINCT region_id), count(*) FILTER (WHERE abs(coalesce(difference, 0)) > 1e-6) "
-                            f"FROM {name}").fetchone()
+                            f"FROM {name}").fetchall()[0]
     summary = {"rows": total[0], "regions": total[1], "mismatching_cells": total[2], "recomputed_rows": len(frame)}
     _save(cfg, name, summary)
     if log:

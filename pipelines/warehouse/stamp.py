@@ -1,10 +1,12 @@
 """The cheap "nothing changed" test of ``xxgk run``: the inputs of the last complete run, by file metadata and code.
 
 After a run that covered every report year and succeeded, the runner saves a digest of its
-inputs: every document's path, size and modification time (the inventory re-hashes nothing
-whose size and mtime are unchanged), raw/agencies.csv and raw/MANIFEST.csv, and the source of
-the pipeline (code and registry). When the digest is the same the next time and the DuckDB file
-has nothing pending, there is nothing to do: no Dagster run is started.
+inputs — every file under raw/ by path, size and modification time (the inventory re-hashes
+nothing whose size and mtime are unchanged), and the pipeline's source (code, registry, data) —
+together with the DuckDB file's size and mtime and the run's summary. When all of that is the
+same the next time, there is nothing to do: no Dagster run is started, nothing is read but file
+metadata, and the saved summary is printed. Any file under raw/ counts, even one the inventory
+would skip, so the test errs on the side of running.
 """
 
 from __future__ import annotations
@@ -16,57 +18,62 @@ from pathlib import Path
 from pipelines.warehouse.storage import Storage
 
 STAMP = "state/last_run.json"
-CONSUMERS = ("cross_rule_results", "out_region_rollups", "quality_report")
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def _code_digest() -> str:
     h = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*")):
-        if path.suffix in (".py", ".csv", ".j2") and "__pycache__" not in path.parts:
+        if path.is_file() and "__pycache__" not in path.parts:
             h.update(str(path.relative_to(_PACKAGE)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def inputs_digest(raw_dir: Path, storage: Storage) -> str:
-    """Digest of what a run reads: documents by path (relative to raw/), size and mtime, raw/'s CSV files, the code."""
-    from pipelines.inventory import list_documents
+def _walk(base: Path, rel: str = ""):
+    """(relative path, size, mtime) of every entry under ``base``, symlinks not followed."""
+    try:
+        entries = sorted(os.scandir(base / rel if rel else base), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        name = f"{rel}/{entry.name}" if rel else entry.name
+        st = entry.stat(follow_symlinks=False)
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(base, name)
+        else:
+            yield name, st.st_size, st.st_mtime_ns
 
-    raw_dir = Path(raw_dir)
-    del storage  # the stamp is kept in the storage it describes
+
+def inputs_digest(raw_dir: Path) -> str:
+    """Digest of what a run reads: every file under raw/ (path, size, mtime) and the pipeline's source."""
     h = hashlib.sha256(_code_digest().encode())
-    for path in list_documents(raw_dir):
-        st = path.stat()
-        h.update(f"{path.relative_to(raw_dir).as_posix()}\t{st.st_size}\t{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    for name in sorted(os.listdir(raw_dir)) if raw_dir.exists() else []:
-        if name.endswith(".csv"):
-            h.update(name.encode())
-            h.update((raw_dir / name).read_bytes())
+    for name, size, mtime in _walk(Path(raw_dir)):
+        h.update(f"{name}\t{size}\t{mtime}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
-def up_to_date(raw_dir: Path, warehouse: Path, storage: Storage, outputs: tuple[Path, ...]) -> bool:
-    """Whether the last complete run had these inputs, left nothing pending in DuckDB and its outputs exist."""
-    from pipelines.warehouse.store import reading
+def _database(warehouse: Path) -> list | None:
+    path = Path(warehouse) / "xxgk.duckdb"
+    if not path.exists():
+        return None
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
 
+
+def unchanged_summary(raw_dir: Path, warehouse: Path, storage: Storage, outputs: tuple[Path, ...]) -> str | None:
+    """The last complete run's summary when its inputs, its DuckDB file and its outputs are as it left them, else None."""
     stamp = storage.read_json(STAMP)
-    if not stamp or not all(Path(o).exists() for o in outputs):
-        return False
-    if stamp.get("inputs") != inputs_digest(raw_dir, storage):
-        return False
-    with reading(warehouse) as con:
-        if con is None:
-            return False
-        last = con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchone()[0]
-        seen = dict(con.execute("SELECT name, seq FROM _consumers").fetchall())
-    return all(seen.get(c, -1) >= last for c in CONSUMERS)
+    if not stamp or not all(Path(o).exists() for o in outputs) or stamp.get("duckdb") != _database(warehouse):
+        return None
+    return stamp.get("summary") if stamp.get("inputs") == inputs_digest(raw_dir) else None
 
 
-def save_stamp(storage: Storage, digest: str) -> None:
-    """Record the inputs of a complete, successful run."""
-    if (storage.read_json(STAMP) or {}).get("inputs") != digest:
-        storage.write_json(STAMP, {"inputs": digest})
+def save_stamp(storage: Storage, digest: str, warehouse: Path, summary: str) -> None:
+    """Record a complete, successful run: its inputs (digest taken before it started), the DuckDB file, its summary."""
+    stamp = {"inputs": digest, "duckdb": _database(warehouse), "summary": summary}
+    if storage.read_json(STAMP) != stamp:
+        storage.write_json(STAMP, stamp)
 
 
 def forget_stamp(storage: Storage) -> None:

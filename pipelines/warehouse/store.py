@@ -109,7 +109,7 @@ def reading(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
 
 
 def _has_table(con, name: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0] > 0
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()[0][0] > 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,8 +145,8 @@ def loaded_fingerprint(warehouse: Path, key: str) -> str | None:
     with reading(warehouse) as con:
         if con is None or not _has_table(con, "_loaded_partitions"):
             return None
-        row = con.execute("SELECT fingerprint FROM _loaded_partitions WHERE partition_key = ?", [key]).fetchone()
-        return row[0] if row else None
+        rows = con.execute("SELECT fingerprint FROM _loaded_partitions WHERE partition_key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
 
 
 def reference_digest(reference: dict[str, pd.DataFrame]) -> str:
@@ -172,21 +172,21 @@ def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, in
         loaded = {} if con is None or not _has_table(con, "_loaded_partitions") else dict(
             con.execute("SELECT partition_key, fingerprint FROM _loaded_partitions").fetchall())
         ref_inputs = None if con is None or not _has_table(con, "_meta") else (
-            con.execute("SELECT value FROM _meta WHERE name = 'reference_inputs'").fetchone() or (None,))[0]
+            con.execute("SELECT value FROM _meta WHERE name = 'reference_inputs'").fetchall() or [(None,)])[0][0]
     todo = [k for k in keys if manifests[k] is not None and loaded.get(k) != manifests[k]["fingerprint"]]
     out: dict[str, dict] = {k: {"skipped": True} for k in keys}
     if not todo and ref_inputs == inputs:
         return out
     with _transaction(warehouse) as con:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM _changes").fetchone()[0]
+        seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM _changes").fetchall()[0][0]
         changed: list[str] = []
         for key in todo:
             out[key] = _merge_year(con, storage, key, manifests[key], seq)
             changed.extend(out[key].pop("changed"))
         frames = reference(con.execute("SELECT DISTINCT agency_id, agency_printed FROM reports").df())
         digest = reference_digest(frames)
-        if (con.execute("SELECT value FROM _meta WHERE name = 'reference'").fetchone() or (None,))[0] != digest:
+        if (con.execute("SELECT value FROM _meta WHERE name = 'reference'").fetchall() or [(None,)])[0][0] != digest:
             for table, frame in frames.items():
                 replace_table(con, table, frame)
             con.execute("INSERT OR REPLACE INTO _meta VALUES ('reference', ?)", [digest])
@@ -225,7 +225,7 @@ def _merge_year(con, storage: Storage, key: str, manifest: dict, seq: int) -> di
         con.execute("INSERT INTO _changes SELECT ?, report_id, report_year, agency_id, agency FROM reports "
                     "WHERE report_id IN (SELECT report_id FROM _out)", [seq])
         for table in SHARD_TABLES:
-            n = con.execute(f'DELETE FROM "{table}" WHERE report_id IN (SELECT report_id FROM _out)').fetchone()[0]
+            n = con.execute(f'DELETE FROM "{table}" WHERE report_id IN (SELECT report_id FROM _out)').fetchall()[0][0]
             counts["deleted"][table] = n
     if new_ids:
         wanted = pa.array(sorted(new_ids), pa.string())
@@ -264,7 +264,7 @@ def _insert_files(con, storage: Storage, table: str, files: list[str], only: str
     (DuckDB has no S3 reader without the httpfs extension).
     """
     where = f" WHERE report_id IN (SELECT report_id FROM {only})" if only else ""
-    before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+    before = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
     if storage.local:
         paths = [storage.path(f) for f in files if storage.exists(f)]
         if paths:
@@ -276,7 +276,7 @@ def _insert_files(con, storage: Storage, table: str, files: list[str], only: str
                 con.register("_rows", t)
                 con.execute(f'INSERT INTO "{table}" SELECT * FROM _rows{where}')
                 con.unregister("_rows")
-    return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] - before
+    return con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0] - before
 
 
 def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
@@ -291,7 +291,7 @@ def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
     if not db_path(warehouse).exists():
         return
     with _transaction(warehouse) as con:
-        seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM _changes").fetchone()[0]
+        seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM _changes").fetchall()[0][0]
         for key in keys:
             con.execute("INSERT INTO _changes SELECT ?, r.report_id, r.report_year, r.agency_id, r.agency FROM reports r "
                         "JOIN _loaded_documents l USING (report_id) WHERE l.partition_key = ?", [seq, key])
@@ -321,8 +321,8 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
 
 def pending_changes(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[int, pd.DataFrame]:
     """(latest change seq, the changes a consumer has not seen yet)."""
-    last = con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchone()[0]
-    seen = con.execute("SELECT seq FROM _consumers WHERE name = ?", [consumer]).fetchone()
+    last = con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchall()[0][0]
+    seen = (con.execute("SELECT seq FROM _consumers WHERE name = ?", [consumer]).fetchall() or [None])[0]
     frame = con.execute("SELECT DISTINCT report_id, report_year, agency_id, agency FROM _changes WHERE seq > ?",
                         [seen[0] if seen else 0]).df()
     return last, frame
@@ -332,7 +332,7 @@ def consumer_state(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[int, 
     """(seq, fingerprint) a warehouse-wide asset last recorded, or None."""
     if not _has_table(con, "_consumers"):
         return None
-    row = con.execute("SELECT seq, fingerprint FROM _consumers WHERE name = ?", [consumer]).fetchone()
+    row = (con.execute("SELECT seq, fingerprint FROM _consumers WHERE name = ?", [consumer]).fetchall() or [None])[0]
     return (row[0], row[1]) if row else None
 
 
