@@ -110,9 +110,12 @@ def one_build(raw: Path, wh: Path, workers: int) -> dict:
 
     from pipelines.runner import run_pipeline
 
+    from pipelines.process import shutdown_pool
+
     instance = dg.DagsterInstance.ephemeral()
     summary = run_pipeline(raw, wh, workers=workers, progress=False, instance=instance)
     wall = time.perf_counter() - start
+    shutdown_pool()  # so that the pool's processes are reaped and their CPU time counted below
     stages: dict[str, float] = {}
     cpu: dict[str, float] = {}
     published = None  # when DuckDB had the reports, their findings (cross-report too) and the roll-ups
@@ -209,9 +212,57 @@ def synthetic(n: int, scratch: Path, workers: int, repeat: int) -> dict:
     return out
 
 
+def markdown(engine: dict) -> str:
+    """README's benchmark tables from the ``engine`` results."""
+    def run(section, name):
+        r = engine.get(section, {}).get(name)
+        if not r:
+            return "–"
+        text = f"{r['seconds']:.1f} s"
+        if r.get("published_after_seconds") and r["published_after_seconds"] < r["seconds"] - 0.5:
+            text += f" (published after {r['published_after_seconds']:.1f} s)"
+        return text + f", {r['cpu_seconds']:.1f} s CPU" if r.get("cpu_seconds") else text
+
+    syn = engine.get("synthetic", {})
+    n = syn.get("documents", 0)
+    lines = ["| what | before | now (median) |", "|---|---|---|"]
+    for fmt, r in engine.get("extraction", {}).items():
+        lines.append(f"| extraction, {fmt} ({r['documents']} bundled documents, CPU) | "
+                     f"{BEFORE['extraction_ms_per_document'].get('pdf' if fmt == 'pdf' else 'docx' if fmt == 'docx' else 'txt/md/html')} "
+                     f"ms/doc | {r['ms_per_document']} ms/doc, {r['documents_per_second_per_core']} docs/s/core"
+                     + (f", {r['ms_per_page']} ms/page" if "ms_per_page" in r else "") + " |")
+    lines += [
+        f"| bundled samples ({engine['bundled']['documents']}), full build | – | {run('bundled', 'full_build')} |",
+        f"| bundled samples, unchanged rerun (target < 2 s) | {BEFORE['bundled_unchanged_rerun_s']} | {run('bundled', 'unchanged_rerun')} |",
+        f"| bundled samples, unchanged rerun through Dagster (no record of the last run) | – | {run('bundled', 'unchanged_rerun_through_dagster')} |",
+        f"| bundled samples, one new report | – | {run('bundled', 'one_new_report')} |",
+    ]
+    if syn:
+        before = {10005: ("synthetic_10k_full_rebuild_s", "synthetic_10k_one_new_report_s")}.get(n, (None, None))
+        lines += [
+            f"| synthetic, {n:,} reports, full rebuild | {BEFORE.get(before[0], BEFORE['synthetic_100k_full_rebuild_s']) if before[0] or n >= 100000 else '–'} s | {run('synthetic', 'full_rebuild')} |",
+            f"| synthetic, unchanged rerun | {BEFORE['synthetic_10k_unchanged_rerun_s'] if n < 20000 else '–'} s | {run('synthetic', 'unchanged_rerun')} |",
+            f"| synthetic, one new report | {BEFORE.get(before[1], '–') if before[1] else '–'} s | {run('synthetic', 'one_new_report')} |",
+            f"| synthetic, one changed report | – | {run('synthetic', 'one_changed_report')} |",
+            f"| synthetic, one removed report | – | {run('synthetic', 'one_removed_report')} |",
+        ]
+        full = syn["full_rebuild"]
+        lines += ["", f"Stages of the {n:,}-report full rebuild (wall seconds of the Dagster steps; the units' CPU seconds summed "
+                      "over the processes):", "", "| stage | wall s | CPU s | CPU ms/report |", "|---|---|---|---|"]
+        cpu = full.get("unit_cpu_seconds", {})
+        for stage, wall in full["stages_wall_seconds"].items():
+            lines.append(f"| {stage} | {wall} | | |")
+        for stage, sec in cpu.items():
+            lines.append(f"| units: {stage} | | {sec:.1f} | {1000 * sec / n:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     if len(sys.argv) == 5 and sys.argv[1] == "--one-build":
         print(json.dumps(one_build(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))))
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":  # README's tables from a results file
+        print(markdown(json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))["engine"]))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raw", type=Path, default=ROOT / "raw")
