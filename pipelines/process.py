@@ -124,7 +124,7 @@ def run_units(units: list[WorkUnit], storage: Storage, raw_dir: Path, processes:
     return their shards' summaries. Each unit is processed whole by one process (extraction, rules, GX, writing),
     so every core does every kind of work and nothing waits for a single parent process."""
     out: list[dict] = []
-    if processes > 1 and (len(units) > 1 or _POOL_WORKERS == processes):  # several units, or a pool already warm
+    if processes > 1 and len(units) > 1:
         pool = _pool(processes)
         futures = {pool.submit(_unit_job, unit, storage.url, str(raw_dir)): unit for unit in units}
         for future in as_completed(futures):
@@ -139,21 +139,6 @@ def run_units(units: list[WorkUnit], storage: Storage, raw_dir: Path, processes:
 
 def _unit_job(unit: WorkUnit, storage_url: str, raw_dir: str) -> list[dict]:
     return process_unit(unit, storage_for(storage_url), Path(raw_dir))
-
-
-def warm_pool(processes: int) -> None:
-    """Start the pool's processes now and have them load Great Expectations and its suites while this process does
-    the inventory and plans the run (a unit, even of one report, then starts with them loaded)."""
-    if processes > 1:
-        pool = _pool(processes)
-        for _ in range(processes):
-            pool.submit(_warm)
-
-
-def _warm() -> None:
-    from pipelines.rules.suites import _context
-
-    _context()
 
 
 # --------------------------------------------------------------------------------------------

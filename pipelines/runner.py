@@ -95,10 +95,6 @@ def build(cfg, years: list[str] | None = None, instance=None, executor: str = "i
     from pipelines.definitions import build_definitions
 
     instance = instance or dagster_instance()
-    if executor == "in_process":
-        from pipelines.process import warm_pool
-
-        warm_pool(cfg.processes)  # its processes load GX while the inventory runs
     defs = build_definitions(cfg, executor=executor)
     result = defs.resolve_job_def("refresh_inventory").execute_in_process(instance=instance, run_config=_QUIET,
                                                                        raise_on_error=False)

@@ -30,7 +30,8 @@ from pipelines.registry import load_registry
 from pipelines.warehouse.reference import reference_frames
 from pipelines.warehouse.schema import arrow_schema
 from pipelines.warehouse.store import (
-    CROSS_TABLE, UNDATED, _transaction, consumer_state, load_years, mark_consumed, pending_changes, reading, replace_table,
+    CROSS_TABLE, UNDATED, _transaction, consumer_state, last_change_seq, load_years, mark_consumed, pending_changes, reading,
+    replace_table,
 )
 
 CHUNK_REPORTS = 10_000  # reports whose cross-year findings are computed at once (bounds memory on a full recompute)
@@ -85,8 +86,7 @@ def _pending(cfg, name: str, fingerprint: str) -> tuple[int, pd.DataFrame | None
         if con is None:
             return 0, None, True
         state = consumer_state(con, name)
-        last, changes = pending_changes(con, name) if state is not None else (
-            con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchall()[0][0], None)
+        last, changes = pending_changes(con, name) if state is not None else (last_change_seq(con), None)
     if state is not None and state[1] == fingerprint:
         return last, changes, changes.empty
     return last, None, False

@@ -179,7 +179,7 @@ def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, in
         return out
     with _transaction(warehouse) as con:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM _changes").fetchall()[0][0]
+        seq = next_change_seq(con)
         changed: list[str] = []
         for key in todo:
             out[key] = _merge_year(con, storage, key, manifests[key], seq)
@@ -291,7 +291,7 @@ def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
     if not db_path(warehouse).exists():
         return
     with _transaction(warehouse) as con:
-        seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM _changes").fetchall()[0][0]
+        seq = next_change_seq(con)
         for key in keys:
             con.execute("INSERT INTO _changes SELECT ?, r.report_id, r.report_year, r.agency_id, r.agency FROM reports r "
                         "JOIN _loaded_documents l USING (report_id) WHERE l.partition_key = ?", [seq, key])
@@ -319,9 +319,24 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
     return arrow.num_rows
 
 
+def last_change_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The number of the last load that recorded changes (kept in _meta: seen changes are pruned from _changes)."""
+    if not _has_table(con, "_meta"):
+        return 0
+    rows = con.execute("SELECT value FROM _meta WHERE name = 'change_seq'").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def next_change_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """A new change number for this load (inside its transaction)."""
+    seq = last_change_seq(con) + 1
+    con.execute("INSERT OR REPLACE INTO _meta VALUES ('change_seq', ?)", [str(seq)])
+    return seq
+
+
 def pending_changes(con: duckdb.DuckDBPyConnection, consumer: str) -> tuple[int, pd.DataFrame]:
     """(latest change seq, the changes a consumer has not seen yet)."""
-    last = con.execute("SELECT coalesce(max(seq), 0) FROM _changes").fetchall()[0][0]
+    last = last_change_seq(con)
     seen = (con.execute("SELECT seq FROM _consumers WHERE name = ?", [consumer]).fetchall() or [None])[0]
     frame = con.execute("SELECT DISTINCT report_id, report_year, agency_id, agency FROM _changes WHERE seq > ?",
                         [seen[0] if seen else 0]).df()
