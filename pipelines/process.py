@@ -534,8 +534,3 @@ def shard_summary(tables: dict[str, pa.Table], schema_problems: list[str]) -> di
         "rows": {t: tables[t].num_rows for t in SHARD_TABLES},
         "schema_problems": sorted(set(schema_problems))[:20],
     }
-
-
-def default_workers() -> int:
-    """One extraction process per core."""
-    return max(1, os.cpu_count() or 1)
