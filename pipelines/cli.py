@@ -96,28 +96,71 @@ def extract(file: Path, fmt: str, fill_from: Path | None) -> None:
                    "s3://bucket/prefix [default: the warehouse directory; env XXGK_STORAGE]")
 @click.option("--dask", "dask", default=None, metavar="ADDRESS|local[:N]",
               help="run every step on Dask: a scheduler address (tcp://host:8786) or local[:N] for a LocalCluster of N workers")
+@click.option("--doc-timeout", type=float, default=None,
+              help="seconds one document may take [default: $XXGK_DOC_TIMEOUT or 60]")
+@click.option("--doc-memory", default=None,
+              help="memory of one extraction process, e.g. 2GB, 800MB [default: $XXGK_DOC_MEMORY or 2GB]")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, storage_url: str | None,
-        dask: str | None, quiet: bool) -> None:
-    """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster)."""
-    from pipelines.runner import PipelineError, run_pipeline
+        dask: str | None, doc_timeout: float | None, doc_memory: str | None, quiet: bool) -> None:
+    """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster).
+
+    One run writes a warehouse at a time (a second one exits at once); readers keep seeing the
+    last published warehouse until the run publishes the new one, at its end.
+    """
+    from pipelines.warehouse.publish import StorageError, WarehouseBusy, storage_problem, writer_session
+    from pipelines.workers import Limits
 
     raw_dir = raw_dir or default_raw_dir()
     warehouse_dir = warehouse_dir or default_warehouse_dir()
-    if not raw_dir.exists():
-        raise click.ClickException(f"landing zone {raw_dir} does not exist")
     try:
-        if dask:
-            from pipelines.distributed import run_with_cli_options
+        limits = Limits.resolve(doc_timeout, doc_memory)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not raw_dir.is_dir():
+        _fail(f"the landing zone {raw_dir} does not exist or is not a directory")
+    problems = None
+    if dask:  # the Dask workers write the warehouse: each of their transactions takes the writer lock
+        from pipelines.distributed import run_with_cli_options
+        from pipelines.runner import PipelineError
 
-            summary = run_with_cli_options(raw_dir, warehouse_dir, dask, storage_url or "", list(years) or None)
-        else:
-            summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers, progress=not quiet,
-                                   storage_url=storage_url or "")
-    except PipelineError as exc:
-        click.echo(str(exc), err=True)
+        try:
+            click.echo(run_with_cli_options(raw_dir, warehouse_dir, dask, storage_url or "", list(years) or None, limits))
+        except (WarehouseBusy, StorageError) as exc:
+            _fail(str(exc))
+        except PipelineError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        return
+    try:
+        with writer_session(warehouse_dir, command="xxgk run") as session:  # before the slow imports: a second run exits at once
+            for note in session.notes:
+                click.echo(f"xxgk run: {note}", err=True)
+            from pipelines.runner import PipelineError, run_pipeline
+
+            try:
+                summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers,
+                                       progress=not quiet, limits=limits, storage_url=storage_url or "")
+            except PipelineError as exc:  # some steps failed: what succeeded is published
+                problems = str(exc)
+    except (WarehouseBusy, StorageError) as exc:
+        _fail(str(exc))
+    except Exception as exc:  # the storage failing outside a step (staging, publishing) is one line too
+        problem = storage_problem(exc)
+        if not problem:
+            raise
+        _fail(f"cannot write the warehouse {warehouse_dir}: {problem} ({str(exc).splitlines()[0]}); "
+              f"nothing was published, {warehouse_dir / 'xxgk.duckdb'} is as before")
+    if problems:
+        click.echo(problems, err=True)
         sys.exit(1)
     click.echo(summary)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit status 1."""
+    click.echo(f"xxgk run: {message}", err=True)
+    sys.exit(1)
 
 
 @main.command()

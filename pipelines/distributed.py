@@ -35,6 +35,7 @@ class _DaskExecutor(DaskExecutor):
 
     def execute(self, plan_context, execution_plan):
         """Submit every step to Dask, level by level, each after the steps it depends on."""
+        import dask
         import dask.distributed
         from dagster._core.errors import raise_execution_interrupts
         from dagster._utils import iterate_with_context
@@ -45,7 +46,8 @@ class _DaskExecutor(DaskExecutor):
         if self.cluster_type == "existing":
             cluster = self.cluster_configuration["address"]
         elif self.cluster_type == "local":
-            cluster = dask.distributed.LocalCluster(**self.build_dict(name))
+            with dask.config.set({"distributed.worker.daemon": False}):  # a step starts its extraction worker pool
+                cluster = dask.distributed.LocalCluster(**self.build_dict(name))
         else:
             raise dg.DagsterInvariantViolationError(f"cluster type {self.cluster_type!r}: use 'local' or 'existing'")
         try:
@@ -80,7 +82,8 @@ def xxgk_dask_executor(init_context):
 
 def dask_run_config(cfg, cluster: dict) -> dict:
     """Run config of the Dask job: the cluster (``{"local": {...}}`` or ``{"existing": {"address": ...}}``) and resources."""
-    fields = ("raw_dir", "warehouse_dir", "storage_url", "workers", "slots", "progress", "shard_docs", "unit_docs")
+    fields = ("raw_dir", "warehouse_dir", "storage_url", "workers", "slots", "progress", "shard_docs", "unit_docs",
+              "doc_timeout", "doc_memory")
     return {
         **_QUIET,
         "execution": {"config": {"cluster": cluster}},
@@ -98,15 +101,18 @@ def local_cluster(n_workers: int = 2) -> dict:
 
 
 def run_on_dask(raw_dir: Path, warehouse_dir: Path, instance: dg.DagsterInstance, cluster: dict | None = None,
-                storage_url: str = "", years: list[str] | None = None, slots: int = 2, report: bool = True) -> str:
+                storage_url: str = "", years: list[str] | None = None, slots: int = 2, report: bool = True,
+                limits=None) -> str:
     """Build the warehouse with every step on Dask; returns the same summary as ``xxgk run`` (``report``: also write
-    the quality report)."""
+    the quality report; ``limits``: each document's, ``workers.Limits``)."""
+    from pipelines.workers import Limits
     from pipelines.defs.assets import REPORT_YEARS, SLOTS, YEARS_TAG
     from pipelines.defs.resources import clear_run_outputs
     from pipelines.definitions import build_definitions, dask_job
 
+    limits = limits or Limits.resolve()
     cfg = warehouse_config(raw_dir, warehouse_dir, workers=1, progress=False, storage_url=storage_url,
-                           slots=min(slots, SLOTS))
+                           slots=min(slots, SLOTS), doc_timeout=limits.seconds, doc_memory=f"{limits.memory_mb}MB")
     inventory = build_definitions(cfg).resolve_job_def("refresh_inventory").execute_in_process(
         instance=instance, run_config=_QUIET, raise_on_error=False)
     if not inventory.success:
@@ -130,7 +136,8 @@ def run_on_dask(raw_dir: Path, warehouse_dir: Path, instance: dg.DagsterInstance
     return summarize(warehouse_dir)
 
 
-def run_with_cli_options(raw_dir: Path, warehouse_dir: Path, dask: str, storage_url: str, years: list[str] | None) -> str:
+def run_with_cli_options(raw_dir: Path, warehouse_dir: Path, dask: str, storage_url: str, years: list[str] | None,
+                         limits=None) -> str:
     """``xxgk run --dask ADDRESS|local[:N]``: the Dask run with the instance of DAGSTER_HOME (required: the workers
     read the run from it) or, for a local cluster, a temporary one."""
     import os
@@ -144,9 +151,9 @@ def run_with_cli_options(raw_dir: Path, warehouse_dir: Path, dask: str, storage_
     else:
         cluster, slots = {"existing": {"address": dask}}, int(os.environ.get("XXGK_SLOTS", "4"))
     if os.environ.get("DAGSTER_HOME"):
-        return run_on_dask(raw_dir, warehouse_dir, dagster_instance(), cluster, storage_url, years, slots)
+        return run_on_dask(raw_dir, warehouse_dir, dagster_instance(), cluster, storage_url, years, slots, limits=limits)
     if not dask.startswith("local"):
         raise PipelineError("--dask with a scheduler address needs DAGSTER_HOME: a Dagster instance the workers can read "
                             "(shared disk or Postgres)")
     with tempfile.TemporaryDirectory(prefix="xxgk-dagster-") as home, dg.DagsterInstance.local_temp(home) as instance:
-        return run_on_dask(raw_dir, warehouse_dir, instance, cluster, storage_url, years, slots)
+        return run_on_dask(raw_dir, warehouse_dir, instance, cluster, storage_url, years, slots, limits=limits)

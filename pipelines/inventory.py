@@ -68,24 +68,35 @@ def _int(value) -> int | None:
         return None
 
 
-def scan(raw_dir: Path, previous: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The inventory frame (``document_inventory`` table) of a landing zone."""
+def scan(raw_dir: Path, previous: pd.DataFrame | None = None, workers: int = 0, limits=None) -> pd.DataFrame:
+    """The inventory frame (``document_inventory`` table) of a landing zone.
+
+    New or changed documents are sniffed in the worker pool, under the per-document limits.
+    """
+    from pipelines.workers import run_all
+
     raw_dir = Path(raw_dir)
     manifest = read_manifest(raw_dir)
     known = {}
     if previous is not None and not previous.empty:
         known = {r.source_path: r for r in previous.itertuples(index=False)}
-    rows = []
+    listed = []
     for path in list_documents(raw_dir):
         rel = path.relative_to(raw_dir).as_posix()
         st = path.stat()
         prev = known.get(rel)
-        if prev is not None and prev.size_bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+        unchanged = prev is not None and prev.size_bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns
+        listed.append((path, rel, st, prev if unchanged else None))
+    to_sniff = [path for path, _, _, prev in listed if prev is None and file_type_of(path) in DOCUMENT_TYPES]
+    sniffed = dict(zip(to_sniff, run_all(sniff, to_sniff, lambda path, failure: (None, None), workers, limits)))
+    rows = []
+    for path, rel, st, prev in listed:
+        if prev is not None:
             sha, year, agency = prev.sha256, prev.report_year, prev.agency_printed
             year = None if pd.isna(year) else int(year)
         else:
             sha = sha256_of(path)
-            year, agency = sniff(path) if file_type_of(path) in DOCUMENT_TYPES else (None, None)
+            year, agency = sniffed.get(path, (None, None))
         m = manifest.get(rel, {})
         manifest_year = _int(m.get("report_year"))
         report_year = year if year is not None else manifest_year

@@ -23,14 +23,12 @@ Status of a report:
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
 import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason
-from pipelines.extract import PARSER_VERSION, extract_document
+from pipelines.extract import PARSER_VERSION
 from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
 from pipelines.extract.model import Extraction
 from pipelines.extract.narrative import NarrativeFigure
@@ -49,12 +47,13 @@ from pipelines.rules.findings import message, rule_result_rows
 from pipelines.rules.narrative_rules import narrative_measures
 from pipelines.rules.suites import check_agreement, validate_table
 from pipelines.shards import (
-    DocSpec, ShardWork, WorkUnit, held_version, shard_file, shard_fingerprint, shard_state_path, twin_digests,
+    DocSpec, ShardWork, WorkUnit, held_version, hints_of, shard_file, shard_fingerprint, shard_state_path, twin_digests,
 )
-from pipelines.warehouse.records import RecordStore, flatten, record_of
+from pipelines.warehouse.records import RecordStore, deserialize, flatten, record_job, record_of, serialize
 from pipelines.warehouse.schema import arrow_schema, empty_frame, to_arrow
-from pipelines.warehouse.storage import Storage, storage_for
+from pipelines.warehouse.storage import Storage
 from pipelines.warehouse.store import SHARD_TABLES
+from pipelines.workers import LIMIT_ISSUES, Limits, extract_all, failed_extraction, run_all
 
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
@@ -79,9 +78,11 @@ ENGINE_VERSION = PARSER_VERSION + "+" + code_digest(
 )
 
 
-def build_inputs(raw_dir: Path, shard_docs: int) -> dict:
-    """The versions a report year is built with: a change to any re-plans it (see ``years.years_to_build``)."""
-    return {"engine": ENGINE_VERSION, "parser": PARSER_VERSION, "identity": identity_digest(raw_dir), "shard_docs": shard_docs}
+def build_inputs(raw_dir: Path, shard_docs: int, limits: Limits) -> dict:
+    """The versions a report year is built with: a change to any re-plans it (see ``state.years_to_build``); the
+    per-document limits are among them, so documents a limit stopped are read again when the limits change."""
+    return {"engine": ENGINE_VERSION, "parser": PARSER_VERSION, "identity": identity_digest(raw_dir), "shard_docs": shard_docs,
+            "limits": limits.describe()}
 
 
 def identity_digest(raw_dir: Path) -> str:
@@ -91,74 +92,29 @@ def identity_digest(raw_dir: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# a warm process pool, kept across units and runs of this process: each worker processes whole units
-
-
-_POOL: ProcessPoolExecutor | None = None
-_POOL_WORKERS = 0
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """The process pool of this process (created once, re-created only when the worker count changes)."""
-    global _POOL, _POOL_WORKERS
-    if _POOL is None or _POOL_WORKERS != workers:
-        shutdown_pool()
-        _POOL, _POOL_WORKERS = ProcessPoolExecutor(max_workers=workers), workers
-    return _POOL
-
-
-def shutdown_pool() -> None:
-    """Stop the warm pool's worker processes (also done at exit)."""
-    global _POOL, _POOL_WORKERS
-    if _POOL is not None:
-        _POOL.shutdown(wait=True, cancel_futures=True)
-        _POOL, _POOL_WORKERS = None, 0
-
-
-atexit.register(shutdown_pool)
+# running units; extraction in the worker pool
 
 
 def run_units(units: list[WorkUnit], storage: Storage, raw_dir: Path, processes: int = 1,
-              progress: Callable[[int], None] | None = None) -> list[dict]:
-    """Process work units — several at once in the warm pool when there are several units and processes — and
-    return their shards' summaries. Each unit is processed whole by one process (extraction, rules, GX, writing),
-    so every core does every kind of work and nothing waits for a single parent process."""
+              progress: Callable[[int], None] | None = None, limits: Limits | None = None) -> list[dict]:
+    """Process work units one after the other and return their shards' summaries.
+
+    The documents of a unit that have no record yet are extracted in the warm worker pool
+    (``pipelines.workers``: ``processes`` workers, each document under ``limits``), kept across
+    units and report years; the unit's rules, GX suites and Parquet files are done here.
+    """
+    os.environ.setdefault("XXGK_OCR_CACHE", str(Path(storage.root) / "cache" / "ocr") if storage.local else "off")
+    limits = limits or Limits.resolve()
     out: list[dict] = []
-    if processes > 1 and len(units) > 1:
-        pool = _pool(processes)
-        futures = {pool.submit(_unit_job, unit, storage.url, str(raw_dir)): unit for unit in units}
-        for future in as_completed(futures):
-            out.extend(future.result())
-            if progress:
-                progress(futures[future].documents)
-        return out
     for unit in units:
-        out.extend(process_unit(unit, storage, raw_dir, progress))
+        out.extend(process_unit(unit, storage, raw_dir, progress, processes, limits))
     return out
 
 
-def _unit_job(unit: WorkUnit, storage_url: str, raw_dir: str) -> list[dict]:
-    return process_unit(unit, storage_for(storage_url), Path(raw_dir))
-
-
-# --------------------------------------------------------------------------------------------
-# extraction
-
-
-def _extract_job(job: tuple) -> Extraction:
-    path, rel, hints = job[:3]
-    return extract_document(Path(path), source_path=rel, hints=hints)
-
-
-def extract_many(jobs: list[tuple[str, str, dict]], workers: int = 1, progress=None) -> list[Extraction]:
-    """Extract documents ``(path, source_path, hints)`` one after the other in this process (a unit's worker)."""
-    del workers  # a unit is one process's work; documents are extracted in it
-    out = []
-    for job in jobs:
-        out.append(_extract_job(job))
-        if progress:
-            progress(1)
-    return out
+def extract_many(jobs: list[tuple[str, str, dict]], workers: int = 0, progress=None,
+                 limits: Limits | None = None) -> list[Extraction]:
+    """Extract documents ``(path, source_path, hints)`` in the warm worker pool, each under the limits."""
+    return extract_all(jobs, workers, limits, progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,40 +134,53 @@ class StageClock:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.process_time() - start
+            self.add(name, time.process_time() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        """Count CPU seconds spent elsewhere (a worker process) under ``name``."""
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
 
 
-def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Callable[[int], None] | None = None) -> list[dict]:
+def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Callable[[int], None] | None = None,
+                 workers: int = 0, limits: Limits | None = None) -> list[dict]:
     """Extract, evaluate and write every shard of a unit; returns the shards' summaries (also saved as shard state).
 
     The last shard's state carries the unit's CPU seconds per stage (``cpu``): extraction
-    (records read or made), rules (tables assembled, rules evaluated, status), gx (the GX
+    (records read or made: the workers' CPU included), rules (tables assembled, rules evaluated, status), gx (the GX
     suites), parquet (until that shard's files were written).
     """
     raw_dir = Path(raw_dir)
+    limits = limits or Limits.resolve()
     clock = StageClock()
     specs = [d for s in unit.shards for d in s.docs]
     with clock.stage("extraction"):
-        records = _records(specs, storage, raw_dir, progress)
+        records = _records(specs, storage, raw_dir, progress, workers, limits, clock)
     with clock.stage("rules"):
         tables = _assemble(specs, records, raw_dir)
         held = _held(tables["cells"])
     if held:
         with clock.stage("extraction"):
-            records.update(_resolve_twins([d for d in specs if d.report_id in held], storage, raw_dir))
+            records.update(_resolve_twins([d for d in specs if d.report_id in held], storage, raw_dir, workers, limits))
         with clock.stage("rules"):
             tables = _assemble(specs, records, raw_dir)
     tables, problems = _evaluate_unit(tables, clock)
+    issues = tables["extraction_issues"]
+    limited = set(issues.filter(pc.is_in(issues.column("kind"), pa.array(LIMIT_ISSUES))).column("report_id").to_pylist())
     out = []
     for i, shard in enumerate(unit.shards):
         with clock.stage("parquet"):
             last = i == len(unit.shards) - 1
-            out.append(_write_shard(storage, shard, tables, problems, raw_dir, held, clock.seconds if last else None))
+            out.append(_write_shard(storage, shard, tables, problems, raw_dir, held, limited, clock.seconds if last else None))
     return out
 
 
-def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, progress) -> dict[str, pa.Table]:
-    """Each document's record: from the store, else extracted now and stored."""
+def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, progress, workers: int, limits: Limits,
+             clock: StageClock) -> dict[str, pa.Table]:
+    """Each document's record: from the store, else extracted now in the worker pool and stored.
+
+    A document stopped by a limit or a worker crash (``workers.LIMIT_ISSUES``) gets a record
+    saying so, which is not stored: it is read again when its year is next evaluated.
+    """
     store = RecordStore(storage)
     out, missing = {}, []
     for d in specs:
@@ -222,11 +191,22 @@ def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, progress) ->
             out[d.report_id] = rec
             if progress:
                 progress(1)
-    jobs = [(str(raw_dir / d.report_id), d.report_id, d.hints_dict) for d in missing]
-    for d, ext in zip(missing, extract_many(jobs, 1, progress)):
-        out[d.report_id] = record_of(ext, d.record_key, PARSER_VERSION)
-        store.put(d.record_key, out[d.report_id])
+    jobs = [(str(raw_dir / d.report_id), d.report_id, d.hints_dict, d.record_key, PARSER_VERSION) for d in missing]
+    for d, (data, cpu) in zip(missing, run_all(record_job, jobs, _failed_record, workers, limits, progress)):
+        out[d.report_id] = deserialize(data)
+        clock.add("extraction", cpu)  # the worker's CPU seconds
+        if not _limited(out[d.report_id].column("issues")[0].as_py()):
+            store.put(d.record_key, out[d.report_id], data)
     return out
+
+
+def _failed_record(job: tuple, failure) -> tuple[bytes, float]:
+    """The record of a document whose extraction job failed (``workers.failed_extraction``: one error issue why)."""
+    return serialize(record_of(failed_extraction(job, failure), job[3], job[4])), 0.0
+
+
+def _limited(issues: list[dict]) -> bool:
+    return any(i["kind"] in LIMIT_ISSUES for i in issues)
 
 
 def _held(cells: pa.Table) -> set[str]:
@@ -235,11 +215,12 @@ def _held(cells: pa.Table) -> set[str]:
     return set(pc.unique(cells.column("report_id").filter(mask)).to_pylist())
 
 
-def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path) -> dict[str, pa.Table]:
+def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path, workers: int, limits: Limits) -> dict[str, pa.Table]:
     """The twin-fill step: fill ambiguous glued digits from another copy of the same report in the year.
 
     This is the one step where another file matters; the stored record stays what the file says on its own.
-    A report with no other copy in its year keeps its own reading (nothing is re-read).
+    A report with no other copy in its year keeps its own reading (nothing is re-read). The copies are
+    extracted in the worker pool, under the limits.
     """
     from pipelines.warehouse.store import read_inventory
 
@@ -251,14 +232,14 @@ def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path) -> dict
         name = r.agency_printed if isinstance(r.agency_printed, str) else r.manifest_agency
         k = (agency_key(raw_dir, name), year)
         if k in set(key_of.values()):
-            copies.setdefault(k, []).append((str(raw_dir / r.source_path), r.source_path, {}))
+            copies.setdefault(k, []).append((str(raw_dir / r.source_path), r.source_path, dict(hints_of(r))))
     held = [d for d in held if len(copies.get(key_of[d.report_id], [])) > 1]
     if not held:
         return {}
     held_ids = {d.report_id for d in held}
     candidates = [job for k in {key_of[d.report_id] for d in held} for job in copies[k] if job[1] not in held_ids]
-    own = [extract_document(raw_dir / d.report_id, source_path=d.report_id, hints=d.hints_dict) for d in held]
-    twins = BatchTwins([_extract_job(j) for j in candidates] + own, raw_dir)
+    own = extract_many([(str(raw_dir / d.report_id), d.report_id, d.hints_dict) for d in held], workers, limits=limits)
+    twins = BatchTwins(extract_many(candidates, workers, limits=limits) + own, raw_dir)
     out = {}
     for d, ext in zip(held, own):
         fill_from_copy(ext, twins(ext))  # recovery = twin, filled_from = the copy
@@ -471,8 +452,11 @@ def _rows_of(table: pa.Table, ids: set[str]) -> pa.Table:
 
 
 def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table], problems: list[str], raw_dir: Path,
-                 held: set[str], cpu: dict | None = None) -> dict:
-    """Write one shard (its unchanged documents' rows copied from its previous files, plus the new rows) and its state."""
+                 held: set[str], limited: set[str], cpu: dict | None = None) -> dict:
+    """Write one shard (its unchanged documents' rows copied from its previous files, plus the new rows) and its state.
+
+    A document stopped by a limit gets a version no plan produces, so it is evaluated again whenever its
+    year is planned (the limits are among a year's build inputs: changing them plans every year)."""
     new_ids = {d.report_id for d in shard.docs}
     keep = set(shard.keep)
     final = {}
@@ -492,7 +476,8 @@ def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table]
     versions = {k: v for k, v in previous.get("docs", {}).items() if k in keep}
     twins = _twin_versions(storage, raw_dir, shard, held_now)
     for d in shard.docs:
-        versions[d.report_id] = held_version(d.base_version, twins[d.report_id]) if d.report_id in held_now else d.base_version
+        version = held_version(d.base_version, twins[d.report_id]) if d.report_id in held_now else d.base_version
+        versions[d.report_id] = f"retry:{version}" if d.report_id in limited else version
     fingerprint = shard_fingerprint(shard.bits, versions)
     state = {
         "fingerprint": fingerprint, "planned": shard.fingerprint, "docs": versions, "held": held_now,

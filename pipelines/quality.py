@@ -35,6 +35,7 @@ from pipelines.report import charts, data
 from pipelines.report.findings import finding_view
 from pipelines.report.pages import environment, report_blocks, write_text
 from pipelines.report.texts import cell_label, rule_text
+from pipelines.warehouse.publish import read_path
 from pipelines.warehouse.store import connect, db_path
 
 PAGE_REPORTS = 50  # reports per findings page
@@ -82,7 +83,7 @@ def build_report(warehouse: Path, raw_dir: Path | None = None, with_data_docs: b
     together at the end, so a failed run leaves the previous report whole.
     """
     warehouse = Path(warehouse)
-    if not db_path(warehouse).exists():
+    if not read_path(warehouse).exists():  # inside a run: its staged copy
         raise FileNotFoundError(f"no warehouse database at {db_path(warehouse)}; run `xxgk run` first")
     target = warehouse / "reports"
     target.mkdir(parents=True, exist_ok=True)

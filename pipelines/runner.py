@@ -20,7 +20,7 @@ concurrency:
   runs:
     max_concurrent_runs: 1
 """
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # step failures are reported by run_pipeline
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
@@ -61,35 +61,46 @@ def warehouse_config(raw_dir: Path, warehouse_dir: Path, workers: int = 0, progr
 
 def run_pipeline(
     raw_dir: Path, warehouse_dir: Path, years: list[str] | None = None, workers: int = 0, progress: bool = True,
-    instance=None, storage_url: str = "", **settings,
+    instance=None, storage_url: str = "", limits=None, **settings,
 ) -> str:
-    """Inventory raw/, then build every (or the selected) report year and the warehouse-wide tables; returns a summary."""
+    """Inventory raw/, then build every (or the selected) report year and the warehouse-wide tables; returns a summary.
+
+    Holds the writer lock and publishes the warehouse once, at the end. Raises ``PipelineError``
+    (after publishing what succeeded) when some steps failed, ``StorageError`` (publishing
+    nothing) when the warehouse cannot be written, ``WarehouseBusy`` when another run writes it.
+    """
+    from pipelines.warehouse.publish import read_path, writer_session
     from pipelines.warehouse.stamp import forget_stamp, inputs_digest, save_stamp, unchanged_summary
     from pipelines.warehouse.storage import storage_for
+    from pipelines.workers import Limits
 
+    limits = limits or Limits.resolve()
     storage = storage_for(storage_url or warehouse_dir)
-    report = Path(warehouse_dir) / "reports" / "quality.html"
+    digest = inputs_digest(raw_dir, limits.describe())
     if not years:
-        last = unchanged_summary(raw_dir, warehouse_dir, storage, (report,))
+        last = unchanged_summary(digest, warehouse_dir, storage, (Path(warehouse_dir) / "reports" / "quality.html",))
         if last is not None:
             return last + "\n  (nothing changed since the last run: nothing was read or written)"
-    digest = inputs_digest(raw_dir)
-    cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, **settings)
-    failed = build(cfg, years, instance)
-    text = summarize(warehouse_dir, report_written=not failed) if (Path(warehouse_dir) / "xxgk.duckdb").exists() \
-        else "xxgk: no warehouse database was written"
+    cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, doc_timeout=limits.seconds,
+                           doc_memory=f"{limits.memory_mb}MB", **settings)
+    with writer_session(warehouse_dir) as session:
+        failed, report_written = build(cfg, years, instance)
+        text = summarize(warehouse_dir, report_written=report_written) if read_path(warehouse_dir).exists() \
+            else "xxgk: no warehouse database was written"
+        if failed:
+            forget_stamp(storage)
+        elif not years:  # the stamp names the published file: saved once it is
+            session.on_success.append(lambda: save_stamp(storage, digest, warehouse_dir, text))
     if failed:
-        forget_stamp(storage)
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
-    if not years:
-        save_stamp(storage, digest, warehouse_dir, text)
     return text
 
 
-def build(cfg, years: list[str] | None = None, instance=None, executor: str = "in_process", report: bool = True) -> list[str]:
-    """The Dagster runs of a build; returns the problems (empty when everything succeeded). ``report``: also write
-    the quality report."""
+def build(cfg, years: list[str] | None = None, instance=None, executor: str = "in_process",
+          report: bool = True) -> tuple[list[str], bool]:
+    """The Dagster runs of a build; returns the problems (empty when everything succeeded) and whether the quality
+    report was written. ``report``: also write the quality report."""
     from pipelines.defs.assets import REPORT_YEARS, YEARS_TAG
     from pipelines.defs.resources import clear_run_outputs
     from pipelines.definitions import build_definitions
@@ -99,7 +110,7 @@ def build(cfg, years: list[str] | None = None, instance=None, executor: str = "i
     result = defs.resolve_job_def("refresh_inventory").execute_in_process(instance=instance, run_config=_QUIET,
                                                                        raise_on_error=False)
     if not result.success:
-        raise RuntimeError("the inventory of raw/ failed; see the Dagster log above")
+        raise PipelineError(f"xxgk run: the inventory of {cfg.raw} failed: {step_problems(result, cfg.warehouse)[0]}")
     keys = list(instance.get_dynamic_partitions(REPORT_YEARS.name))
     failed = []
     if years:
@@ -124,9 +135,9 @@ def build(cfg, years: list[str] | None = None, instance=None, executor: str = "i
                                                                      raise_on_error=False)
     clear_run_outputs(cfg.storage, res.run_id)
     if not res.success:
-        steps = sorted({e.step_key for e in res.all_events if e.is_step_failure})
-        failed.append(f"the run failed in {', '.join(steps) or 'a step'} (see the Dagster log above)")
-    return failed
+        failed.extend(step_problems(res, cfg.warehouse))
+    wrote_report = any(e.asset_key.path == ["quality_report"] for e in res.get_asset_materialization_events())
+    return failed, wrote_report
 
 
 def _years_to_build(cfg, keys: list[str], inventory_run) -> list[str]:
@@ -144,7 +155,33 @@ def _years_to_build(cfg, keys: list[str], inventory_run) -> list[str]:
         loaded = dict(con.execute("SELECT partition_key, fingerprint FROM _loaded_partitions").fetchall()) \
             if con is not None and con.execute("SELECT count(*) FROM information_schema.tables "
                                                "WHERE table_name = '_loaded_partitions'").fetchall()[0][0] else {}
-    return years_to_build(cfg.storage, keys, changed, build_inputs(cfg.raw, cfg.shard_docs), loaded)
+    return years_to_build(cfg.storage, keys, changed, build_inputs(cfg.raw, cfg.shard_docs, cfg.limits()), loaded)
+def step_problems(result, warehouse_dir: Path) -> list[str]:
+    """One entry per failed step: its error and where it was raised (the root cause, not Dagster's wrappers).
+
+    A storage failure (disk full, read-only file system …) raises ``StorageError`` instead:
+    the run stops there, since every later step would fail the same way.
+    """
+    from pipelines.warehouse.publish import StorageError, storage_problem
+
+    out = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        problem = storage_problem(error)
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is None:
+            out.append(f"step {event.step_key} failed")
+            continue
+        message = error.message.strip()
+        if problem:
+            raise StorageError(f"cannot write the warehouse {warehouse_dir}: {problem} ({message.splitlines()[0]}); "
+                               f"nothing was published, {Path(warehouse_dir) / 'xxgk.duckdb'} is as before")
+        if error.cls_name == "Failure":  # a message written for people
+            out.append(message.split(": ", 1)[-1])
+        else:
+            out.append(f"step {event.step_key}: {message}\n" + "".join(error.stack).rstrip())
+    return out or ["the run failed"]
 
 
 def expand_years(specs: list[str]) -> list[str]:

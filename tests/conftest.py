@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def load_truth(stem: str) -> dict[str, float | None]:
     """code -> value (None for blank or '/' cells) of a truth file."""
     with (TRUTH / f"{stem}.csv").open(encoding="utf-8", newline="") as f:
         return {r["code"]: (float(r["value"]) if r["value"].strip() else None) for r in csv.DictReader(f)}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ocr_cache(tmp_path_factory):
+    """OCR results of the test session go to one temporary cache, shared by the xdist workers (never warehouse/)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "ocr-cache"
+    os.environ["XXGK_OCR_CACHE"] = str(path)
+    yield path
 
 
 @pytest.fixture
@@ -80,3 +90,24 @@ def warehouse_differences(a: Path, b: Path) -> dict[str, tuple[int, int, int]]:
         out[t] = (con.execute(f"SELECT count(*) FROM a.{t}").fetchone()[0], *only)
     con.close()
     return out
+SUBSET = ["incoming/gansu_ganzhou_district_gov_2016.txt", "incoming/fujian_pingtan_zone_admin_committee_2022.txt",
+          "pingtan/pingtan_zone_admin_committee_2023.html"]
+
+
+@pytest.fixture(scope="session")
+def clean_subset(tmp_path_factory):
+    """Three bundled reports (three report years) and a warehouse built from them by one clean run: (raw, warehouse).
+
+    Built once per test process; copy the warehouse before changing it.
+    """
+    import dagster as dg
+
+    from pipelines.runner import run_pipeline
+
+    base = tmp_path_factory.mktemp("subset")
+    raw = base / "raw"
+    for rel in SUBSET + ["MANIFEST.csv", "agencies.csv"]:
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(RAW / rel, raw / rel)
+    run_pipeline(raw, base / "warehouse", workers=2, progress=False, instance=dg.DagsterInstance.ephemeral())
+    return raw, base / "warehouse"

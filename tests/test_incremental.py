@@ -17,17 +17,20 @@ from pipelines.defs.automation import raw_changes
 from pipelines.runner import run_pipeline, warehouse_config
 from pipelines.warehouse.stamp import STAMP
 from pipelines.warehouse.storage import storage_for
+from pipelines.warehouse.publish import LOCK_FILE
 from pipelines.warehouse.store import PARTITIONED_TABLES, read_inventory
 
 DOCS = ["incoming/gansu_ganzhou_district_gov_2016.txt", "pingtan/pingtan_zone_admin_committee_2023.html"]
 
 
+def data_files(wh):
+    """The warehouse's files (the Dagster instance and the writer's lock file excluded)."""
+    return [p for p in sorted(wh.rglob("*")) if p.is_file() and ".dagster" not in p.parts and p.name != LOCK_FILE]
+
+
 def snapshot(wh):
-    """Every file of the warehouse with its content hash (the Dagster instance excluded)."""
-    return {
-        str(p.relative_to(wh)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(wh.rglob("*")) if p.is_file() and ".dagster" not in p.parts
-    }
+    """Every data file of the warehouse with its content hash."""
+    return {str(p.relative_to(wh)): hashlib.sha256(p.read_bytes()).hexdigest() for p in data_files(wh)}
 
 
 def query(wh, sql, *params):
@@ -63,7 +66,7 @@ def test_unchanged_rerun_writes_nothing(built):
     """Nothing changed: no Dagster run at all; and through Dagster (no record of the last run) nothing is written either."""
     raw, wh, instance = built
     before = snapshot(wh)
-    mtimes = {p: p.stat().st_mtime_ns for p in wh.rglob("*") if p.is_file() and ".dagster" not in p.parts}
+    mtimes = {p: p.stat().st_mtime_ns for p in data_files(wh)}
     runs = len(instance.get_runs())
     summary = run_pipeline(raw, wh, workers=1, progress=False, instance=instance)
     assert "nothing changed" in summary and len(instance.get_runs()) == runs
@@ -100,17 +103,29 @@ def test_sensor_runs_only_the_affected_year(built):
     assert isinstance(again, dg.SkipReason)
 
 
+def counting_extraction(monkeypatch) -> list[str]:
+    """The report ids of the documents the run sends to the extraction workers (appended as they are sent)."""
+    calls = []
+    real = process.run_all
+
+    def counting(fn, items, *args, **kwargs):
+        items = list(items)
+        calls.extend(job[1] for job in items)
+        return real(fn, items, *args, **kwargs)
+
+    monkeypatch.setattr(process, "run_all", counting)
+    return calls
+
+
 def test_new_parser_version_reextracts(built, monkeypatch):
     """A new parser version misses every extraction record: each document is read again, and its cells say so."""
     raw, wh, instance = built
-    calls = []
-    real = process.extract_document
-    monkeypatch.setattr(process, "extract_document", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    calls = counting_extraction(monkeypatch)
     monkeypatch.setattr(process, "PARSER_VERSION", "9999.1+test")
     monkeypatch.setattr("pipelines.extract.PARSER_VERSION", "9999.1+test")
     (wh / STAMP).unlink()  # a real parser change is a code change, which the record of the last run notices
     run_pipeline(raw, wh, workers=1, progress=False, instance=instance)
-    assert sorted(p.name for p in calls) == sorted(d.split("/")[-1] for d in DOCS)
+    assert sorted(calls) == sorted(DOCS)
     assert query(wh, "SELECT DISTINCT parser_version FROM cells") == [("9999.1+test",)]
     calls.clear()
     (wh / STAMP).unlink()
@@ -122,20 +137,13 @@ def test_only_changed_reports_are_touched(built):
     """Adding a report re-reads only that document and inserts only its rows; removing one deletes only its rows; a
     file moved to another path reuses its extraction record (same content)."""
     raw, wh, instance = built
-    calls = []
-    real = process.extract_document
-
-    def counting(*args, **kwargs):
-        calls.append(str(args[0]))
-        return real(*args, **kwargs)
-
     process_patch = pytest.MonkeyPatch()
-    process_patch.setattr(process, "extract_document", counting)
+    calls = counting_extraction(process_patch)
     try:
         rowids = dict(query(wh, "SELECT report_id, min(rowid) FROM cells GROUP BY 1"))
         shutil.copy2(RAW / "incoming" / "shanghai_municipal_sci_tech_commission_2024.md", raw / "incoming" / "new_2024.txt")
         run_pipeline(raw, wh, workers=1, progress=False, instance=instance)
-        assert [c.rsplit("/", 1)[-1] for c in calls] == ["new_2024.txt"]
+        assert calls == ["incoming/new_2024.txt"]
         assert dict(query(wh, "SELECT report_id, min(rowid) FROM cells WHERE report_id <> 'incoming/new_2024.txt' GROUP BY 1")) == rowids
 
         calls.clear()

@@ -20,20 +20,20 @@ def test_incremental_equals_fresh_build(tmp_path):
     wh = tmp_path / "incremental"
     cfg = warehouse_config(raw, wh, workers=1, progress=False)
     instance = dg.DagsterInstance.ephemeral()
-    assert build(cfg, instance=instance, report=False) == []
+    assert build(cfg, instance=instance, report=False)[0] == []
 
     (raw / "2022" / "d2-b1_2022.txt").unlink()  # a body's report of the first year
     shutil.copy2(raw / "2024" / "city-office_2024.txt", raw / "2024" / "copy_of_office_2024.txt")
-    assert build(cfg, instance=instance) == []  # with the report: every consumer has seen the changes, they are pruned
+    assert build(cfg, instance=instance)[0] == []  # with the report: every consumer has seen the changes, they are pruned
     changed = raw / "2023" / "d1-b1_2023.txt"
     text = changed.read_text(encoding="utf-8")
     assert "行政许可\t" in text
     changed.write_text(text.replace("行政许可\t", "行政许可\t9", 1), encoding="utf-8")  # a district body's figure
-    assert build(cfg, instance=instance, report=False) == []
+    assert build(cfg, instance=instance, report=False)[0] == []
 
     fresh = tmp_path / "fresh"
     assert build(warehouse_config(raw, fresh, workers=1, progress=False), instance=dg.DagsterInstance.ephemeral(),
-                 report=False) == []
+                 report=False)[0] == []
     diff = warehouse_differences(wh / "xxgk.duckdb", fresh / "xxgk.duckdb")
     assert {t: d[1:] for t, d in diff.items()} == {t: (0, 0) for t in COMPARED_TABLES}, diff
     con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)

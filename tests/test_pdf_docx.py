@@ -73,8 +73,8 @@ def test_pdf_without_text_layer(tmp_path):
     ImageDraw.Draw(img).rectangle([50, 50, 550, 300], outline="black")
     path = tmp_path / "scan.pdf"
     img.save(path, "PDF")
-    ext = extract_document(path)
-    assert ext.fatal.kind == "no_text_layer" and "OCR" in ext.fatal.message
+    ext = extract_document(path)  # no text layer: OCR runs and finds no text either
+    assert ext.fatal.kind == "no_text" and "OCR found none" in ext.fatal.message
 
 
 def test_truncated_pdf(tmp_path):
@@ -82,8 +82,8 @@ def test_truncated_pdf(tmp_path):
     path = tmp_path / "cut.pdf"
     path.write_bytes(data[: len(data) // 3])
     ext = extract_document(path)
-    assert ext.fatal is not None and ext.fatal.kind in ("unreadable", "no_text_layer")
-    assert "truncated" in ext.fatal.message or "no text layer" in ext.fatal.message
+    assert ext.fatal is not None and ext.fatal.kind in ("unreadable", "no_text")
+    assert "truncated" in ext.fatal.message or "no text" in ext.fatal.message
 
 
 def test_not_a_pdf_named_pdf(tmp_path):

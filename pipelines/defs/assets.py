@@ -117,7 +117,9 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     if not raw.exists():
         raise dg.Failure(f"landing zone {raw} does not exist")
     previous = read_inventory(storage)
-    inventory = scan(raw, previous)
+    inventory = scan(raw, previous, workers=warehouse.workers, limits=warehouse.limits())
+    if inventory.empty:  # a wrong path or an unmounted share must not retire every report year
+        raise dg.Failure(f"no documents in the landing zone {raw}; nothing was changed")
     unchanged = len(previous) == len(inventory) and conform("document_inventory", previous).reset_index(drop=True).equals(
         conform("document_inventory", inventory).reset_index(drop=True)
     )
@@ -159,7 +161,7 @@ def plan_report_years(context: dg.OpExecutionContext, warehouse: WarehouseConfig
 
     keys = _run_keys(context)
     inventory = read_inventory(warehouse.storage)
-    plans, units = plan_years(warehouse.storage, warehouse.raw, inventory, keys, build_inputs(warehouse.raw, warehouse.shard_docs),
+    plans, units = plan_years(warehouse.storage, warehouse.raw, inventory, keys, build_inputs(warehouse.raw, warehouse.shard_docs, warehouse.limits()),
                               warehouse.unit_docs, parallel=warehouse.processes * max(1, warehouse.slots))
     todo = sum(u.documents for u in units)
     context.log.info(f"{len(keys)} report year(s), {sum(p.documents for p in plans)} documents: "
@@ -183,7 +185,7 @@ def process_units(context: dg.OpExecutionContext, warehouse: WarehouseConfig, un
     bar = tqdm(total=total, desc="documents", unit="doc", disable=not warehouse.progress or not total, leave=False,
                file=_tty())
     try:
-        out = run_units(units, warehouse.storage, warehouse.raw, warehouse.processes, bar.update)
+        out = run_units(units, warehouse.storage, warehouse.raw, warehouse.processes, bar.update, warehouse.limits())
     finally:
         bar.close()
     context.log.info(f"{len(units)} unit(s): {sum(s['evaluated'] for s in out)} documents evaluated, "

@@ -1,11 +1,12 @@
-"""Dagster resources: where raw/, the warehouse files and the DuckDB file are, how many processes extract,
-and the IO manager that hands op results between steps through the same storage (local or object storage)."""
+"""Dagster resources: where raw/, the warehouse files and the DuckDB file are, how many processes extract
+under which per-document limits, and the IO manager that hands op results between steps through the same storage (local or object storage)."""
 
 from __future__ import annotations
 
 import os
 import pickle
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 
@@ -23,6 +24,7 @@ class WarehouseConfig(dg.ConfigurableResource):
     ``workers``: processes of a step that work on units at once (0 = one per core); ``slots``: how
     many of the graph's slot steps the units are dealt to (1 here: one step drives the local pool;
     on Dask, about the number of workers, each step then using ``workers = 1``).
+    ``doc_timeout``/``doc_memory``: each document's limits in the extraction workers (``pipelines.workers``).
     """
 
     raw_dir: str = str(default_raw_dir())
@@ -33,6 +35,8 @@ class WarehouseConfig(dg.ConfigurableResource):
     progress: bool = True
     shard_docs: int = SHARD_DOCS
     unit_docs: int = UNIT_DOCS
+    doc_timeout: Optional[float] = None  # seconds per document; None: $XXGK_DOC_TIMEOUT or 60
+    doc_memory: Optional[str] = None  # memory per worker, e.g. "2GB"; None: $XXGK_DOC_MEMORY or 2GB
 
     @property
     def raw(self) -> Path:
@@ -53,6 +57,12 @@ class WarehouseConfig(dg.ConfigurableResource):
     def processes(self) -> int:
         """Processes of one step (0 = one per core)."""
         return self.workers or max(1, os.cpu_count() or 1)
+
+    def limits(self):
+        """The per-document time and memory limits (``pipelines.workers.Limits``)."""
+        from pipelines.workers import Limits
+
+        return Limits.resolve(self.doc_timeout, self.doc_memory)
 
 
 class StorageIOManager(dg.ConfigurableIOManager):

@@ -58,6 +58,8 @@ def extract_document(path: str | Path, source_path: str | None = None, hints: di
         ext.add(INFO, "page_furniture", f"{removed} page header/footer/number piece(s) removed before reading the tables")
     ext.text = doc.text
     ext.meta = dict(doc.meta)
+    for kind, message, location in doc.issues:
+        ext.add(WARNING, kind, message, location)
     fill_metadata(doc, ext, hints or {})
     if ext.era is None:
         ext.is_report = ext.title is not None

@@ -24,7 +24,8 @@ PIPE = "pipe"
 FREE = "free"
 
 TEXT_TYPES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
-FILE_TYPES = {**TEXT_TYPES, ".pdf": "pdf", ".docx": "docx"}
+IMAGE_TYPES = {".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}  # page images: OCR
+FILE_TYPES = {**TEXT_TYPES, ".pdf": "pdf", ".docx": "docx", **IMAGE_TYPES}
 
 
 class DocumentError(Exception):
@@ -77,6 +78,8 @@ class Document:
     text: str
     meta: dict = field(default_factory=dict)
     pages: int | None = None
+    # parts the reader could not read (kind, message, location), e.g. a page over the OCR time budget
+    issues: list[tuple[str, str, str | None]] = field(default_factory=list)
     # text readers: the encoding used, characters that could not be decoded (replaced by U+FFFD),
     # and lines where NUL runs were found (each run is one U+FFFD)
     encoding: str | None = None
@@ -85,7 +88,7 @@ class Document:
 
 
 def file_type_of(path: Path) -> str:
-    """txt / md / html / pdf / docx / other, by extension."""
+    """txt / md / html / pdf / docx / image / other, by extension."""
     return FILE_TYPES.get(path.suffix.lower(), "other")
 
 
@@ -117,6 +120,10 @@ def read_document(path: Path) -> Document:
         from pipelines.extract.docx import read_docx
 
         return read_docx(path)
+    if kind == "image":
+        from pipelines.extract.ocr import read_image
+
+        return read_image(path)
     raise DocumentError("unsupported", f"unsupported file type {path.suffix or '(none)'}")
 
 

@@ -90,6 +90,18 @@ def record_of(ext, key: str, parser_version: str) -> pa.Table:
     return pa.Table.from_pylist([row], schema=record_schema())
 
 
+def record_job(job: tuple) -> tuple[bytes, float]:
+    """Extract one document ``(path, source_path, hints, record key, parser version)`` and serialize its record (run
+    in a worker of ``pipelines.workers``); returns the bytes and the CPU seconds it took."""
+    import time
+
+    from pipelines.workers import extract_job
+
+    start = time.process_time()
+    data = serialize(record_of(extract_job(job[:3]), job[3], job[4]))
+    return data, time.process_time() - start
+
+
 MAGIC = b"XXGKREC1"
 _CODEC = pa.Codec("zstd", compression_level=1)
 
@@ -133,9 +145,9 @@ class RecordStore:
             return None
         return record if record.schema.equals(record_schema()) else None
 
-    def put(self, key: str, record: pa.Table) -> None:
-        """Store a record."""
-        self.storage.write_bytes(self.rel(key), serialize(record))
+    def put(self, key: str, record: pa.Table, data: bytes | None = None) -> None:
+        """Store a record (``data``: its bytes, when already serialized)."""
+        self.storage.write_bytes(self.rel(key), data if data is not None else serialize(record))
 
 
 def flatten(records: pa.Table, report_ids: list[str], report_years: list) -> dict[str, pa.Table]:

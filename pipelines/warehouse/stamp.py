@@ -45,9 +45,11 @@ def _walk(base: Path, rel: str = ""):
             yield name, st.st_size, st.st_mtime_ns
 
 
-def inputs_digest(raw_dir: Path) -> str:
-    """Digest of what a run reads: every file under raw/ (path, size, mtime) and the pipeline's source."""
+def inputs_digest(raw_dir: Path, settings: str = "") -> str:
+    """Digest of what a run reads: every file under raw/ (path, size, mtime), the pipeline's source and the run's
+    ``settings`` that change its output (the per-document limits)."""
     h = hashlib.sha256(_code_digest().encode())
+    h.update(settings.encode())
     for name, size, mtime in _walk(Path(raw_dir)):
         h.update(f"{name}\t{size}\t{mtime}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
@@ -61,16 +63,18 @@ def _database(warehouse: Path) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def unchanged_summary(raw_dir: Path, warehouse: Path, storage: Storage, outputs: tuple[Path, ...]) -> str | None:
-    """The last complete run's summary when its inputs, its DuckDB file and its outputs are as it left them, else None."""
+def unchanged_summary(digest: str, warehouse: Path, storage: Storage, outputs: tuple[Path, ...]) -> str | None:
+    """The last complete run's summary when its inputs (``inputs_digest``), its DuckDB file and its outputs are as it
+    left them, else None."""
     stamp = storage.read_json(STAMP)
     if not stamp or not all(Path(o).exists() for o in outputs) or stamp.get("duckdb") != _database(warehouse):
         return None
-    return stamp.get("summary") if stamp.get("inputs") == inputs_digest(raw_dir) else None
+    return stamp.get("summary") if stamp.get("inputs") == digest else None
 
 
 def save_stamp(storage: Storage, digest: str, warehouse: Path, summary: str) -> None:
-    """Record a complete, successful run: its inputs (digest taken before it started), the DuckDB file, its summary."""
+    """Record a complete, successful run: its inputs (digest taken before it started), the published DuckDB file
+    (call it after the publish), its summary."""
     stamp = {"inputs": digest, "duckdb": _database(warehouse), "summary": summary}
     if storage.read_json(STAMP) != stamp:
         storage.write_json(STAMP, stamp)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -32,6 +31,8 @@ from pathlib import Path
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pipelines.warehouse.publish import temp_path
 
 
 class Storage:
@@ -69,9 +70,9 @@ class Storage:
         target = self.path(rel)
         if self.local:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{Path(target).name}.", suffix=".tmp", dir=Path(target).parent)
+            tmp = temp_path(Path(target))  # .<name>.<pid>.tmp: removed by the next writer if this process dies
             try:
-                with os.fdopen(fd, "wb") as f:
+                with open(tmp, "wb") as f:
                     yield f
                 os.replace(tmp, target)
             finally:

@@ -10,7 +10,9 @@
   reports are not touched; a year whose fingerprint is unchanged is not even read. Every
   changed report id is appended to ``_changes``, which the cross-report rules and roll-ups
   consume to recompute only what a change can affect.
-* One transaction per call: a failure leaves the previous warehouse as it was.
+* One transaction per call: a failure leaves the previous warehouse as it was. Transactions write
+  the staged copy of a write session under the writer lock, published by an atomic rename
+  (``pipelines.warehouse.publish``); readers see the published file.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -27,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.shards import shard_file, shard_state_path, year_file, year_state_path
+from pipelines.warehouse.publish import DB_FILE, read_path, writable
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.storage import Storage
 from pipelines.warehouse.views import view_statements
@@ -39,7 +42,6 @@ PARTITIONED_TABLES = SHARD_TABLES + YEAR_TABLES
 REFERENCE_TABLES = ("indicators", "rules", "agencies", "regions")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
-DB_FILE = "xxgk.duckdb"
 MEMORY_LIMIT = "3GB"  # DuckDB spills to disk beyond this while merging a year
 UNDATED = "undated"
 INVENTORY = "parquet/document_inventory.parquet"
@@ -57,17 +59,21 @@ _BOOKKEEPING = (
 
 
 def db_path(warehouse: Path) -> Path:
-    """The DuckDB file of a warehouse."""
+    """The published DuckDB file of a warehouse (the one readers open)."""
     return Path(warehouse) / DB_FILE
 
 
-def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse database."""
-    path = db_path(warehouse)
-    if read_only and not path.exists():
-        raise FileNotFoundError(f"no warehouse database at {path}; run `xxgk run` first")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+def connect(warehouse: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse database read-only: the published file, or this process's staged copy while it writes.
+
+    Writes go through ``_transaction`` only.
+    """
+    if not read_only:
+        raise ValueError("the warehouse is written through store._transaction (writer lock, staged copy, atomic publish)")
+    path = read_path(warehouse)
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse database at {db_path(warehouse)}; run `xxgk run` first")
+    return duckdb.connect(str(path), read_only=True)
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -81,24 +87,30 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def _transaction(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection inside one transaction (tables ensured): committed on success, else rolled back."""
-    con = connect(warehouse)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        _ensure_tables(con)
-        yield con
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
+    """A read-write connection inside one transaction (tables ensured): committed on success, else rolled back.
+
+    It writes the staged copy of a write session (``publish.writable``: writer lock, staged
+    copy, atomic publish), never the published file.
+    """
+    with writable(warehouse) as path:
+        con = duckdb.connect(str(path))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            _ensure_tables(con)
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            with suppress(duckdb.Error):  # best effort: after a failed commit there is nothing to roll back
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
 
 
 @contextmanager
 def reading(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """A read-only connection, or None when there is no warehouse database yet."""
-    if not db_path(warehouse).exists():
+    """A read-only connection (to this process's staged copy while it writes), or None when there is no database yet."""
+    if not read_path(warehouse).exists():
         yield None
         return
     con = connect(warehouse, read_only=True)
@@ -288,7 +300,7 @@ def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
             storage.delete(year_file(table, key))
         storage.delete(f"state/shards/{key}")
         storage.delete(year_state_path(key))
-    if not db_path(warehouse).exists():
+    if not read_path(warehouse).exists():
         return
     with _transaction(warehouse) as con:
         seq = next_change_seq(con)
