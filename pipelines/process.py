@@ -41,6 +41,7 @@ from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
 from pipelines.extract.model import Extraction
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
+from pipelines.inventory import document_path
 from pipelines.registry import ERAS, load_registry
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
 from pipelines.rules.findings import message, rule_result_rows
@@ -191,7 +192,7 @@ def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, progress, wo
             out[d.report_id] = rec
             if progress:
                 progress(1)
-    jobs = [(str(raw_dir / d.report_id), d.report_id, d.hints_dict, d.record_key, PARSER_VERSION) for d in missing]
+    jobs = [(str(document_path(raw_dir, d.report_id)), d.report_id, d.hints_dict, d.record_key, PARSER_VERSION) for d in missing]
     for d, (data, cpu) in zip(missing, run_all(record_job, jobs, _failed_record, workers, limits, progress)):
         out[d.report_id] = deserialize(data)
         clock.add("extraction", cpu)  # the worker's CPU seconds
@@ -232,13 +233,13 @@ def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path, workers
         name = r.agency_printed if isinstance(r.agency_printed, str) else r.manifest_agency
         k = (agency_key(raw_dir, name), year)
         if k in set(key_of.values()):
-            copies.setdefault(k, []).append((str(raw_dir / r.source_path), r.source_path, dict(hints_of(r))))
+            copies.setdefault(k, []).append((str(document_path(raw_dir, r.source_path)), r.source_path, dict(hints_of(r))))
     held = [d for d in held if len(copies.get(key_of[d.report_id], [])) > 1]
     if not held:
         return {}
     held_ids = {d.report_id for d in held}
     candidates = [job for k in {key_of[d.report_id] for d in held} for job in copies[k] if job[1] not in held_ids]
-    own = extract_many([(str(raw_dir / d.report_id), d.report_id, d.hints_dict) for d in held], workers, limits=limits)
+    own = extract_many([(str(document_path(raw_dir, d.report_id)), d.report_id, d.hints_dict) for d in held], workers, limits=limits)
     twins = BatchTwins(extract_many(candidates, workers, limits=limits) + own, raw_dir)
     out = {}
     for d, ext in zip(held, own):
@@ -310,18 +311,7 @@ def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path)
 def _evaluate_unit(tables: dict, clock: StageClock) -> tuple[dict[str, pa.Table], list[str]]:
     """Rules (vectorised), status, then the GX suites over the unit: rule suites (must agree) and table schemas."""
     with clock.stage("rules"):
-        reports = tables["reports"]
-        facts = ["report_id", "code", "value"]
-        cells = tables["cells"].select([*facts, "recovery"]).to_pandas()
-        subs = tables["printed_subtotals"].select(facts).to_pandas()
-        figures = tables["narrative_figures"].to_pandas()
-        issues = tables["extraction_issues"].to_pandas()
-        measures = evaluate(reports, cells, subs, figures, validate=False)
-        reports = decide_status(reports, measures, issues)
-        years = dict(zip(reports.report_id, reports.report_year))
-        out = {k: v for k, v in tables.items() if k != "reports"}
-        out["reports"] = to_arrow("reports", reports)
-        out["document_rule_results"] = to_arrow("document_rule_results", rule_result_rows(measures, years))
+        out, measures = _decide(tables)
     with clock.stage("gx"):
         validate_measures(measures)
         problems = []
@@ -329,6 +319,34 @@ def _evaluate_unit(tables: dict, clock: StageClock) -> tuple[dict[str, pa.Table]
             if out[table].num_rows:
                 problems.extend(validate_table(out[table].to_pandas(), table))
     return out, problems
+
+
+def _decide(tables: dict) -> tuple[dict[str, pa.Table], pd.DataFrame]:
+    """The unit's tables with each report's status and findings (``document_rule_results``), and the rule measures."""
+    reports = tables["reports"]
+    facts = ["report_id", "code", "value"]
+    cells = tables["cells"].select([*facts, "recovery"]).to_pandas()
+    subs = tables["printed_subtotals"].select(facts).to_pandas()
+    figures = tables["narrative_figures"].to_pandas()
+    issues = tables["extraction_issues"].to_pandas()
+    measures = evaluate(reports, cells, subs, figures, validate=False)
+    reports = decide_status(reports, measures, issues)
+    years = dict(zip(reports.report_id, reports.report_year))
+    out = {k: v for k, v in tables.items() if k != "reports"}
+    out["reports"] = to_arrow("reports", reports)
+    out["document_rule_results"] = to_arrow("document_rule_results", rule_result_rows(measures, years))
+    return out, measures
+
+
+def statuses_of(extractions: list[Extraction], raw_dir: Path) -> dict[str, str]:
+    """source_path -> status of some extractions as a unit decides it (its rules and status decision; nothing is
+    written). For tools that judge the extractor's output, such as the fuzzer."""
+    specs = [DocSpec(e.source_path, str(e.report_year or "undated"), e.report_year, "0", e.source_path, e.file_type,
+                     "0" * 64, 0, None, None, (), f"doc{i}", "", "", e.agency_printed)
+             for i, e in enumerate(extractions)]
+    records = {d.report_id: record_of(e, d.record_key, PARSER_VERSION) for d, e in zip(specs, extractions)}
+    reports = _decide(_assemble(specs, records, Path(raw_dir)))[0]["reports"]
+    return dict(zip(reports.column("report_id").to_pylist(), reports.column("status").to_pylist()))
 
 
 def validate_measures(measures: pd.DataFrame) -> None:

@@ -216,6 +216,7 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
             "SELECT coalesce(CAST(report_year AS VARCHAR), 'undated'), count(*), "
             "count(*) FILTER (WHERE status IN ('published','published_partial')) FROM reports GROUP BY 1 ORDER BY 1"
         ).fetchall()
+        skipped = con.execute("SELECT reason_kind, count(*) FROM inventory_skipped GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
         rules = con.execute(
             """SELECT rule_id, severity, count(*) AS instances, count(DISTINCT report_id) AS reports
                FROM rule_results WHERE outcome = 'fail' GROUP BY rule_id, severity
@@ -232,6 +233,9 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
         "  " + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("published", "published_partial", "quarantined", "rejected")),
         "  by report year (documents/published): " + ", ".join(f"{y}: {n}/{p}" for y, n, p in by_year),
     ]
+    if skipped:
+        lines.append(f"  other paths in raw/, not documents: {sum(n for _, n in skipped)} ("
+                     + ", ".join(f"{k} {n}" for k, n in skipped) + "; see the inventory_skipped table)")
     if rules:
         lines.append("violations by rule (failed instances, reports):")
         lines.extend("  " + ln for ln in _format_table([list(r) for r in rules], ["rule_id", "severity", "instances", "reports"]))

@@ -106,25 +106,33 @@ def _tty():
 def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """Every document in raw/ with its sha256, size, type and report year (its partition).
 
-    Registers the report-year partitions found and retires years without documents.
-    Files are re-hashed only when their size or mtime changed.
+    Every other path under raw/ (links, hidden and special files, metadata) goes to the
+    ``inventory_skipped`` table with the reason. Registers the report-year partitions found and
+    retires years without documents. Files are re-hashed only when their size or mtime changed.
     """
-    from pipelines.inventory import changed_partitions, scan
+    from pipelines.inventory import changed_partitions, take_stock
     from pipelines.warehouse.schema import conform
-    from pipelines.warehouse.store import drop_years, read_inventory, write_inventory
+    from pipelines.warehouse.store import drop_years, read_inventory, read_loaded, replace_whole, write_inventory
 
     raw, storage = warehouse.raw, warehouse.storage
     if not raw.exists():
         raise dg.Failure(f"landing zone {raw} does not exist")
+
+    def same(table: str, before, after) -> bool:
+        return len(before) == len(after) and conform(table, before).reset_index(drop=True).equals(
+            conform(table, after).reset_index(drop=True))
+
+    os.environ.setdefault("XXGK_OCR_CACHE", str(warehouse.warehouse / "cache" / "ocr"))  # as run_units: scans dated from their OCR
     previous = read_inventory(storage)
-    inventory = scan(raw, previous, workers=warehouse.workers, limits=warehouse.limits())
+    stock = take_stock(raw, previous, workers=warehouse.workers, limits=warehouse.limits())
+    inventory = stock.documents
     if inventory.empty:  # a wrong path or an unmounted share must not retire every report year
         raise dg.Failure(f"no documents in the landing zone {raw}; nothing was changed")
-    unchanged = len(previous) == len(inventory) and conform("document_inventory", previous).reset_index(drop=True).equals(
-        conform("document_inventory", inventory).reset_index(drop=True)
-    )
+    unchanged = same("document_inventory", previous, inventory)
     if not unchanged:
         write_inventory(storage, inventory)
+    if not same("inventory_skipped", read_loaded(warehouse.warehouse, "inventory_skipped"), stock.skipped):
+        replace_whole(warehouse.warehouse, "inventory_skipped", stock.skipped)
     keys = sorted(inventory.partition_key.unique())
     existing = set(context.instance.get_dynamic_partitions(REPORT_YEARS.name))
     new = [k for k in keys if k not in existing]
@@ -136,11 +144,13 @@ def document_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseCo
         for key in stale:
             context.instance.delete_dynamic_partition(REPORT_YEARS.name, key)
     changed = changed_partitions(previous, inventory)
-    context.log.info(f"{len(inventory)} documents in {len(keys)} partitions; new partitions {new}; retired {stale}")
+    context.log.info(f"{len(inventory)} documents in {len(keys)} partitions; new partitions {new}; retired {stale}; "
+                     f"{len(stock.skipped)} other paths skipped (inventory_skipped)")
     return dg.MaterializeResult(
         metadata={
             "documents": len(inventory),
             "unchanged": unchanged,
+            "skipped": dg.MetadataValue.json(stock.skipped.reason_kind.value_counts().to_dict()),
             "partitions": dg.MetadataValue.json({k: int((inventory.partition_key == k).sum()) for k in keys}),
             "changed_partitions": dg.MetadataValue.json(sorted(changed)),
             "dagster/column_schema": column_schema("document_inventory"),

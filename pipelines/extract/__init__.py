@@ -19,7 +19,30 @@ from pipelines.extract.narrative import evidence, extract_narrative
 from pipelines.extract.tables import read_tables
 from pipelines.extract.version import PARSER_VERSION
 
-__all__ = ["CellRecord", "Extraction", "Issue", "PARSER_VERSION", "extract_document"]
+__all__ = ["CellRecord", "Extraction", "Issue", "PARSER_VERSION", "extract_document", "prepare"]
+
+
+def prepare(doc, ext: Extraction) -> None:
+    """What is done to a read document before its metadata and tables are read (the inventory does it too).
+
+    Decoding losses noted, a third-party mirror converted back, page furniture removed.
+    """
+    if doc.replaced:
+        ext.add(WARNING, "decoding_replaced",
+                f"{doc.replaced} character(s) could not be decoded as {doc.encoding} and were replaced; "
+                "numbers touching them are not read")
+    if doc.damaged_lines:
+        lines = ", ".join(map(str, doc.damaged_lines[:10])) + (" …" if len(doc.damaged_lines) > 10 else "")
+        ext.add(WARNING, "unreadable_region", f"NUL bytes (an unreadable region) at line(s) {lines}; numbers touching them are not read",
+                f"line {doc.damaged_lines[0]}")
+    converted = unmirror(doc)
+    if converted:
+        ext.origin = THIRD_PARTY_MIRROR
+        ext.add(WARNING, "third_party_mirror",
+                f"a third-party mirror copy ({converted}); extracted, but never preferred to an original copy of the report")
+    removed = strip_furniture(doc)
+    if removed:
+        ext.add(INFO, "page_furniture", f"{removed} page header/footer/number piece(s) removed before reading the tables")
 
 
 def extract_document(path: str | Path, source_path: str | None = None, hints: dict | None = None) -> Extraction:
@@ -40,22 +63,7 @@ def extract_document(path: str | Path, source_path: str | None = None, hints: di
         ext.is_report = False
         ext.add(ERROR, "unreadable", f"{type(exc).__name__}: {exc}")
         return ext
-    if doc.replaced:
-        ext.add(WARNING, "decoding_replaced",
-                f"{doc.replaced} character(s) could not be decoded as {doc.encoding} and were replaced; "
-                "numbers touching them are not read")
-    if doc.damaged_lines:
-        lines = ", ".join(map(str, doc.damaged_lines[:10])) + (" …" if len(doc.damaged_lines) > 10 else "")
-        ext.add(WARNING, "unreadable_region", f"NUL bytes (an unreadable region) at line(s) {lines}; numbers touching them are not read",
-                f"line {doc.damaged_lines[0]}")
-    converted = unmirror(doc)
-    if converted:
-        ext.origin = THIRD_PARTY_MIRROR
-        ext.add(WARNING, "third_party_mirror",
-                f"a third-party mirror copy ({converted}); extracted, but never preferred to an original copy of the report")
-    removed = strip_furniture(doc)
-    if removed:
-        ext.add(INFO, "page_furniture", f"{removed} page header/footer/number piece(s) removed before reading the tables")
+    prepare(doc, ext)
     ext.text = doc.text
     ext.meta = dict(doc.meta)
     for kind, message, location in doc.issues:

@@ -43,6 +43,7 @@ REFERENCE_TABLES = ("indicators", "rules", "agencies", "regions")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
 MEMORY_LIMIT = "3GB"  # DuckDB spills to disk beyond this while merging a year
+LANDING_TABLES = ("inventory_skipped",)  # paths of raw/ that are not documents, with the reason
 UNDATED = "undated"
 INVENTORY = "parquet/document_inventory.parquet"
 
@@ -76,8 +77,20 @@ def connect(warehouse: Path, read_only: bool = True) -> duckdb.DuckDBPyConnectio
     return duckdb.connect(str(path), read_only=True)
 
 
+def read_loaded(warehouse: Path, table: str) -> pd.DataFrame:
+    """A warehouse-wide table as the database holds it (empty when there is no database yet).
+
+    Compare new contents with this, not with the table's Parquet file: an interrupted run may have
+    written the Parquet file without publishing the database.
+    """
+    with reading(warehouse) as con:
+        if con is None or not _has_table(con, table):
+            return empty_frame(table)
+        return con.execute(f'SELECT * FROM "{table}"').df()
+
+
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES:
+    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES + LANDING_TABLES:
         con.execute(duckdb_ddl(table))
     for stmt in _BOOKKEEPING:
         con.execute(stmt)
@@ -317,6 +330,12 @@ def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
 
 # --------------------------------------------------------------------------------------------
 # warehouse-wide tables and the change log
+
+
+def replace_whole(warehouse: Path, table: str, frame: pd.DataFrame) -> int:
+    """Replace a small warehouse-wide table (``inventory_skipped``) in one transaction."""
+    with _transaction(warehouse) as con:
+        return replace_table(con, table, frame)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | pa.Table, where: str | None = None,
