@@ -2,8 +2,9 @@
 
 A unit (``shards.WorkUnit``) names the documents to (re)evaluate and, for each shard it rewrites,
 the documents whose rows are copied unchanged. For each document the extraction record is taken
-from the record store (content-addressed: sha256, type, hints, parser version) or made by the
-warm process pool, which also stores it. The rules are evaluated vectorised over the whole unit
+from the record store (content-addressed: sha256, type, hints, parser version) or made in the
+warm worker pool of ``pipelines.workers`` (each document under its time and memory limits) and
+stored. The rules are evaluated vectorised over the whole unit
 and the generated Great Expectations suites validate the unit once (rule suites: they must agree
 with the engine on every instance; table schema suites). Then each shard's Parquet files and
 state are written, each file atomically.
