@@ -156,6 +156,8 @@ def _years_to_build(cfg, keys: list[str], inventory_run) -> list[str]:
             if con is not None and con.execute("SELECT count(*) FROM information_schema.tables "
                                                "WHERE table_name = '_loaded_partitions'").fetchall()[0][0] else {}
     return years_to_build(cfg.storage, keys, changed, build_inputs(cfg.raw, cfg.shard_docs, cfg.limits()), loaded)
+
+
 def step_problems(result, warehouse_dir: Path) -> list[str]:
     """One entry per failed step: its error and where it was raised (the root cause, not Dagster's wrappers).
 

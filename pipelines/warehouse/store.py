@@ -26,7 +26,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipelines.shards import shard_file, shard_state_path, year_file, year_state_path
 from pipelines.warehouse.publish import DB_FILE, read_path, writable
