@@ -317,7 +317,7 @@ def main() -> int:
     merged = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
     merged = {k: v for k, v in merged.items() if k not in ("when", "parser_version", "machine", "extraction", "pipeline")}
     merged["engine"] = result
-    args.out.write_text(json.dumps(merged, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(merged, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"written to {args.out} (key 'engine')")
     return 0
 
