@@ -18,7 +18,7 @@ import pytest
 
 from conftest import RAW
 from pipelines import process
-from pipelines.runner import PipelineError, run_pipeline
+from pipelines.runner import PipelineError, build, run_pipeline, warehouse_config
 from pipelines.warehouse.store import connect
 from pipelines.workers import Limits
 
@@ -130,8 +130,9 @@ def test_a_document_stopped_by_a_limit_is_read_again_when_the_limits_change(tmp_
     raw = raw_copy([FIRST])
     wh = tmp_path / "warehouse"
 
-    def run(limits: Limits) -> dict:
-        run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral(), limits=limits)
+    def run(seconds: float) -> dict:
+        cfg = warehouse_config(raw, wh, workers=1, progress=False, doc_timeout=seconds)
+        assert build(cfg, instance=dg.DagsterInstance.ephemeral(), report=False)[0] == []
         con = connect(wh)
         try:
             return {"status": con.execute("SELECT status FROM reports").fetchall(),
@@ -140,9 +141,9 @@ def test_a_document_stopped_by_a_limit_is_read_again_when_the_limits_change(tmp_
         finally:
             con.close()
 
-    stopped = run(Limits(seconds=0.001))
+    stopped = run(0.001)
     assert stopped["status"] == [("rejected",)] and stopped["kinds"] == {"resource_limit"}
     assert "time limit" in stopped["messages"][0]
     assert not list((wh / "records").rglob("*.arrow"))  # not cached: it is read again
-    again = run(Limits(seconds=60))
+    again = run(60)
     assert again["status"] == [("published",)] and "resource_limit" not in again["kinds"]
