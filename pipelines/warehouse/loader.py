@@ -42,18 +42,7 @@ def load(cfg, keys: list[str]) -> dict[str, dict]:
     """Merge report years into DuckDB (one transaction), with the reference tables (the agencies include the bodies the
     loaded reports resolved to) and the analysis tables of the changed reports refreshed."""
     return load_years(cfg.warehouse, cfg.storage, keys, lambda seen: reference_frames(cfg.raw, seen),
-                      inputs=_fingerprint(identity_digest(cfg.raw), code_digest(Path(__file__).with_name("reference.py"))),
-                      after_merge=refresh_analysis)
-
-
-def refresh_analysis(con, report_ids: list[str]) -> None:
-    """Interface 7: the analysis layer's wide fact tables and pre-aggregated roll-ups for the changed reports,
-    inside the load's transaction. CALL SITE for ``pipelines.warehouse.facts.refresh_analysis`` (helper h5)."""
-    try:
-        from pipelines.warehouse.facts import refresh_analysis as refresh
-    except ImportError:  # the analysis layer is not installed in this checkout
-        return
-    refresh(con, report_ids)
+                      inputs=_fingerprint(identity_digest(cfg.raw), code_digest(Path(__file__).with_name("reference.py"))))
 
 
 def published_violations(warehouse: Path, keys: list[str]) -> dict[str, set[str]]:

@@ -182,14 +182,13 @@ def reference_digest(reference: dict[str, pd.DataFrame]) -> str:
     return h.hexdigest()
 
 
-def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, inputs: str = "",
-               after_merge=None) -> dict[str, dict]:
+def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, inputs: str = "") -> dict[str, dict]:
     """Merge the given report years into DuckDB in one transaction; per year the rows inserted and deleted.
 
     A year whose manifest fingerprint is the one already loaded is skipped (``{"skipped": True}``).
     ``reference(seen)`` gives the reference tables from the loaded reports' (agency_id, agency_printed); they are
     replaced when they differ from the loaded ones (``inputs`` names what else they depend on, e.g. the identity
-    code and data). ``after_merge(con, report_ids)`` runs inside the transaction with every changed report id.
+    code and data). ``refresh_analysis`` runs inside the transaction with every changed report id.
     """
     manifests = {k: storage.read_json(year_state_path(k)) for k in keys}
     with reading(warehouse) as con:
@@ -215,8 +214,7 @@ def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, in
                 replace_table(con, table, frame)
             con.execute("INSERT OR REPLACE INTO _meta VALUES ('reference', ?)", [digest])
         con.execute("INSERT OR REPLACE INTO _meta VALUES ('reference_inputs', ?)", [inputs])
-        if after_merge is not None and changed:
-            after_merge(con, changed)
+        refresh_analysis(con, changed)
     return out
 
 
@@ -322,9 +320,24 @@ def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
             for table in PARTITIONED_TABLES:
                 con.execute(f'DELETE FROM "{table}" WHERE report_id IN '
                             "(SELECT report_id FROM _loaded_documents WHERE partition_key = ?)", [key])
+            removed = [r[0] for r in con.execute("SELECT report_id FROM _loaded_documents WHERE partition_key = ?",
+                                                 [key]).fetchall()]
             con.execute("DELETE FROM _loaded_documents WHERE partition_key = ?", [key])
+            refresh_analysis(con, removed)
             con.execute("DELETE FROM _loaded_shards WHERE partition_key = ?", [key])
             con.execute("DELETE FROM _loaded_partitions WHERE partition_key = ?", [key])
+
+
+def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: list[str]) -> None:
+    """Interface 7, the one call site: the analysis layer's fact tables and pre-aggregated roll-ups brought in step
+    with the reports inserted, replaced or deleted (``report_ids``), inside the load's transaction, after every load
+    and removal of report years. ``pipelines.warehouse.facts.refresh_analysis`` (helper h5) does the work; without
+    that module (this branch before h5's merge) there is nothing to refresh."""
+    try:
+        from pipelines.warehouse.facts import refresh_analysis as refresh
+    except ImportError:
+        return
+    refresh(con, report_ids)
 
 
 # --------------------------------------------------------------------------------------------
