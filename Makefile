@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test ui benchmark generate check-generated clean system-deps
+.PHONY: run test ui benchmark benchmark-national generate check-generated clean system-deps
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,9 @@ ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.da
 
 benchmark: $(STAMP)  ## every script of benchmarks/ (each writes its own key of benchmarks/results.json)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+benchmark-national: $(STAMP)  ## 1M reports (the 10k synthetic warehouse x100): every view and README SQL example, cold/warm -> benchmarks/results.json
+	$(BIN)/python benchmarks/national.py
 
 generate: $(STAMP)  ## regenerate files derived from the registry
 	$(BIN)/xxgk expectations generate

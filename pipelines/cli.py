@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from pipelines.settings import default_raw_dir, default_warehouse_dir
+from pipelines.settings import SQL_MEMORY_LIMIT, SQL_TIMEOUT, default_raw_dir, default_warehouse_dir
 
 CELL_COLUMNS = [
     "code", "value", "raw", "value_status", "unit", "label", "label_match", "column_match", "recovery", "verification",
@@ -164,31 +164,87 @@ def _fail(message: str) -> None:
 
 
 @main.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--file", "sql_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="read the SQL from a file ('-': standard input) instead of QUERY")
 @click.option("--warehouse", "warehouse_dir", type=click.Path(path_type=Path), default=None,
               help="warehouse directory [default: warehouse/]")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def sql(query: str, warehouse_dir: Path | None, fmt: str) -> None:
-    """Run read-only SQL on the warehouse (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN only)."""
-    from pipelines.warehouse.query import QueryError, run_query
+@click.option("--excel", is_flag=True, help="with --format csv: start with a UTF-8 BOM, so Excel shows Chinese text right")
+@click.option("--timeout", type=click.FloatRange(min=0), default=SQL_TIMEOUT, show_default=True, help="stop the query after this many seconds (0: no limit)")
+@click.option("--memory-limit", default=SQL_MEMORY_LIMIT, show_default=True, help="memory DuckDB may use for the query (e.g. 500MB, 8GB)")
+@click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True, help="table format: rows shown (all are counted)")
+@click.option("--max-width", type=click.IntRange(min=4), default=40, show_default=True,
+              help="table format: widest column, in terminal cells (a CJK character takes two); longer values end in …")
+def sql(query: str | None, sql_file, warehouse_dir: Path | None, fmt: str, excel: bool, timeout: float,
+        memory_limit: str, max_rows: int, max_width: int) -> None:
+    """Run read-only SQL on the warehouse (SELECT, WITH, FROM, PIVOT, UNPIVOT, SUMMARIZE, DESCRIBE, SHOW, EXPLAIN)."""
+    from pipelines.warehouse.query import QueryError, open_query
 
+    if (query is None) == (sql_file is None):
+        raise click.UsageError("give the SQL either as QUERY or with --file")
+    if excel and fmt != "csv":
+        raise click.UsageError("--excel goes with --format csv")
     try:
-        columns, rows = run_query(warehouse_dir or default_warehouse_dir(), query)
-    except QueryError as exc:
+        with open_query(warehouse_dir or default_warehouse_dir(), query or sql_file.read(), timeout or None, memory_limit) as result:
+            if fmt == "csv":
+                out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+                if excel:
+                    out.write("\ufeff")
+                w = csv.writer(out, lineterminator="\n")
+                w.writerow(result.columns)
+                for batch in result:
+                    w.writerows([["" if v is None else v for v in r] for r in batch])
+                out.flush()
+                out.detach()
+            elif fmt == "json":
+                rows = [dict(zip(result.columns, r)) for batch in result for r in batch]
+                click.echo(json.dumps(rows, ensure_ascii=False, default=str, indent=1))
+            elif result.columns[-1:] == ["explain_value"]:  # EXPLAIN: the plan as DuckDB draws it
+                for row in (r for batch in result for r in batch):
+                    click.echo(row[-1])
+            else:
+                rows = result.fetchmany(max_rows + 1)
+                total = len(rows) if len(rows) <= max_rows else result.count()
+                _print_sql_table(result.columns, rows[:max_rows], total, max_width)
+    except (QueryError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(columns)
-        w.writerows([["" if v is None else v for v in r] for r in rows])
-        sys.stdout.write(out.getvalue())
-    elif fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
+
+
+def _print_sql_table(columns: list[str], rows: list[tuple], total: int | None, max_width: int) -> None:
+    """Rows in aligned columns, each at most ``max_width`` terminal cells wide (rich's cell widths: a CJK character
+    takes two); longer values end in …, numbers are right-aligned."""
+    from rich.cells import cell_len, set_cell_size
+
+    texts = [[_show(v) for v in r] for r in rows]
+    widths = [min(max_width, max([cell_len(str(c)), *(cell_len(t[i]) for t in texts)])) for i, c in enumerate(columns)]
+    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) or r[i] is None for r in rows)
+               for i in range(len(columns))]
+
+    def fit(text: str, i: int) -> str:
+        if cell_len(text) > widths[i]:
+            return set_cell_size(text, widths[i] - 1) + "…"
+        pad = " " * (widths[i] - cell_len(text))
+        return pad + text if numeric[i] else text + pad
+
+    if columns:
+        click.echo("   ".join(fit(str(c), i) for i, c in enumerate(columns)).rstrip())
+        click.echo("─" * (sum(widths) + 3 * (len(widths) - 1)))
+        for t in texts:
+            click.echo("   ".join(fit(v, i) for i, v in enumerate(t)).rstrip())
+    if total is None:
+        click.echo(f"(more than {len(rows):,} rows; first {len(rows):,} shown, see --max-rows)")
     else:
-        _print_table([list(r) for r in rows], columns)
-        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        shown = f"; first {len(rows):,} shown, see --max-rows" if total > len(rows) else ""
+        click.echo(f"({total:,} row{'s' if total != 1 else ''}{shown})")
+
+
+def _show(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).replace("\n", " ")
 
 
 @main.command()

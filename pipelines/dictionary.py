@@ -20,6 +20,12 @@ TABLE_INTRO = {
     "report_copies": "Copies of the same report grouped; the canonical copy is the one counted by analyst views and roll-ups.",
     "indicators": "The cell vocabulary (pipelines/registry/data/indicators.csv), one row per code.",
     "rules": "The rules (pipelines/registry/data/rules.csv).",
+    "out_region_rollups": "Per region and report year, the additive cells of its children's analysis reports summed; kept in step with every load.",
+    "fact_reports": "Analysis table (stored, rewritten for the reports of every load): one row per report, with its body, region and request flow.",
+    "fact_t2": "Analysis table: Table 二 wide, one row per report and printed row, one column per printed column (from indicators.csv); behind the t2_wide views.",
+    "fact_t3": "Analysis table: Table 三 wide, one row per report and printed row, one column per applicant type (from indicators.csv); behind the t3_wide views.",
+    "fact_t4": "Analysis table: Table 四 wide, one row per report and block, one column per outcome (from indicators.csv); behind the t4_wide views.",
+    "fact_old": "Analysis table: the 2014-2018 统计表, one row per report and code; behind the old_table views.",
 }
 
 

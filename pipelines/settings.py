@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# default limits of one `xxgk sql` query (pipelines.warehouse.query)
+SQL_TIMEOUT = 120.0  # seconds
+SQL_MEMORY_LIMIT = "2GB"
+
 
 def project_root() -> Path:
     """The project directory when running from a checkout, else the current directory."""

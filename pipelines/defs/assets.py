@@ -380,14 +380,14 @@ def cross_rule_results(context: dg.AssetExecutionContext, warehouse: WarehouseCo
 def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """Each region's children summed (additive cells only), next to the region's own aggregate report.
 
-    One row per (region, report year, code); key (region_id, report_year, code). Recomputed only
-    for the regions and years a change can affect. DuckDB table out_region_rollups (and the view
-    v_rollup_vs_reported), parquet/out_region_rollups.parquet.
+    One row per (region, report year, code); key (region_id, report_year, code). The DuckDB table
+    out_region_rollups (and the view v_rollup_vs_reported) is kept in step by every load
+    (``facts.refresh_analysis``); this writes its Parquet copy for the years that changed
+    (parquet/out_region_rollups/<year>.parquet) and summarises it.
     """
-    from pipelines.warehouse.loader import refresh_rollups
+    from pipelines.warehouse.loader import export_rollups
 
-    summary = refresh_rollups(warehouse, log=context.log.info)
-    return dg.MaterializeResult(metadata=summary)
+    return dg.MaterializeResult(metadata=export_rollups(warehouse))
 
 
 @dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out", op_tags=WRITES_DUCKDB)

@@ -98,5 +98,6 @@ def canonical_view() -> str:
         "CREATE OR REPLACE VIEW canonical_reports AS\n"
         "SELECT r.*, CASE WHEN r.scope = 'region_aggregate' THEN 'region_aggregate'\n"
         f"                 WHEN r.agency_kind = '{DEPARTMENT}' THEN 'department' ELSE 'own' END AS report_kind\n"
-        "FROM published_reports r JOIN report_copies c USING (report_id) WHERE c.is_canonical"
+        "FROM published_reports r JOIN report_copies c ON c.report_id = r.report_id AND c.report_year = r.report_year\n"
+        "WHERE c.is_canonical"  # the year in the join carries a filter on it over to report_copies (published: dated)
     )

@@ -30,6 +30,9 @@ TABLE_IDS = ("t2", "t3", "t4", "old")
 # (per report year) and across documents are kept apart and read together through the
 # ``rule_results`` view
 STORED_AS = {"document_rule_results": "rule_results", "cross_rule_results": "rule_results"}
+# analysis tables stored wide: after the columns listed in warehouse_tables.csv, fact_<table_id> has one
+# value column per printed column of that statistical table (Indicator.wide_column), generated here
+WIDE_TABLES = {"fact_t2": "t2", "fact_t3": "t3", "fact_t4": "t4"}
 APPLICANT_COLUMNS = (
     "natural_person",
     "commercial_enterprise",
@@ -77,6 +80,16 @@ class Indicator:
         if self.table_id == "t4":
             return self.code.split(".", 1)[1]
         return self.code.rsplit(".", 1)[1]
+
+    @property
+    def wide_row(self) -> str:
+        """Row of the wide analysis table (fact_t2/t3/t4) holding the cell: its template row; Table 四's block."""
+        return self.column_key.split(".", 1)[0] if self.table_id == "t4" else self.row_key
+
+    @property
+    def wide_column(self) -> str:
+        """Column of the wide analysis table holding the cell: the printed column (Table 四: the outcome)."""
+        return self.column_key.split(".", 1)[1] if self.table_id == "t4" else self.column_key.replace(".", "_")
 
     @property
     def value_type(self) -> str:
@@ -314,10 +327,23 @@ class Registry:
     # ---- warehouse tables -------------------------------------------------------------------
     @cached_property
     def tables(self) -> dict[str, list[Column]]:
-        """Warehouse tables -> ordered columns."""
+        """Warehouse tables -> ordered columns (the wide analysis tables with their generated value columns)."""
         out: dict[str, list[Column]] = {}
         for col in self.columns:
             out.setdefault(col.table, []).append(col)
+        for name, table_id in WIDE_TABLES.items():
+            out[name] = out.get(name, []) + [
+                Column(name, key, "float64", True, False, (), " / ".join(dict.fromkeys(i.column_label for i in inds)))
+                for key, inds in self.wide_columns(table_id).items()
+            ]
+        return out
+
+    def wide_columns(self, table_id: str) -> dict[str, list[Indicator]]:
+        """Value columns of a wide analysis table in printed order -> the indicators stored in each."""
+        out: dict[str, list[Indicator]] = {}
+        for ind in self.indicators:
+            if ind.table_id == table_id:
+                out.setdefault(ind.wide_column, []).append(ind)
         return out
 
     def table(self, name: str) -> list[Column]:

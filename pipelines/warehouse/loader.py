@@ -238,43 +238,24 @@ def _export_by_year(con, storage, table: str, years: set[int], full: bool) -> di
     return out
 
 
-def refresh_rollups(cfg, log: Callable[[str], None] | None = None) -> dict:
-    """Recompute ``out_region_rollups`` for the regions and years a change can affect (all of it the first time)."""
-    from pipelines.rollups import ROLLUP_SQL
-
+def export_rollups(cfg) -> dict:
+    """Write the Parquet copy of ``out_region_rollups`` for the report years changed since the last export (all of
+    them the first time) and summarise the table; the table itself is kept in step by every load
+    (``facts.refresh_analysis``, inside the load's transaction)."""
     name = "out_region_rollups"
-    fingerprint = _fingerprint(hashlib.sha256(ROLLUP_SQL.encode()).hexdigest(), identity_digest(cfg.raw))
+    fingerprint = _fingerprint(ENGINE_VERSION, identity_digest(cfg.raw))
     last, changes, nothing = _pending(cfg, name, fingerprint)
     saved = _saved(cfg, name)
     if nothing and saved is not None:
         return {**saved, "skipped_unchanged": True}
+    years = None if changes is None else set(changes.report_year.dropna().astype(int))
     with _transaction(cfg.warehouse) as con:
-        agencies = _agencies(con)
-        if changes is None:
-            frame = con.execute(f"SELECT * FROM ({ROLLUP_SQL})").df()
-            replace_table(con, name, frame)
-            years = None
-        else:
-            regions, years = set(), set(changes.report_year.dropna().astype(int))
-            for aid in changes.agency_id.dropna():
-                agency = agencies.agencies.get(aid)
-                if agency is not None:
-                    regions.add(agency.agency_id)
-                    if agency.parent_id:
-                        regions.add(agency.parent_id)
-            scope = [sorted(regions), sorted(years)]
-            frame = con.execute(f"SELECT * FROM ({ROLLUP_SQL}) WHERE region_id IN (SELECT unnest(?::VARCHAR[])) "
-                                "AND report_year IN (SELECT unnest(?::BIGINT[]))", scope).df()
-            replace_table(con, name, frame, where="region_id IN (SELECT unnest(?::VARCHAR[])) AND "
-                                                  "report_year IN (SELECT unnest(?::BIGINT[]))", params=scope)
-        mark_consumed(con, name, last, fingerprint)
         _export_by_year(con, cfg.storage, name, years or set(), full=years is None)
         total = con.execute(f"SELECT count(*), count(DISTINCT region_id), count(*) FILTER (WHERE abs(coalesce(difference, 0)) > 1e-6) "
                             f"FROM {name}").fetchall()[0]
-    summary = {"rows": total[0], "regions": total[1], "mismatching_cells": total[2], "recomputed_rows": len(frame)}
+        mark_consumed(con, name, last, fingerprint)
+    summary = {"rows": total[0], "regions": total[1], "mismatching_cells": total[2]}
     _save(cfg, name, summary)
-    if log:
-        log(f"roll-ups: {len(frame)} rows recomputed" + (" (everything)" if changes is None else ""))
     return {**summary, "skipped_unchanged": False}
 
 

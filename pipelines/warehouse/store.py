@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.shards import shard_file, shard_state_path, year_file, year_state_path
+from pipelines.warehouse.facts import analysis_current, ensure_analysis_tables, refresh_analysis
 from pipelines.warehouse.publish import DB_FILE, read_path, writable
 from pipelines.warehouse.schema import arrow_schema, duckdb_ddl, empty_frame, to_arrow
 from pipelines.warehouse.storage import Storage
@@ -46,16 +47,18 @@ LANDING_TABLES = ("inventory_skipped",)  # paths of raw/ that are not documents,
 UNDATED = "undated"
 INVENTORY = "parquet/document_inventory.parquet"
 
-_BOOKKEEPING = (
-    "CREATE TABLE IF NOT EXISTS _loaded_partitions (partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ)",
-    "CREATE TABLE IF NOT EXISTS _loaded_shards (partition_key VARCHAR, shard VARCHAR, fingerprint VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS _loaded_documents (report_id VARCHAR PRIMARY KEY, partition_key VARCHAR, shard VARCHAR, version VARCHAR)",
+# the loader's bookkeeping (not data: never copied, never shown in the data dictionary)
+_BOOKKEEPING = {
+    "_loaded_partitions": "partition_key VARCHAR PRIMARY KEY, fingerprint VARCHAR, loaded_at TIMESTAMPTZ",
+    "_loaded_shards": "partition_key VARCHAR, shard VARCHAR, fingerprint VARCHAR",
+    "_loaded_documents": "report_id VARCHAR PRIMARY KEY, partition_key VARCHAR, shard VARCHAR, version VARCHAR",
     # reports added, changed or removed, with the body and year they had (before and after)
-    "CREATE TABLE IF NOT EXISTS _changes (seq BIGINT, report_id VARCHAR, report_year BIGINT, agency_id VARCHAR, agency VARCHAR)",
+    "_changes": "seq BIGINT, report_id VARCHAR, report_year BIGINT, agency_id VARCHAR, agency VARCHAR",
     # how far each warehouse-wide asset has consumed _changes, and what else it was computed from
-    "CREATE TABLE IF NOT EXISTS _consumers (name VARCHAR PRIMARY KEY, seq BIGINT, fingerprint VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS _meta (name VARCHAR PRIMARY KEY, value VARCHAR)",
-)
+    "_consumers": "name VARCHAR PRIMARY KEY, seq BIGINT, fingerprint VARCHAR",
+    "_meta": "name VARCHAR PRIMARY KEY, value VARCHAR",
+}
+BOOKKEEPING_TABLES = tuple(_BOOKKEEPING)
 
 
 def db_path(warehouse: Path) -> Path:
@@ -91,8 +94,9 @@ def read_loaded(warehouse: Path, table: str) -> pd.DataFrame:
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES + LANDING_TABLES:
         con.execute(duckdb_ddl(table))
-    for stmt in _BOOKKEEPING:
-        con.execute(stmt)
+    for name, columns in _BOOKKEEPING.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    ensure_analysis_tables(con)
     for stmt in view_statements():
         con.execute(stmt)
 
@@ -188,7 +192,8 @@ def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, in
     A year whose manifest fingerprint is the one already loaded is skipped (``{"skipped": True}``).
     ``reference(seen)`` gives the reference tables from the loaded reports' (agency_id, agency_printed); they are
     replaced when they differ from the loaded ones (``inputs`` names what else they depend on, e.g. the identity
-    code and data). ``refresh_analysis`` runs inside the transaction with every changed report id.
+    code and data). ``facts.refresh_analysis`` (interface 7) runs inside the transaction with every report id
+    inserted, replaced or removed — the one place a load calls it (``drop_years`` for removed years).
     """
     manifests = {k: storage.read_json(year_state_path(k)) for k in keys}
     with reading(warehouse) as con:
@@ -198,7 +203,7 @@ def load_years(warehouse: Path, storage: Storage, keys: list[str], reference, in
             con.execute("SELECT value FROM _meta WHERE name = 'reference_inputs'").fetchall() or [(None,)])[0][0]
     todo = [k for k in keys if manifests[k] is not None and loaded.get(k) != manifests[k]["fingerprint"]]
     out: dict[str, dict] = {k: {"skipped": True} for k in keys}
-    if not todo and ref_inputs == inputs:
+    if not todo and ref_inputs == inputs and read_path(warehouse).exists() and analysis_current(read_path(warehouse)):
         return out
     with _transaction(warehouse) as con:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
@@ -326,18 +331,6 @@ def drop_years(warehouse: Path, storage: Storage, keys: list[str]) -> None:
             refresh_analysis(con, removed)
             con.execute("DELETE FROM _loaded_shards WHERE partition_key = ?", [key])
             con.execute("DELETE FROM _loaded_partitions WHERE partition_key = ?", [key])
-
-
-def refresh_analysis(con: duckdb.DuckDBPyConnection, report_ids: list[str]) -> None:
-    """Interface 7, the one call site: the analysis layer's fact tables and pre-aggregated roll-ups brought in step
-    with the reports inserted, replaced or deleted (``report_ids``), inside the load's transaction, after every load
-    and removal of report years. ``pipelines.warehouse.facts.refresh_analysis`` (helper h5) does the work; without
-    that module (this branch before h5's merge) there is nothing to refresh."""
-    try:
-        from pipelines.warehouse.facts import refresh_analysis as refresh
-    except ImportError:
-        return
-    refresh(con, report_ids)
 
 
 # --------------------------------------------------------------------------------------------
