@@ -29,8 +29,8 @@ ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000 (runs kept in warehouse/.da
 	$(BIN)/python -c "from pipelines.runner import prepare_dagster_home; prepare_dagster_home('warehouse/.dagster')"
 	DAGSTER_HOME=$(CURDIR)/warehouse/.dagster $(BIN)/dagster dev -m pipelines.definitions
 
-benchmark: $(STAMP)  ## extraction throughput on the samples + pipeline on 10,000 synthetic reports -> benchmarks/results.json
-	$(BIN)/python benchmarks/benchmark.py --synthetic 10000
+benchmark: $(STAMP)  ## every script of benchmarks/ (each writes its own key of benchmarks/results.json)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 benchmark-national: $(STAMP)  ## 1M reports (the 10k synthetic warehouse x100): every view and README SQL example, cold/warm -> benchmarks/results.json
 	$(BIN)/python benchmarks/national.py

@@ -91,13 +91,18 @@ def extract(file: Path, fmt: str, fill_from: Path | None) -> None:
               help="output directory [default: warehouse/]")
 @click.option("--year", "years", multiple=True, help="only these report years: 2023, 2019-2021, 2019,2020 (repeatable); a backfill")
 @click.option("--workers", type=int, default=0, show_default=True, help="extraction processes (0 = one per core)")
+@click.option("--storage", "storage_url", default=None, envvar="XXGK_STORAGE",
+              help="where Parquet files, extraction records and state go: a directory or an fsspec URL such as "
+                   "s3://bucket/prefix [default: the warehouse directory; env XXGK_STORAGE]")
+@click.option("--dask", "dask", default=None, metavar="ADDRESS|local[:N]",
+              help="run every step on Dask: a scheduler address (tcp://host:8786) or local[:N] for a LocalCluster of N workers")
 @click.option("--doc-timeout", type=float, default=None,
               help="seconds one document may take [default: $XXGK_DOC_TIMEOUT or 60]")
 @click.option("--doc-memory", default=None,
               help="memory of one extraction process, e.g. 2GB, 800MB [default: $XXGK_DOC_MEMORY or 2GB]")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, doc_timeout: float | None,
-        doc_memory: str | None, quiet: bool) -> None:
+def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...], workers: int, storage_url: str | None,
+        dask: str | None, doc_timeout: float | None, doc_memory: str | None, quiet: bool) -> None:
     """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster).
 
     One run writes a warehouse at a time (a second one exits at once); readers keep seeing the
@@ -115,6 +120,18 @@ def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...]
     if not raw_dir.is_dir():
         _fail(f"the landing zone {raw_dir} does not exist or is not a directory")
     problems = None
+    if dask:  # the Dask workers write the warehouse: each of their transactions takes the writer lock
+        from pipelines.distributed import run_with_cli_options
+        from pipelines.runner import PipelineError
+
+        try:
+            click.echo(run_with_cli_options(raw_dir, warehouse_dir, dask, storage_url or "", list(years) or None, limits))
+        except (WarehouseBusy, StorageError) as exc:
+            _fail(str(exc))
+        except PipelineError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        return
     try:
         with writer_session(warehouse_dir, command="xxgk run") as session:  # before the slow imports: a second run exits at once
             for note in session.notes:
@@ -123,8 +140,8 @@ def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...]
 
             try:
                 summary = run_pipeline(raw_dir, warehouse_dir, years=list(years) or None, workers=workers,
-                                       progress=not quiet, limits=limits)
-            except PipelineError as exc:  # some years failed: the others are published
+                                       progress=not quiet, limits=limits, storage_url=storage_url or "")
+            except PipelineError as exc:  # some steps failed: what succeeded is published
                 problems = str(exc)
     except (WarehouseBusy, StorageError) as exc:
         _fail(str(exc))

@@ -39,7 +39,7 @@ def data_dictionary() -> str:
     out = [
         HEADER,
         "# xxgk data dictionary\n",
-        "Tables live in `warehouse/xxgk.duckdb` (and `warehouse/parquet/<table>/<year>.parquet`). "
+        "Tables live in `warehouse/xxgk.duckdb` (and as Parquet under `warehouse/parquet/<table>/<year>/`). "
         'Query them with `xxgk sql "SELECT ..."`.\n',
         "## Tables\n",
     ]

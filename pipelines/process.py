@@ -1,11 +1,13 @@
-"""Processing one report-year partition: extract, evaluate the rules, decide what is published.
+"""Processing a work unit: extract (or reuse) its documents, evaluate the rules, decide what is published, write its shards.
 
-Documents are handled in batches (``BATCH_SIZE``) by a process pool, so a partition of
-~100,000 documents streams through memory; the large tables (cells, rule_results) are written
-batch by batch into Parquet row groups. A document whose bytes (sha256) and parser version are
-unchanged since the previous run is not read again: its rows (cells, findings, status) are
-copied from the previous Parquet files. A partition whose inputs did not change at all is not
-touched (see ``partition_fingerprint``).
+A unit (``shards.WorkUnit``) names the documents to (re)evaluate and, for each shard it rewrites,
+the documents whose rows are copied unchanged. For each document the extraction record is taken
+from the record store (content-addressed: sha256, type, hints, parser version) or made in the
+warm worker pool of ``pipelines.workers`` (each document under its time and memory limits) and
+stored. The rules are evaluated vectorised over the whole unit
+and the generated Great Expectations suites validate the unit once (rule suites: they must agree
+with the engine on every instance; table schema suites). Then each shard's Parquet files and
+state are written, each file atomically.
 
 Status of a report:
 
@@ -24,161 +26,343 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason, opening_text, resolve_reports
+from pipelines.agencies import identity_columns, identity_fingerprint, mirror_reason
 from pipelines.extract import PARSER_VERSION
 from pipelines.extract.completeness import PARTIAL_ISSUE_KINDS
-from pipelines.extract.model import CellRecord, Extraction, Issue, UncodedRow
-from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
-from pipelines.identity.copies import report_copies
-from pipelines.inventory import document_path
+from pipelines.extract.model import Extraction
 from pipelines.extract.narrative import NarrativeFigure
-from pipelines.registry import ERAS
+from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
+from pipelines.inventory import document_path
+from pipelines.registry import ERAS, load_registry
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
+from pipelines.rules.findings import message, rule_result_rows
 from pipelines.rules.narrative_rules import narrative_measures
-from pipelines.rules.findings import columns, message, rule_result_rows
 from pipelines.rules.suites import check_agreement, validate_table
-from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
-from pipelines.warehouse.state import load_state, save_state
-from pipelines.warehouse.publish import temp_path
-from pipelines.warehouse.store import PARTITIONED_TABLES, parquet_path, read_parquet, write_parquet
-from pipelines.workers import LIMIT_ISSUES, Limits, extract_all
+from pipelines.shards import (
+    DocSpec, ShardWork, WorkUnit, held_version, hints_of, shard_file, shard_fingerprint, shard_state_path, twin_digests,
+)
+from pipelines.warehouse.records import RecordStore, deserialize, flatten, record_job, record_of, serialize
+from pipelines.warehouse.schema import arrow_schema, empty_frame, to_arrow
+from pipelines.warehouse.storage import Storage
+from pipelines.warehouse.store import SHARD_TABLES
+from pipelines.workers import LIMIT_ISSUES, Limits, extract_all, failed_extraction, run_all
 
-BATCH_SIZE = 500
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
+REPORTS_TOP = 50  # report ids kept per rule in a shard's summary (the count is exact)
 
 
-@dataclass
-class PartitionOutput:
-    """What processing a partition wrote and found (used for asset metadata and checks)."""
+def code_digest(*paths: Path) -> str:
+    """Hash of some source files (names and bytes): versions computed from the code, never bumped by hand."""
+    h = hashlib.sha256()
+    for f in paths:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
-    key: str
-    documents: int = 0
-    extracted: int = 0
-    reused: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    rule_failures: Counter = field(default_factory=Counter)
-    rule_reports: dict = field(default_factory=dict)
-    rule_not_assessable: Counter = field(default_factory=Counter)
-    rows: Counter = field(default_factory=Counter)
-    schema_problems: list = field(default_factory=list)
-    skipped: bool = False
-    fingerprint: str = ""
 
-    def count_findings(self, results: pd.DataFrame) -> None:
-        """Add stored findings (``document_rule_results`` rows) to the per-rule counts behind the Dagster checks."""
-        if results.empty:
-            return
-        fails = results[results.outcome == "fail"]
-        self.rule_failures.update(fails.rule_id.value_counts().to_dict())
-        for rule_id, g in fails.groupby("rule_id"):
-            self.rule_reports.setdefault(rule_id, set()).update(g.report_id)
-        na = results[results.outcome == "not_assessable"]
-        self.rule_not_assessable.update(na.rule_id.value_counts().to_dict())
+_HERE = Path(__file__).resolve().parent
+# the code that turns a record into rows, findings and status: this module, the planner, the record layout and the
+# in-table/narrative rule engine (cross-report rules have their own version, see warehouse.loader)
+ENGINE_VERSION = PARSER_VERSION + "+" + code_digest(
+    _HERE / "process.py", _HERE / "shards.py", _HERE / "warehouse" / "records.py", _HERE / "warehouse" / "schema.py",
+    *sorted(p for p in (_HERE / "rules").glob("*.py") if p.name != "cross_rules.py"),
+)
+
+
+def build_inputs(raw_dir: Path, shard_docs: int, limits: Limits) -> dict:
+    """The versions a report year is built with: a change to any re-plans it (see ``state.years_to_build``); the
+    per-document limits are among them, so documents a limit stopped are read again when the limits change."""
+    return {"engine": ENGINE_VERSION, "parser": PARSER_VERSION, "identity": identity_digest(raw_dir), "shard_docs": shard_docs,
+            "limits": limits.describe()}
+
+
+def identity_digest(raw_dir: Path) -> str:
+    """What agency resolution depends on (resolver code, division data, raw/agencies.csv): a change re-places every
+    report's body, without re-reading any."""
+    return identity_fingerprint(raw_dir)
 
 
 # --------------------------------------------------------------------------------------------
-# extraction
+# running units; extraction in the worker pool
 
 
-def extract_many(jobs: list[tuple], workers: int, progress=None, limits: Limits | None = None) -> list[Extraction]:
-    """Extract documents in the warm worker pool, each under the time and memory limits (``pipelines.workers``)."""
+def run_units(units: list[WorkUnit], storage: Storage, raw_dir: Path, processes: int = 1,
+              progress: Callable[[int], None] | None = None, limits: Limits | None = None) -> list[dict]:
+    """Process work units one after the other and return their shards' summaries.
+
+    The documents of a unit that have no record yet are extracted in the warm worker pool
+    (``pipelines.workers``: ``processes`` workers, each document under ``limits``), kept across
+    units and report years; the unit's rules, GX suites and Parquet files are done here.
+    """
+    os.environ.setdefault("XXGK_OCR_CACHE", str(Path(storage.root) / "cache" / "ocr") if storage.local else "off")
+    limits = limits or Limits.resolve()
+    out: list[dict] = []
+    for unit in units:
+        out.extend(process_unit(unit, storage, raw_dir, progress, processes, limits))
+    return out
+
+
+def extract_many(jobs: list[tuple[str, str, dict]], workers: int = 0, progress=None,
+                 limits: Limits | None = None) -> list[Extraction]:
+    """Extract documents ``(path, source_path, hints)`` in the warm worker pool, each under the limits."""
     return extract_all(jobs, workers, limits, progress)
 
 
-def _hints(row) -> dict:
-    hints = {}
-    if row.manifest_year is not None and not pd.isna(row.manifest_year):
-        hints["report_year"] = int(row.manifest_year)
-    if row.manifest_agency:
-        hints["agency"] = row.manifest_agency
-    return hints
-
-
 # --------------------------------------------------------------------------------------------
-# frames
+# the unit
 
 
-def _cells_frame(report_id: str, year, records: list[CellRecord]) -> pd.DataFrame:
-    rows = [r.to_dict() for r in records]
-    frame = pd.DataFrame(rows, columns=list(CellRecord.__dataclass_fields__))
-    frame.insert(0, "report_year", year)
-    frame.insert(0, "report_id", report_id)
-    frame["parser_version"] = PARSER_VERSION
-    return frame
+class StageClock:
+    """CPU seconds spent per stage of a unit (summed over processes for the benchmark's stage breakdown)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        """Count the CPU time of a block under ``name``."""
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            self.add(name, time.process_time() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        """Count CPU seconds spent elsewhere (a worker process) under ``name``."""
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
 
 
-def extraction_frames(ext: Extraction, inv, raw_dir: Path) -> dict[str, pd.DataFrame]:
-    """Rows of one extraction for reports (without status), cells, printed_subtotals, extraction_issues."""
-    report_id = inv.source_path
+def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Callable[[int], None] | None = None,
+                 workers: int = 0, limits: Limits | None = None) -> list[dict]:
+    """Extract, evaluate and write every shard of a unit; returns the shards' summaries (also saved as shard state).
+
+    The last shard's state carries the unit's CPU seconds per stage (``cpu``): extraction
+    (records read or made: the workers' CPU included), rules (tables assembled, rules evaluated, status), gx (the GX
+    suites), parquet (until that shard's files were written).
+    """
+    raw_dir = Path(raw_dir)
+    limits = limits or Limits.resolve()
+    clock = StageClock()
+    specs = [d for s in unit.shards for d in s.docs]
+    with clock.stage("extraction"):
+        records = _records(specs, storage, raw_dir, progress, workers, limits, clock)
+    with clock.stage("rules"):
+        tables = _assemble(specs, records, raw_dir)
+        held = _held(tables["cells"])
+    if held:
+        with clock.stage("extraction"):
+            records.update(_resolve_twins([d for d in specs if d.report_id in held], storage, raw_dir, workers, limits))
+        with clock.stage("rules"):
+            tables = _assemble(specs, records, raw_dir)
+    tables, problems = _evaluate_unit(tables, clock)
+    issues = tables["extraction_issues"]
+    limited = set(issues.filter(pc.is_in(issues.column("kind"), pa.array(LIMIT_ISSUES))).column("report_id").to_pylist())
+    out = []
+    for i, shard in enumerate(unit.shards):
+        with clock.stage("parquet"):
+            last = i == len(unit.shards) - 1
+            out.append(_write_shard(storage, shard, tables, problems, raw_dir, held, limited, clock.seconds if last else None))
+    return out
+
+
+def _records(specs: list[DocSpec], storage: Storage, raw_dir: Path, progress, workers: int, limits: Limits,
+             clock: StageClock) -> dict[str, pa.Table]:
+    """Each document's record: from the store, else extracted now in the worker pool and stored.
+
+    A document stopped by a limit or a worker crash (``workers.LIMIT_ISSUES``) gets a record
+    saying so, which is not stored: it is read again when its year is next evaluated.
+    """
+    store = RecordStore(storage)
+    out, missing = {}, []
+    for d in specs:
+        rec = store.get(d.record_key)
+        if rec is None:
+            missing.append(d)
+        else:
+            out[d.report_id] = rec
+            if progress:
+                progress(1)
+    jobs = [(str(document_path(raw_dir, d.report_id)), d.report_id, d.hints_dict, d.record_key, PARSER_VERSION) for d in missing]
+    for d, (data, cpu) in zip(missing, run_all(record_job, jobs, _failed_record, workers, limits, progress)):
+        out[d.report_id] = deserialize(data)
+        clock.add("extraction", cpu)  # the worker's CPU seconds
+        if not _limited(out[d.report_id].column("issues")[0].as_py()):
+            store.put(d.record_key, out[d.report_id], data)
+    return out
+
+
+def _failed_record(job: tuple, failure) -> tuple[bytes, float]:
+    """The record of a document whose extraction job failed (``workers.failed_extraction``: one error issue why)."""
+    return serialize(record_of(failed_extraction(job, failure), job[3], job[4])), 0.0
+
+
+def _limited(issues: list[dict]) -> bool:
+    return any(i["kind"] in LIMIT_ISSUES for i in issues)
+
+
+def _held(cells: pa.Table) -> set[str]:
+    """Reports with glued digits that split several ways (another copy of the report may decide them)."""
+    mask = pc.equal(cells.column("value_status"), "ambiguous")
+    return set(pc.unique(cells.column("report_id").filter(mask)).to_pylist())
+
+
+def _resolve_twins(held: list[DocSpec], storage: Storage, raw_dir: Path, workers: int, limits: Limits) -> dict[str, pa.Table]:
+    """The twin-fill step: fill ambiguous glued digits from another copy of the same report in the year.
+
+    This is the one step where another file matters; the stored record stays what the file says on its own.
+    A report with no other copy in its year keeps its own reading (nothing is re-read). The copies are
+    extracted in the worker pool, under the limits.
+    """
+    from pipelines.warehouse.store import read_inventory
+
+    inventory = read_inventory(storage)
+    key_of = {d.report_id: (agency_key(raw_dir, d.agency_printed), d.report_year) for d in held}
+    copies: dict[tuple, list[tuple]] = {}
+    for r in inventory.itertuples(index=False):
+        year = None if pd.isna(r.report_year) else int(r.report_year)
+        name = r.agency_printed if isinstance(r.agency_printed, str) else r.manifest_agency
+        k = (agency_key(raw_dir, name), year)
+        if k in set(key_of.values()):
+            copies.setdefault(k, []).append((str(document_path(raw_dir, r.source_path)), r.source_path, dict(hints_of(r))))
+    held = [d for d in held if len(copies.get(key_of[d.report_id], [])) > 1]
+    if not held:
+        return {}
+    held_ids = {d.report_id for d in held}
+    candidates = [job for k in {key_of[d.report_id] for d in held} for job in copies[k] if job[1] not in held_ids]
+    own = extract_many([(str(document_path(raw_dir, d.report_id)), d.report_id, d.hints_dict) for d in held], workers, limits=limits)
+    twins = BatchTwins(extract_many(candidates, workers, limits=limits) + own, raw_dir)
+    out = {}
+    for d, ext in zip(held, own):
+        fill_from_copy(ext, twins(ext))  # recovery = twin, filled_from = the copy
+        out[d.report_id] = record_of(ext, d.record_key, PARSER_VERSION)
+    return out
+
+
+def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path) -> dict[str, pa.Table]:
+    """The unit's tables from its documents' records; ``reports`` before rules (status: rejected or published)."""
+    if not specs:
+        tables = {t: arrow_schema(t).empty_table() for t in SHARD_TABLES if t not in ("reports", "document_rule_results")}
+        tables["reports"] = empty_frame("reports")
+        return tables
+    recs = pa.concat_tables([records[d.report_id] for d in specs])
+    ids = [d.report_id for d in specs]
+    years = [d.report_year for d in specs]
+    tables = flatten(recs, ids, years)
+    issues = tables["extraction_issues"]
     # the partition's year is authoritative: it is the same reading plus the manifest fallback
-    year = None if inv.report_year is None or pd.isna(inv.report_year) else int(inv.report_year)
-    if ext.report_year is not None and ext.report_year != year:
-        ext.add("warning", "year_mismatch", f"extraction reads report year {ext.report_year}, the inventory {year}")
-    opening = opening_text(ext.text)
-    cells = _cells_frame(report_id, year, ext.cells)
-    subs = _cells_frame(report_id, year, ext.subtotals)[
-        ["report_id", "report_year", "code", "value", "raw", "label", "source_kind", "page", "line", "context"]
-    ]
-    issues = pd.DataFrame(
-        [{"report_id": report_id, "report_year": year, **i.to_dict()} for i in ext.issues],
-        columns=["report_id", "report_year", *Issue.__dataclass_fields__],
-    )
-    uncoded = pd.DataFrame(
-        [{"report_id": report_id, "report_year": year, **u.to_dict()} for u in ext.uncoded],
-        columns=["report_id", "report_year", *UncodedRow.__dataclass_fields__],
-    )
-    report = {
-        "report_id": report_id,
-        "report_year": year,
-        "source_file": inv.source_file,
-        "source_path": inv.source_path,
-        "source_url": inv.manifest_source,
-        "file_type": inv.file_type,
-        "sha256": inv.sha256,
-        "size_bytes": int(inv.size_bytes),
-        "title": ext.title,
-        "agency_printed": ext.agency_printed,
-        **identity_columns(raw_dir, ext.agency_printed, inv.manifest_agency, ext.title, opening),
-        "opening_text": opening,
-        "mirror_reason": mirror_reason(raw_dir, inv.source_path, [i.kind for i in ext.issues]),
-        "era": ext.era,
-        "scope": ext.scope,
-        "origin": ext.origin,
-        "status": "rejected" if ext.fatal else "published",
-        "reason": None,
-        "n_cells": len(ext.cells),
-        "n_values": sum(1 for c in ext.cells if c.value is not None),
-        "n_ambiguous": sum(1 for c in ext.cells if c.value_status == "ambiguous"),
-        "n_errors": 0,
-        "n_warnings": 0,
-        "n_not_assessable": 0,
-        "parser_version": PARSER_VERSION,
-        "extracted_at": datetime.now(timezone.utc),
-    }
-    figures = pd.DataFrame(
-        [{"report_id": report_id, "report_year": year, **{k: v for k, v in f.to_dict().items() if k != "offset"}}
-         for f in ext.narrative],
-        columns=columns("narrative_figures"),
-    )
-    return {"reports": pd.DataFrame([report]), "cells": cells, "printed_subtotals": subs, "extraction_issues": issues,
-            "narrative_figures": figures, "uncoded_rows": uncoded}
+    read_years = recs.column("report_year").to_pylist()
+    mismatch = [(d, y) for d, y in zip(specs, read_years) if y is not None and y != d.report_year]
+    if mismatch:
+        values = {
+            "report_id": [d.report_id for d, _ in mismatch], "report_year": [d.report_year for d, _ in mismatch],
+            "severity": ["warning"] * len(mismatch), "kind": ["year_mismatch"] * len(mismatch),
+            "message": [f"extraction reads report year {y}, the inventory {d.report_year}" for d, y in mismatch],
+        }
+        schema = arrow_schema("extraction_issues")
+        extra = pa.table({f.name: values.get(f.name, [None] * len(mismatch)) for f in schema}, schema=schema)
+        tables["extraction_issues"] = pa.concat_tables([issues, extra])
+    cells = tables["cells"]
+    frame = pd.DataFrame({"report_id": cells.column("report_id").to_numpy(zero_copy_only=False),
+                          "has_value": cells.column("value").is_valid().to_numpy(zero_copy_only=False),
+                          "ambiguous": pc.equal(cells.column("value_status"), "ambiguous").to_numpy(zero_copy_only=False)})
+    counts = frame.groupby("report_id").agg(n=("has_value", "size"), v=("has_value", "sum"), a=("ambiguous", "sum"))
+    counts = counts.reindex(ids).fillna(0).astype(int)
+    fatal = set(issues.filter(pc.equal(issues.column("severity"), "error")).column("report_id").to_pylist())
+    kinds: dict[str, list] = {}
+    for rid, kind in zip(issues.column("report_id").to_pylist(), issues.column("kind").to_pylist()):
+        kinds.setdefault(rid, []).append(kind)
+    header = {c: recs.column(c).to_pylist() for c in ("title", "agency_printed", "opening_text", "era", "scope", "origin",
+                                                        "parser_version")}
+    who = [identity_columns(raw_dir, p, d.manifest_agency, t, o)
+           for d, p, t, o in zip(specs, header["agency_printed"], header["title"], header["opening_text"])]
+    reports = pd.DataFrame({
+        "report_id": ids, "report_year": pd.array(years, dtype="Int64"),
+        "source_file": [d.source_file for d in specs], "source_path": ids, "source_url": [d.source_url for d in specs],
+        "file_type": [d.file_type for d in specs], "sha256": [d.sha256 for d in specs],
+        "size_bytes": [d.size_bytes for d in specs], "title": header["title"],
+        **{col: [w[col] for w in who] for col in who[0]}, "agency_printed": header["agency_printed"],
+        "opening_text": header["opening_text"],
+        "mirror_reason": [mirror_reason(raw_dir, i, kinds.get(i, [])) for i in ids],
+        "era": header["era"], "scope": header["scope"], "origin": header["origin"],
+        "status": ["rejected" if i in fatal else "published" for i in ids], "reason": None,
+        "n_cells": counts.n.to_numpy(), "n_values": counts.v.to_numpy(), "n_ambiguous": counts.a.to_numpy(),
+        "n_errors": 0, "n_warnings": 0, "n_not_assessable": 0,
+        "parser_version": header["parser_version"],
+        "extracted_at": recs.column("extracted_at").to_pandas(),
+    })
+    tables["reports"] = reports
+    return tables
 
 
 # --------------------------------------------------------------------------------------------
 # rules and status
 
 
-def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
-    """Measures of every in-table and narrative rule for the reports of one batch (all eras), with GX outcomes."""
+def _evaluate_unit(tables: dict, clock: StageClock) -> tuple[dict[str, pa.Table], list[str]]:
+    """Rules (vectorised), status, then the GX suites over the unit: rule suites (must agree) and table schemas."""
+    with clock.stage("rules"):
+        out, measures = _decide(tables)
+    with clock.stage("gx"):
+        validate_measures(measures)
+        problems = []
+        for table in SHARD_TABLES:
+            if out[table].num_rows:
+                problems.extend(validate_table(out[table].to_pandas(), table))
+    return out, problems
+
+
+def _decide(tables: dict) -> tuple[dict[str, pa.Table], pd.DataFrame]:
+    """The unit's tables with each report's status and findings (``document_rule_results``), and the rule measures."""
+    reports = tables["reports"]
+    facts = ["report_id", "code", "value"]
+    cells = tables["cells"].select([*facts, "recovery"]).to_pandas()
+    subs = tables["printed_subtotals"].select(facts).to_pandas()
+    figures = tables["narrative_figures"].to_pandas()
+    issues = tables["extraction_issues"].to_pandas()
+    measures = evaluate(reports, cells, subs, figures, validate=False)
+    reports = decide_status(reports, measures, issues)
+    years = dict(zip(reports.report_id, reports.report_year))
+    out = {k: v for k, v in tables.items() if k != "reports"}
+    out["reports"] = to_arrow("reports", reports)
+    out["document_rule_results"] = to_arrow("document_rule_results", rule_result_rows(measures, years))
+    return out, measures
+
+
+def statuses_of(extractions: list[Extraction], raw_dir: Path) -> dict[str, str]:
+    """source_path -> status of some extractions as a unit decides it (its rules and status decision; nothing is
+    written). For tools that judge the extractor's output, such as the fuzzer."""
+    specs = [DocSpec(e.source_path, str(e.report_year or "undated"), e.report_year, "0", e.source_path, e.file_type,
+                     "0" * 64, 0, None, None, (), f"doc{i}", "", "", e.agency_printed)
+             for i, e in enumerate(extractions)]
+    records = {d.report_id: record_of(e, d.record_key, PARSER_VERSION) for d, e in zip(specs, extractions)}
+    reports = _decide(_assemble(specs, records, Path(raw_dir)))[0]["reports"]
+    return dict(zip(reports.column("report_id").to_pylist(), reports.column("status").to_pylist()))
+
+
+def validate_measures(measures: pd.DataFrame) -> None:
+    """The generated GX rule suite of each era validates the measures; raises when it disagrees with the engine."""
+    if measures.empty:
+        return
+    era_of = {r.rule_id: r.era for r in load_registry().rules}
+    for era, group in measures.groupby(measures.rule_id.map(era_of)):
+        check_agreement(group, era, "rule engine")
+
+
+def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame,
+             validate: bool = True) -> pd.DataFrame:
+    """Measures of every in-table and narrative rule for some reports (all eras) with their outcome; with ``validate``
+    the GX rule suites must agree with the engine."""
     frames = []
     parts = [f[["report_id", "code", "value"]] for f in (cells, subtotals) if len(f)]
     all_facts = pd.concat(parts, ignore_index=True) if parts else cells[["report_id", "code", "value"]]
@@ -190,28 +374,32 @@ def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame
         values, present = wide_frames(facts, ids)
         m = pd.concat([measure(era, values, present), _narrative(era, ids, cells, figures)], ignore_index=True)
         m["outcome"] = outcome(m.violation)
-        check_agreement(m, era, "rule engine")
         frames.append(m)
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    measures = pd.concat(frames, ignore_index=True)
+    if validate:
+        validate_measures(measures)
+    return measures
 
 
 def _narrative(era: str, ids: list[str], cells: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
     """Narrative-rule measures of some reports (one era)."""
     rows = []
-    by_report = {rid: g for rid, g in figures[figures.report_id.isin(ids)].groupby("report_id")} if len(figures) else {}
-    values_by_report = {rid: dict(zip(g.code, g.value)) for rid, g in cells[cells.report_id.isin(ids)].groupby("report_id")}
+    wanted = set(ids)
+    figs_of: dict[str, list] = {}
+    if len(figures):
+        f = figures[figures.report_id.isin(wanted)]
+        for r in f.itertuples(index=False):
+            figs_of.setdefault(r.report_id, []).append(NarrativeFigure(
+                r.figure, r.value, r.code, r.qualifier, r.sentence, None if pd.isna(r.line) else int(r.line),
+                None if pd.isna(r.page) else int(r.page), len(figs_of.get(r.report_id, ())), int(r.occurrence)))
+    c = cells[cells.report_id.isin(wanted)]
+    values_of: dict[str, dict] = {}
+    for rid, code, value in zip(c.report_id, c.code, c.value):
+        values_of.setdefault(rid, {})[code] = None if pd.isna(value) else float(value)
     for rid in ids:
-        g = by_report.get(rid)
-        figs = [] if g is None else [
-            NarrativeFigure(r.figure, r.value, r.code, r.qualifier, r.sentence,
-                            None if pd.isna(r.line) else int(r.line), None if pd.isna(r.page) else int(r.page), k,
-                            int(r.occurrence))
-            for k, r in enumerate(g.itertuples(index=False))
-        ]
-        values = {k: (None if pd.isna(v) else float(v)) for k, v in values_by_report.get(rid, {}).items()}
-        for row in narrative_measures(era, figs, values):
+        for row in narrative_measures(era, figs_of.get(rid, []), values_of.get(rid, {})):
             row["report_id"] = rid
             rows.append(row)
     return pd.DataFrame(rows, columns=[*MEASURE_COLUMNS, "evidence", "bound"])
@@ -222,20 +410,20 @@ def decide_status(reports: pd.DataFrame, measures: pd.DataFrame, issues: pd.Data
     reports = reports.copy()
     for col in ("n_errors", "n_warnings", "n_not_assessable"):
         reports[col] = 0
+    first_errors: dict[str, list[str]] = {}
     if not measures.empty:
         fails = measures[measures.outcome == "fail"]
-        n_err = fails[fails.severity == "error"].groupby("report_id").size()
+        errors = fails[fails.severity == "error"]
+        n_err = errors.groupby("report_id").size()
         n_warn = fails[fails.severity == "warning"].groupby("report_id").size()
         n_na = measures[(measures.outcome == "not_assessable") & measures.touched].groupby("report_id").size()
         reports["n_errors"] = reports.report_id.map(n_err).fillna(0).astype(int)
         reports["n_warnings"] = reports.report_id.map(n_warn).fillna(0).astype(int)
         reports["n_not_assessable"] = reports.report_id.map(n_na).fillna(0).astype(int)
-        first_errors = (
-            fails[fails.severity == "error"].groupby("report_id")
-            .apply(lambda g: [message(r) for r in g.head(3).itertuples(index=False)], include_groups=False)
-        )
-    else:
-        first_errors = pd.Series(dtype=object)
+        for r in errors.itertuples(index=False):
+            msgs = first_errors.setdefault(r.report_id, [])
+            if len(msgs) < 3:
+                msgs.append(message(r))
     by_report = {rid: g for rid, g in issues.groupby("report_id")} if not issues.empty else {}
     statuses, reasons = [], []
     for r in reports.itertuples(index=False):
@@ -273,230 +461,80 @@ def decide_status(reports: pd.DataFrame, measures: pd.DataFrame, issues: pd.Data
 
 
 # --------------------------------------------------------------------------------------------
-# the partition
+# writing a shard
 
 
-class _Writer:
-    """Streams row groups of one table to a temporary file, renamed into place on close."""
-
-    def __init__(self, warehouse: Path, table: str, key: str):
-        self.table = table
-        self.path = parquet_path(warehouse, table, key)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = temp_path(self.path)
-        self.writer = pq.ParquetWriter(self.tmp, arrow_schema(table), compression="zstd")
-        self.rows = 0
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if len(frame):
-            self.writer.write_table(to_arrow(self.table, frame))
-            self.rows += len(frame)
-
-    def commit(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        try:
-            self.writer.close()
-        finally:
-            if self.tmp.exists():
-                self.tmp.unlink()
+def _rows_of(table: pa.Table, ids: set[str]) -> pa.Table:
+    if not ids or not table.num_rows:
+        return table.slice(0, 0)
+    return table.filter(pc.is_in(table.column("report_id"), pa.array(sorted(ids), pa.string())))
 
 
-def partition_fingerprint(docs: pd.DataFrame, raw_dir: Path, limits: Limits) -> str:
-    """Identity of a partition's inputs: its documents' paths and hashes, the parser version, the agency registry
-    and the per-document limits (documents stopped by a limit are read again when the limits change)."""
-    h = hashlib.sha256(PARSER_VERSION.encode())
-    h.update(limits.describe().encode())
-    h.update(identity_fingerprint(raw_dir).encode())
-    for path, sha in sorted(zip(docs.source_path, docs.sha256)):
-        h.update(f"{path}\t{sha}\n".encode())
-    return h.hexdigest()
+def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table], problems: list[str], raw_dir: Path,
+                 held: set[str], limited: set[str], cpu: dict | None = None) -> dict:
+    """Write one shard (its unchanged documents' rows copied from its previous files, plus the new rows) and its state.
 
-
-def _saved_output(warehouse: Path, key: str, fingerprint: str) -> PartitionOutput | None:
-    """The previous result of this partition when its inputs have not changed and its files are all there."""
-    o = load_state(warehouse, key, fingerprint)
-    if o is None or not all(parquet_path(warehouse, t, key).exists() for t in PARTITIONED_TABLES):
-        return None
-    return PartitionOutput(
-        key=key, documents=o["documents"], skipped=True, fingerprint=fingerprint,
-        statuses=Counter(o["statuses"]), rule_failures=Counter(o["rule_failures"]),
-        rule_reports={k: set(v) for k, v in o["rule_reports"].items()},
-        rule_not_assessable=Counter(o["rule_not_assessable"]), rows=Counter(o["rows"]),
-        schema_problems=o["schema_problems"],
-    )
-
-
-def _save_output(warehouse: Path, out: PartitionOutput) -> None:
-    save_state(warehouse, out.key, out.fingerprint, {
-        "documents": out.documents, "statuses": dict(out.statuses), "rule_failures": dict(out.rule_failures),
-        "rule_reports": {k: sorted(v) for k, v in out.rule_reports.items()},
-        "rule_not_assessable": dict(out.rule_not_assessable), "rows": dict(out.rows),
-        "schema_problems": out.schema_problems,
-    })
-
-
-def process_partition(
-    raw_dir: Path, warehouse: Path, inventory: pd.DataFrame, key: str, workers: int | None = None, progress=None,
-    limits: Limits | None = None,
-) -> PartitionOutput:
-    """Extract and validate every document of one partition and write its Parquet files.
-
-    Nothing is written when the partition's inputs (documents, parser version, agencies) are
-    unchanged since the last successful run: the saved result is returned with ``skipped``.
-    """
-    raw_dir, warehouse = Path(raw_dir), Path(warehouse)
-    os.environ.setdefault("XXGK_OCR_CACHE", str(warehouse / "cache" / "ocr"))  # OCR results live with the warehouse
-    workers = workers or max(1, (os.cpu_count() or 1))
-    docs = inventory[inventory.partition_key == key].sort_values("source_path")
-    limits = limits or Limits.resolve()
-    fingerprint = partition_fingerprint(docs, raw_dir, limits)
-    saved = _saved_output(warehouse, key, fingerprint)
-    if saved is not None:
-        if progress:
-            progress(len(docs))
-        return saved
-    out = PartitionOutput(key=key, documents=len(docs), fingerprint=fingerprint)
-    previous = read_parquet(warehouse, "reports", key)
-    prev_cells_path = parquet_path(warehouse, "cells", key)
-    reusable = set()
-    if len(previous) and prev_cells_path.exists():
-        inv_sha = dict(zip(docs.source_path, docs.sha256))
-        prev_cells = pq.read_table(prev_cells_path, columns=["report_id", "recovery"]).to_pandas()
-        # documents that needed another copy of the report are re-read: that copy may have changed
-        twin_ids = set(prev_cells.loc[prev_cells.recovery.isin(["twin", "ambiguous"]), "report_id"])
-        # documents stopped by a limit or a worker crash are tried again
-        prev_issues = read_parquet(warehouse, "extraction_issues", key)
-        limited_ids = set(prev_issues.loc[prev_issues.kind.isin(LIMIT_ISSUES), "report_id"])
-        for r in previous.itertuples(index=False):
-            if (inv_sha.get(r.report_id) == r.sha256 and r.parser_version == PARSER_VERSION
-                    and r.report_id not in twin_ids | limited_ids):
-                reusable.add(r.report_id)
-    writers = {t: _Writer(warehouse, t, key) for t in ("cells", "document_rule_results")}
-    small: dict[str, list[pd.DataFrame]] = {
-        "reports": [], "printed_subtotals": [], "extraction_issues": [], "narrative_figures": [], "uncoded_rows": [],
+    A document stopped by a limit gets a version no plan produces, so it is evaluated again whenever its
+    year is planned (the limits are among a year's build inputs: changing them plans every year)."""
+    new_ids = {d.report_id for d in shard.docs}
+    keep = set(shard.keep)
+    final = {}
+    for table in SHARD_TABLES:
+        parts = [_rows_of(tables[table], new_ids)]
+        if keep and shard.previous:
+            old = storage.read_table(shard_file(table, shard.partition_key, shard.shard), schema=arrow_schema(table))
+            if old is not None:
+                parts.insert(0, _rows_of(old, keep))
+        final[table] = pa.concat_tables(parts)
+        storage.write_table(shard_file(table, shard.partition_key, shard.shard), final[table])
+    previous = storage.read_json(shard_state_path(shard.partition_key, shard.shard)) or {}
+    reports = final["reports"]
+    agency_of = dict(zip(reports.column("report_id").to_pylist(), reports.column("agency_printed").to_pylist()))
+    held_now = {**{k: v for k, v in previous.get("held", {}).items() if k in keep},
+                **{rid: agency_key(raw_dir, agency_of.get(rid)) for rid in held & new_ids}}
+    versions = {k: v for k, v in previous.get("docs", {}).items() if k in keep}
+    twins = _twin_versions(storage, raw_dir, shard, held_now)
+    for d in shard.docs:
+        version = held_version(d.base_version, twins[d.report_id]) if d.report_id in held_now else d.base_version
+        versions[d.report_id] = f"retry:{version}" if d.report_id in limited else version
+    fingerprint = shard_fingerprint(shard.bits, versions)
+    state = {
+        "fingerprint": fingerprint, "planned": shard.fingerprint, "docs": versions, "held": held_now,
+        "evaluated": len(new_ids), "kept": len(keep), "cpu": cpu or {},
+        "summary": shard_summary(final, (previous.get("summary", {}).get("schema_problems", []) if keep else []) +
+                                 (problems if new_ids else [])),
     }
-    try:
-        new_docs = docs[~docs.source_path.isin(reusable)]
-        held: list[Extraction] = []
-        inv_by_path = {r.source_path: r for r in docs.itertuples(index=False)}
-        for start in range(0, len(new_docs), BATCH_SIZE):
-            batch = new_docs.iloc[start : start + BATCH_SIZE]
-            jobs = [(str(document_path(raw_dir, r.source_path)), r.source_path, _hints(r)) for r in batch.itertuples(index=False)]
-            exts = extract_many(jobs, workers, progress, limits)
-            ambiguous = [any(c.value_status == "ambiguous" for c in e.cells) for e in exts]
-            held.extend(e for e, amb in zip(exts, ambiguous) if amb)  # finished after the batch loop, with their twins
-            ready = [extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e, amb in zip(exts, ambiguous) if not amb]
-            _finish_batch(ready, writers, small, out)
-            out.extracted += len(exts)
-        if held:
-            resolved = _resolve_twins(held, docs, raw_dir, inv_by_path, workers, limits)
-            _finish_batch([extraction_frames(e, inv_by_path[e.source_path], raw_dir) for e in resolved], writers, small, out)
-        if reusable:
-            _reuse(warehouse, key, sorted(reusable), writers, small, out, progress, raw_dir)
-        for w in writers.values():
-            w.commit()
-    except BaseException:
-        for w in writers.values():
-            w.abort()
-        raise
-    for table, frames in small.items():
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns(table))
-        write_parquet(warehouse, table, frame, key)
-        out.rows[table] = len(frame)
-        if table == "reports":  # copies of one report share its year, so they are grouped within the partition
-            copies = conform("report_copies", report_copies(frame))
-            out.schema_problems.extend(validate_table(copies, "report_copies") if len(copies) else [])
-            write_parquet(warehouse, "report_copies", copies, key)
-            out.rows["report_copies"] = len(copies)
-    out.rows["cells"] = writers["cells"].rows
-    out.rows["document_rule_results"] = writers["document_rule_results"].rows
-    _save_output(warehouse, out)
-    return out
+    storage.write_json(shard_state_path(shard.partition_key, shard.shard), state)
+    return {"partition_key": shard.partition_key, "shard": shard.shard, **state}
 
 
-def _finish_batch(frames: list[dict], writers, small, out: PartitionOutput) -> None:
-    """Evaluate the rules on a batch of extractions, decide their status and write their rows."""
-    if not frames:
-        return
-    joined = {}
-    for k in frames[0]:
-        parts = [f[k] for f in frames if len(f[k])]
-        joined[k] = pd.concat(parts, ignore_index=True) if parts else frames[0][k]
-    reports, cells, subs, issues = joined["reports"], joined["cells"], joined["printed_subtotals"], joined["extraction_issues"]
-    figures = joined["narrative_figures"]
-    measures = evaluate(reports, cells, subs, figures)
-    reports = decide_status(reports, measures, issues)
-    years = dict(zip(reports.report_id, reports.report_year))
-    results = rule_result_rows(measures, years)
-    out.count_findings(results)
-    out.statuses.update(reports.status.value_counts().to_dict())
-    frames = {
-        "reports": conform("reports", reports),
-        "cells": conform("cells", cells),
-        "document_rule_results": conform("document_rule_results", results),
-        "printed_subtotals": conform("printed_subtotals", subs),
-        "extraction_issues": conform("extraction_issues", issues),
-        "narrative_figures": conform("narrative_figures", figures),
-        "uncoded_rows": conform("uncoded_rows", joined["uncoded_rows"]),
+def _twin_versions(storage: Storage, raw_dir: Path, shard: ShardWork, held: dict[str, str]) -> dict[str, str]:
+    """The other copies' digest of each new document that needed them (as the next run's plan computes it)."""
+    wanted = {d.report_id: held[d.report_id] for d in shard.docs if d.report_id in held}
+    if not wanted:
+        return {}
+    from pipelines.warehouse.store import read_inventory
+
+    inventory = read_inventory(storage)
+    return twin_digests(raw_dir, inventory[inventory.partition_key == shard.partition_key], wanted)
+
+
+def shard_summary(tables: dict[str, pa.Table], schema_problems: list[str]) -> dict:
+    """What the Dagster checks report about a shard: statuses, failures and not-assessable instances per rule, rows."""
+    results = tables["document_rule_results"].select(["rule_id", "report_id", "outcome"]).to_pandas()
+    fails = results[results.outcome == "fail"]
+    rules = {}
+    for rule_id, g in fails.groupby("rule_id"):
+        ids = sorted(set(g.report_id))
+        rules[rule_id] = {"failed": len(g), "reports": len(ids), "report_ids": ids[:REPORTS_TOP]}
+    na = results[results.outcome == "not_assessable"].rule_id.value_counts().to_dict()
+    eras = {e for e in tables["reports"].column("era").to_pylist() if e}
+    return {
+        "documents": tables["reports"].num_rows,
+        "eras": sorted(eras),
+        "statuses": dict(Counter(tables["reports"].column("status").to_pylist())),
+        "rules": rules,
+        "not_assessable": {k: int(v) for k, v in na.items()},
+        "rows": {t: tables[t].num_rows for t in SHARD_TABLES},
+        "schema_problems": sorted(set(schema_problems))[:20],
     }
-    for table, frame in frames.items():
-        if len(frame):
-            out.schema_problems.extend(validate_table(frame, table))
-    writers["cells"].write(frames["cells"])
-    writers["document_rule_results"].write(frames["document_rule_results"])
-    for table in small:
-        small[table].append(frames[table])
-
-
-def _resolve_twins(held: list[Extraction], docs: pd.DataFrame, raw_dir: Path, inv_by_path, workers: int,
-                   limits: Limits) -> list[Extraction]:
-    """The twin-fill step: fill ambiguous glued digits from another copy of the same report (recovery = twin, filled_from).
-
-    The other copies are extracted in the worker pool, under the limits.
-    """
-    keys = {e.source_path: (agency_key(raw_dir, e.agency_printed), e.report_year) for e in held}
-    wanted = {k for k in keys.values()}
-    candidates = []
-    for r in docs.itertuples(index=False):
-        ak = agency_key(raw_dir, r.agency_printed or r.manifest_agency)
-        if (ak, None if pd.isna(r.report_year) else int(r.report_year)) in wanted and r.source_path not in keys:
-            candidates.append((str(document_path(raw_dir, r.source_path)), r.source_path, _hints(r)))
-    twins = BatchTwins(extract_many(candidates, workers, limits=limits) + held, raw_dir)
-    for ext in held:
-        fill_from_copy(ext, twins(ext))
-    return held
-
-
-def _reuse(warehouse: Path, key: str, ids: list[str], writers, small, out, progress, raw_dir: Path) -> None:
-    """Copy unchanged documents' rows from the previous files.
-
-    The parser version covers the extraction code and the whole registry (rules included), so
-    an unchanged document with an unchanged parser version has unchanged cells, findings and
-    status: nothing is re-read or re-evaluated.
-    """
-    wanted = set(ids)
-    for table in small:
-        prev = read_parquet(warehouse, table, key)
-        small[table].append(prev[prev.report_id.isin(wanted)].copy())
-    reports = resolve_reports(raw_dir, small["reports"][-1])  # raw/agencies.csv or the resolver may have changed
-    small["reports"][-1] = reports
-    out.statuses.update(reports.status.value_counts().to_dict())
-    for table, writer in writers.items():
-        path = parquet_path(warehouse, table, key)
-        if not path.exists():
-            continue
-        pf = pq.ParquetFile(path)
-        for i in range(pf.num_row_groups):
-            group = pf.read_row_group(i).to_pandas()
-            group = group[group.report_id.isin(wanted)]
-            if group.empty:
-                continue
-            writer.write(group)
-            if table == "document_rule_results":
-                out.count_findings(group)
-    out.reused += len(ids)
-    if progress:
-        progress(len(ids))

@@ -13,9 +13,6 @@ its parts, never added to them.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import duckdb
 
 ROLLUP_SQL = """
@@ -113,27 +110,3 @@ def _recompute(con: duckdb.DuckDBPyConnection, scope: str) -> int:
     con.execute(f"DROP TABLE {_SCOPE}")
     con.execute(f"DROP TABLE {_MEMBERS}")
     return written
-
-
-def export_rollups(warehouse: Path) -> dict:
-    """Write ``parquet/out_region_rollups.parquet`` from the DuckDB table (atomically) and summarise it."""
-    from pipelines.warehouse.store import connect, parquet_path
-
-    path = parquet_path(warehouse, "out_region_rollups")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    con = connect(warehouse, read_only=True)
-    try:
-        con.execute(f"COPY (SELECT * FROM out_region_rollups ORDER BY region_id, report_year, code) TO '{_sql_path(tmp)}' "
-                    "(FORMAT parquet, COMPRESSION zstd)")
-        rows, regions, mismatching = con.execute(
-            "SELECT count(*), count(DISTINCT region_id), count(*) FILTER (WHERE abs(coalesce(difference, 0)) > 1e-6) "
-            "FROM out_region_rollups").fetchone()
-    finally:
-        con.close()
-    os.replace(tmp, path)
-    return {"rows": rows, "regions": regions, "mismatching_cells": mismatching}
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -1,24 +1,15 @@
 """Running the Dagster assets from the command line (``xxgk run``) and summarising the result.
 
-A run holds the warehouse's writer lock and writes a staged copy of the DuckDB file that is
-published once, at the end (``pipelines.warehouse.publish``). A failed report year is reported
-and the others are published; a storage failure (disk full, read-only) stops the run, and
-nothing is published.
+A run is at most two Dagster runs: the inventory (it registers the report-year partitions it
+finds), then one run over the whole range of years — the per-year assets, their checks, the
+DuckDB merge and the warehouse-wide assets. When nothing changed since the last complete run
+(``warehouse.stamp``), no Dagster run is started at all.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import dagster as dg
-
-from pipelines.defs.assets import ALL_ASSETS, REPORT_YEARS, document_inventory, process_report_year, warehouse_db
-from pipelines.defs.automation import regional_rollup
-from pipelines.defs.resources import WarehouseConfig
-from pipelines.warehouse.publish import StorageError, read_path, storage_problem, writer_session
-from pipelines.warehouse.store import connect, db_path
-from pipelines.workers import Limits
 
 _INSTANCE_HEADER = "# Dagster instance of xxgk"
 _INSTANCE_YAML = _INSTANCE_HEADER + """ (DAGSTER_HOME={home}); rewritten by xxgk when it starts with this line.
@@ -30,6 +21,7 @@ concurrency:
     max_concurrent_runs: 1
 """
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # step failures are reported by run_pipeline
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def prepare_dagster_home(home: Path) -> Path:
@@ -44,78 +36,136 @@ def prepare_dagster_home(home: Path) -> Path:
     return cfg
 
 
-def dagster_instance() -> dg.DagsterInstance:
+def dagster_instance():
     """$DAGSTER_HOME's instance (runs then show in ``dagster dev``), else an in-memory one.
 
-    The in-memory instance is about twice as fast on small partitions (no SQLite event log);
-    partitions are re-registered by the inventory on every run, so nothing is lost.
+    Partitions are re-registered by the inventory on every run, so nothing is lost with the
+    in-memory instance.
     """
+    import dagster as dg
+
     if os.environ.get("DAGSTER_HOME"):
         prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 
 
+def warehouse_config(raw_dir: Path, warehouse_dir: Path, workers: int = 0, progress: bool = True, storage_url: str = "",
+                     **kwargs):
+    """The resource configuration of a build."""
+    from pipelines.defs.resources import WarehouseConfig
+
+    return WarehouseConfig(raw_dir=str(raw_dir), warehouse_dir=str(warehouse_dir), storage_url=storage_url or "",
+                           workers=workers, progress=progress, **kwargs)
+
+
 def run_pipeline(
     raw_dir: Path, warehouse_dir: Path, years: list[str] | None = None, workers: int = 0, progress: bool = True,
-    instance: dg.DagsterInstance | None = None, limits: Limits | None = None,
+    instance=None, storage_url: str = "", limits=None, **settings,
 ) -> str:
-    """Materialize the inventory, then every (or the selected) report year; returns a printable summary.
+    """Inventory raw/, then build every (or the selected) report year and the warehouse-wide tables; returns a summary.
 
     Holds the writer lock and publishes the warehouse once, at the end. Raises ``PipelineError``
     (after publishing what succeeded) when some steps failed, ``StorageError`` (publishing
     nothing) when the warehouse cannot be written, ``WarehouseBusy`` when another run writes it.
     """
+    from pipelines.warehouse.publish import read_path, writer_session
+    from pipelines.warehouse.stamp import forget_stamp, inputs_digest, save_stamp, unchanged_summary
+    from pipelines.warehouse.storage import storage_for
+    from pipelines.workers import Limits
+
     limits = limits or Limits.resolve()
-    resources = {
-        "warehouse": WarehouseConfig(raw_dir=str(raw_dir), warehouse_dir=str(warehouse_dir), workers=workers, progress=progress,
-                                     doc_timeout=limits.seconds, doc_memory=f"{limits.memory_mb}MB")
-    }
-    failed = []
-    with writer_session(warehouse_dir):
-        instance = instance or dagster_instance()
-        result = dg.materialize([document_inventory], instance=instance, resources=resources, run_config=_QUIET,
-                                raise_on_error=False)
-        if not result.success:
-            raise PipelineError(f"xxgk run: the inventory of {raw_dir} failed: {step_problems(result, warehouse_dir)[0]}")
-        keys = sorted(instance.get_dynamic_partitions(REPORT_YEARS.name))
-        if years:
-            years = expand_years(years)
-            unknown = sorted(set(years) - set(keys))
-            keys = [k for k in keys if k in set(years)]
-            if unknown:
-                failed.append(f"no documents for report year(s) {', '.join(unknown)}")
-        for key in keys:
-            res = dg.materialize(
-                ALL_ASSETS,
-                selection=dg.AssetSelection.assets(process_report_year, warehouse_db),  # the inventory ran above
-                partition_key=key,
-                instance=instance,
-                resources=resources,
-                run_config=_QUIET,
-                raise_on_error=False,
-            )
-            if not res.success:
-                failed.extend(f"report year {key}: {p}" for p in step_problems(res, warehouse_dir))
-        res = dg.materialize(ALL_ASSETS, selection=regional_rollup.selection, instance=instance, resources=resources,
-                             run_config=_QUIET, raise_on_error=False)
-        if not res.success:
-            failed.extend(f"cross-report rules, roll-ups or the quality report: {p}" for p in step_problems(res, warehouse_dir))
-        wrote_report = any(e.asset_key == dg.AssetKey("quality_report") for e in res.get_asset_materialization_events())
-        text = (summarize(warehouse_dir, keys, wrote_report)
-                if read_path(warehouse_dir).exists() else "xxgk: no warehouse database was written")
+    storage = storage_for(storage_url or warehouse_dir)
+    digest = inputs_digest(raw_dir, limits.describe())
+    if not years:
+        last = unchanged_summary(digest, warehouse_dir, storage, (Path(warehouse_dir) / "reports" / "quality.html",))
+        if last is not None:
+            return last + "\n  (nothing changed since the last run: nothing was read or written)"
+    cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, doc_timeout=limits.seconds,
+                           doc_memory=f"{limits.memory_mb}MB", **settings)
+    with writer_session(warehouse_dir) as session:
+        failed, report_written = build(cfg, years, instance)
+        text = summarize(warehouse_dir, report_written=report_written) if read_path(warehouse_dir).exists() \
+            else "xxgk: no warehouse database was written"
+        if failed:
+            forget_stamp(storage)
+        elif not years:  # the stamp names the published file: saved once it is
+            session.on_success.append(lambda: save_stamp(storage, digest, warehouse_dir, text))
     if failed:
         text += "\nPROBLEMS:\n  " + "\n  ".join(failed)
         raise PipelineError(text)
     return text
 
 
-def step_problems(result: dg.ExecuteInProcessResult, warehouse_dir: Path) -> list[str]:
+def build(cfg, years: list[str] | None = None, instance=None, executor: str = "in_process",
+          report: bool = True) -> tuple[list[str], bool]:
+    """The Dagster runs of a build; returns the problems (empty when everything succeeded) and whether the quality
+    report was written. ``report``: also write the quality report."""
+    from pipelines.defs.assets import REPORT_YEARS, YEARS_TAG
+    from pipelines.defs.resources import clear_run_outputs
+    from pipelines.definitions import build_definitions
+
+    instance = instance or dagster_instance()
+    defs = build_definitions(cfg, executor=executor)
+    result = defs.resolve_job_def("refresh_inventory").execute_in_process(instance=instance, run_config=_QUIET,
+                                                                       raise_on_error=False)
+    if not result.success:
+        raise PipelineError(f"xxgk run: the inventory of {cfg.raw} failed: {step_problems(result, cfg.warehouse)[0]}")
+    keys = list(instance.get_dynamic_partitions(REPORT_YEARS.name))
+    failed = []
+    if years:
+        wanted = expand_years(years)
+        chosen = [k for k in keys if k in set(wanted)]
+        unknown = sorted(set(wanted) - set(keys))
+        if unknown:
+            failed.append(f"no documents for report year(s) {', '.join(unknown)}")
+    else:
+        chosen = _years_to_build(cfg, keys, result)
+    job = defs.resolve_job_def("build_warehouse")
+    selection = None if report else [k for k in job.asset_layer.executable_asset_keys if k.path != ["quality_report"]]
+    if chosen:
+        positions = [keys.index(k) for k in chosen]
+        tags = {RANGE_START: keys[min(positions)], RANGE_END: keys[max(positions)]}
+        if len(chosen) < max(positions) - min(positions) + 1:
+            tags[YEARS_TAG] = ",".join(chosen)
+        res = job.execute_in_process(instance=instance, tags=tags, run_config=_QUIET, raise_on_error=False,
+                                     asset_selection=selection)
+    else:  # no year to rebuild: the warehouse-wide assets (they recompute only what is still pending)
+        res = defs.resolve_job_def("regional_rollup").execute_in_process(instance=instance, run_config=_QUIET,
+                                                                     raise_on_error=False)
+    clear_run_outputs(cfg.storage, res.run_id)
+    if not res.success:
+        failed.extend(step_problems(res, cfg.warehouse))
+    wrote_report = any(e.asset_key.path == ["quality_report"] for e in res.get_asset_materialization_events())
+    return failed, wrote_report
+
+
+def _years_to_build(cfg, keys: list[str], inventory_run) -> list[str]:
+    """Years whose documents changed (the inventory says), never built, built with other versions, or not loaded."""
+    from pipelines.process import build_inputs
+    from pipelines.warehouse.store import reading
+    from pipelines.warehouse.state import years_to_build
+
+    changed: set[str] = set()
+    for event in inventory_run.get_asset_materialization_events():
+        meta = event.event_specific_data.materialization.metadata
+        if "changed_partitions" in meta:
+            changed |= set(meta["changed_partitions"].value)
+    with reading(cfg.warehouse) as con:
+        loaded = dict(con.execute("SELECT partition_key, fingerprint FROM _loaded_partitions").fetchall()) \
+            if con is not None and con.execute("SELECT count(*) FROM information_schema.tables "
+                                               "WHERE table_name = '_loaded_partitions'").fetchall()[0][0] else {}
+    return years_to_build(cfg.storage, keys, changed, build_inputs(cfg.raw, cfg.shard_docs, cfg.limits()), loaded)
+
+
+def step_problems(result, warehouse_dir: Path) -> list[str]:
     """One entry per failed step: its error and where it was raised (the root cause, not Dagster's wrappers).
 
     A storage failure (disk full, read-only file system …) raises ``StorageError`` instead:
     the run stops there, since every later step would fail the same way.
     """
+    from pipelines.warehouse.publish import StorageError, storage_problem
+
     out = []
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
@@ -128,11 +178,11 @@ def step_problems(result: dg.ExecuteInProcessResult, warehouse_dir: Path) -> lis
         message = error.message.strip()
         if problem:
             raise StorageError(f"cannot write the warehouse {warehouse_dir}: {problem} ({message.splitlines()[0]}); "
-                               f"nothing was published, {db_path(warehouse_dir)} is as before")
+                               f"nothing was published, {Path(warehouse_dir) / 'xxgk.duckdb'} is as before")
         if error.cls_name == "Failure":  # a message written for people
             out.append(message.split(": ", 1)[-1])
         else:
-            out.append(f"{message}\n" + "".join(error.stack).rstrip())
+            out.append(f"step {event.step_key}: {message}\n" + "".join(error.stack).rstrip())
     return out or ["the run failed"]
 
 
@@ -158,10 +208,11 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
     """Documents read, published, quarantined, rejected, and failed rule instances by rule; the report only when written."""
     from pipelines.cli import _format_table
     from pipelines.quality import written_outputs
+    from pipelines.warehouse.store import connect
 
     con = connect(warehouse_dir, read_only=True)
     try:
-        total = con.execute("SELECT count(*) FROM reports").fetchone()[0]
+        total = con.execute("SELECT count(*) FROM reports").fetchall()[0][0]
         statuses = dict(con.execute("SELECT status, count(*) FROM reports GROUP BY status").fetchall())
         by_year = con.execute(
             "SELECT coalesce(CAST(report_year AS VARCHAR), 'undated'), count(*), "

@@ -101,6 +101,10 @@ class WorkerPool:
         self.pid = os.getpid()
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(preload)  # takes effect when the forkserver first starts
+        # Arrow's default allocator (mimalloc) reserves 1 GB of address space at its first allocation, which
+        # RLIMIT_DATA counts: workers that build Arrow records use the system allocator (read when the forkserver
+        # imports pyarrow, so set before it starts)
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
         self._workers: list[_Worker] = []
 
     def map(self, fn: Callable, items: Iterable, on_failure: Callable[[object, Failure], object],

@@ -69,6 +69,27 @@ def raw_copy(tmp_path):
     return make
 
 
+COMPARED_TABLES = ["reports", "cells", "document_rule_results", "cross_rule_results", "rule_results", "extraction_issues",
+                   "printed_subtotals", "narrative_figures", "out_region_rollups", "agencies", "indicators", "rules"]
+
+
+def warehouse_differences(a: Path, b: Path) -> dict[str, tuple[int, int, int]]:
+    """Per table of two DuckDB files: (rows in a, rows only in a, rows only in b), every column but the extraction time."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
+    out = {}
+    for t in COMPARED_TABLES:
+        cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_catalog = 'a' "
+                                          "AND table_name = ? ORDER BY ordinal_position", [t]).fetchall()]
+        sel = ", ".join(f'"{c}"' for c in cols if c != "extracted_at")
+        only = [con.execute(f"SELECT count(*) FROM (SELECT {sel} FROM {x}.{t} EXCEPT ALL SELECT {sel} FROM {y}.{t})").fetchone()[0]
+                for x, y in (("a", "b"), ("b", "a"))]
+        out[t] = (con.execute(f"SELECT count(*) FROM a.{t}").fetchone()[0], *only)
+    con.close()
+    return out
 SUBSET = ["incoming/gansu_ganzhou_district_gov_2016.txt", "incoming/fujian_pingtan_zone_admin_committee_2022.txt",
           "pingtan/pingtan_zone_admin_committee_2023.html"]
 

@@ -24,7 +24,7 @@ from pipelines.registry import load_registry
 from pipelines.runner import run_pipeline
 from pipelines.warehouse.facts import ANALYSIS_TABLES, REQUEST_MEASURES, STATE_TABLE, refresh_analysis
 from pipelines.warehouse.replicate import COPIED_ONCE, REPORT_TABLES, replicate
-from pipelines.warehouse.store import OUT_TABLES, STATE_TABLE as LOADED_TABLE, _ensure_tables
+from pipelines.warehouse.store import BOOKKEEPING_TABLES, OUT_TABLES, _ensure_tables
 from pipelines.warehouse.views import VIEWS
 
 ROW_GROUP = 2048  # DuckDB's smallest row group: small tables span many, so pruning shows in the plans
@@ -203,7 +203,7 @@ def test_replicate_copies_every_table(samples, spread):
     try:
         con.execute(f"ATTACH '{samples / 'xxgk.duckdb'}' AS src (READ_ONLY)")
         tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()}
-        computed = {*ANALYSIS_TABLES, *OUT_TABLES, STATE_TABLE, LOADED_TABLE}
+        computed = {*ANALYSIS_TABLES, *OUT_TABLES, STATE_TABLE, *BOOKKEEPING_TABLES}
         assert tables - computed == {*REPORT_TABLES, *COPIED_ONCE}
         for table in tables - computed:
             n = con.execute(f'SELECT count(*) FROM src."{table}"').fetchone()[0]
@@ -304,19 +304,20 @@ def test_readme_sql_examples_return_what_readme_prints(samples):
 def test_an_unchanged_rerun_still_refreshes_stale_analysis_tables(samples, tmp_path):
     """Analysis tables computed by other code (here: a stale fingerprint) are rebuilt by the next load even when no
     partition changed; with current tables the rerun writes nothing."""
+    from pipelines.runner import warehouse_config
     from pipelines.warehouse.facts import analysis_current
-    from pipelines.warehouse.reference import reference_frames
-    from pipelines.warehouse.state import saved_fingerprint
-    from pipelines.warehouse.store import load_partition
+    from pipelines.warehouse.loader import load
 
     wh = tmp_path / "warehouse"
     shutil.copytree(samples, wh)
     key = "2023"
+    cfg = warehouse_config(RAW, wh, workers=1, progress=False)
     assert analysis_current(wh / "xxgk.duckdb")
-    assert load_partition(wh, key, reference_frames(RAW, wh), saved_fingerprint(wh, key)) is None
+    before = (wh / "xxgk.duckdb").stat().st_mtime_ns
+    assert load(cfg, [key]) == {key: {"skipped": True}} and (wh / "xxgk.duckdb").stat().st_mtime_ns == before
     con = duckdb.connect(str(wh / "xxgk.duckdb"))
     con.execute(f"UPDATE {STATE_TABLE} SET value = 'computed by an older xxgk'")
     con.close()
     assert not analysis_current(wh / "xxgk.duckdb")
-    assert load_partition(wh, key, reference_frames(RAW, wh), saved_fingerprint(wh, key)) is not None
+    load(cfg, [key])
     assert analysis_current(wh / "xxgk.duckdb")

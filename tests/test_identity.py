@@ -28,6 +28,17 @@ def test_registry_has_current_and_former_divisions():
     assert sum(1 for d in reg.by_code.values() if d.status == "current") > 3300
 
 
+def test_every_former_code_leads_to_a_current_division():
+    """Codes that moved away and back (简阳市 510180 ⇄ 510185, 2016) end at today's division, never in a cycle."""
+    reg = division_registry()
+    renamed = [d for d in reg.by_code.values() if d.status == "renamed"]
+    assert renamed
+    for d in renamed:
+        assert reg.current(d.code) is not None and reg.current(d.code).status == "current", d
+    placed = {default_resolver().resolve(name).region_code for name in ("成都市简阳市人民政府", "简阳市人民政府")}
+    assert placed == {"510185"}
+
+
 def test_division_changes_are_derived_from_the_gb2260_revisions():
     assert CHANGES_FILE.read_text(encoding="utf-8") == build_changes.derive(), (
         "data/division_changes.csv is stale: run python -m pipelines.identity.build_changes")

@@ -16,11 +16,9 @@ import duckdb
 import pytest
 
 from conftest import truth_manifest
-from pipelines.definitions import ALL_ASSETS
-from pipelines.defs.assets import process_report_year, warehouse_db
-from pipelines.defs.resources import WarehouseConfig
+from pipelines.definitions import build_definitions
 from pipelines.registry import load_registry
-from pipelines.runner import run_pipeline
+from pipelines.runner import run_pipeline, warehouse_config
 from pipelines.rules.expressions import IN_TABLE_KINDS
 
 TRUTH_DOCS = [
@@ -58,8 +56,10 @@ def built(tmp_path_factory):
         shutil.copy2(RAW / name, raw / name)
     (raw / "incoming" / "empty_2023.txt").write_bytes(b"")
     wh = base / "warehouse"
-    summary = run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral())
-    return raw, wh, summary
+    (base / "dagster_home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(base / "dagster_home"))  # persistent, as with DAGSTER_HOME
+    summary = run_pipeline(raw, wh, workers=1, progress=False, instance=instance)
+    return raw, wh, summary, instance
 
 
 def query(wh, sql, *params):
@@ -71,7 +71,7 @@ def query(wh, sql, *params):
 
 
 def test_every_document_is_a_report_row(built):
-    raw, wh, summary = built
+    raw, wh, summary, _ = built
     ids = {r[0] for r in query(wh, "SELECT report_id FROM reports")}
     assert ids == set(DOCS) | {"incoming/empty_2023.txt"}
     assert "documents in the warehouse" in summary
@@ -79,7 +79,7 @@ def test_every_document_is_a_report_row(built):
 
 def test_seed_findings_via_cli(built):
     """The seed's 主动公开 total exceeds its channel sum (O-CH-SUM) and the rest of its MANIFEST list."""
-    _, wh, _ = built
+    _, wh, _, _ = built
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "sql", "--warehouse", str(wh), "--format", "json",
          "SELECT DISTINCT rule_id, severity FROM rule_results WHERE report_id LIKE '%gansu%' AND outcome = 'fail' ORDER BY rule_id"],
@@ -96,7 +96,7 @@ def test_seed_findings_via_cli(built):
 def test_manifest_inconsistencies_are_reported(built):
     """Every inconsistency the truth MANIFEST lists is reported for its document with that rule_id, and no other warning-free
     rule family fires: the reported rule ids are exactly the listed ones."""
-    _, wh, _ = built
+    _, wh, _, _ = built
     reg = load_registry()
     # MANIFEST notes these as failing 'vs the 2022 report ... (not listed, because there is no 2022 truth file)':
     # the 2022 flattened text's 行政规范性文件 row (8855698) is read since its narrative states 88 and 698
@@ -111,7 +111,7 @@ def test_manifest_inconsistencies_are_reported(built):
 
 
 def test_traps_do_not_fire(built):
-    _, wh, _ = built
+    _, wh, _, _ = built
     fired = query(wh, "SELECT rule_id FROM rule_results WHERE report_id LIKE '%2022.txt' AND outcome = 'fail'")
     assert ("N-RECV-V21",) not in fired  # 收到75件 = 新收74 + 上年结转1
     carry = query(wh, "SELECT count(*) FROM rule_results WHERE report_id LIKE '%2022.txt' AND rule_id LIKE 'Y-CARRY%'")
@@ -120,7 +120,7 @@ def test_traps_do_not_fire(built):
 
 
 def test_no_error_on_consistent_reports(built):
-    _, wh, _ = built
+    _, wh, _, _ = built
     consistent = [d for d in DOCS if "2020" not in d and "hongze_district_gov_2023" not in d and "template" not in d]
     rows = query(wh, "SELECT report_id, rule_id FROM rule_results WHERE severity = 'error' AND outcome = 'fail'")
     assert not [r for r in rows if r[0] in consistent]
@@ -130,7 +130,7 @@ def test_no_error_on_consistent_reports(built):
 
 
 def test_error_violation_is_quarantined_not_published(built):
-    _, wh, _ = built
+    _, wh, _, _ = built
     bad = "incoming/fujian_pingtan_zone_admin_committee_2020.txt"
     hongze = "incoming/jiangsu_huaian_hongze_district_gov_2023.pdf"  # T4-SUM-V21: 行政复议 10+1+0+0 but 总计 0
     for report, rule in ((bad, "T3-SUM-V19"), (hongze, "T4-SUM-V21")):
@@ -141,24 +141,24 @@ def test_error_violation_is_quarantined_not_published(built):
 
 
 def test_bad_inputs_recorded_with_reason(built):
-    _, wh, _ = built
+    _, wh, _, _ = built
     rows = dict(query(wh, "SELECT report_id, reason FROM reports WHERE status = 'rejected'"))
     assert "empty" in rows["incoming/empty_2023.txt"]
     assert "incoming/template_gansu_dingxi_old_era_stats_form.excerpt.txt" in rows
 
 
 def test_views_and_parquet(built):
-    _, wh, _ = built
+    _, wh, _, _ = built
     t3 = query(wh, "SELECT total FROM published_t3_wide WHERE report_id = 'pingtan/pingtan_zone_admin_committee_2023.html' AND row_key = 't3.new_received'")
     assert t3 == [(81.0,)]
     t4 = query(wh, "SELECT block, maintained, total FROM t4_wide WHERE report_id LIKE '%shanghai_municipal_gov%' ORDER BY block")
     assert ("review", 5.0, 7.0) in t4
-    assert (wh / "parquet" / "cells" / "2016.parquet").exists()
+    assert (wh / "parquet" / "cells" / "2016" / "0.parquet").exists()
     assert query(wh, "SELECT count(*) FROM indicators") == [(len(load_registry().by_code),)]
 
 
 def test_sql_is_read_only(built):
-    _, wh, _ = built
+    _, wh, _, _ = built
     for statement in ("DROP TABLE reports", "INSERT INTO reports SELECT * FROM reports", "COPY reports TO 'x.csv'"):
         proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "sql", "--warehouse", str(wh), statement],
                               capture_output=True, text=True)
@@ -167,26 +167,52 @@ def test_sql_is_read_only(built):
 
 
 def test_asset_checks_from_registry(built):
-    """Materializing one year through Dagster yields one check per in-table rule plus the blocking check."""
-    raw, wh, _ = built
+    """One year through the partitioned job: one check per in-table rule of the year's format plus the blocking check."""
+    raw, wh, _, _ = built
     instance = dg.DagsterInstance.ephemeral()
-    resources = {"warehouse": WarehouseConfig(raw_dir=str(raw), warehouse_dir=str(wh), workers=1, progress=False)}
-    from pipelines.defs.assets import document_inventory
-
-    dg.materialize([document_inventory], instance=instance, resources=resources)
-    result = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets(process_report_year, warehouse_db),
-                            partition_key="2016", instance=instance, resources=resources)
+    job = build_definitions(warehouse_config(raw, wh, workers=1, progress=False)).resolve_job_def("build_report_year")
+    job.execute_in_process(instance=instance, tags={"dagster/asset_partition_range_start": "2011",
+                                                    "dagster/asset_partition_range_end": "2011"},
+                           asset_selection=[dg.AssetKey("document_inventory")])
+    result = job.execute_in_process(partition_key="2016", instance=instance)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    rules = [r for r in load_registry().rules if r.kind in (*IN_TABLE_KINDS, "narrative")]
-    assert all(r.check_name in checks for r in rules)
+    assert {e.partition for e in result.get_asset_check_evaluations()} == {"2016"}
+    rules = [r for r in load_registry().rules if r.kind in (*IN_TABLE_KINDS, "narrative") and r.era == "old2014"]
+    assert rules and all(r.check_name in checks for r in rules)
     assert not checks["O_CH_SUM"].passed and checks["O_CH_SUM"].severity == dg.AssetCheckSeverity.WARN
+    assert "incoming/gansu_ganzhou_district_gov_2016.txt" in checks["O_CH_SUM"].metadata["reports"].value
     assert checks["published_pass_blocking_rules"].passed
     assert checks["schema"].passed
 
 
+def test_failures_visible_per_report_year_in_dagster(built):
+    """After one run over every year (a backfill), the UI's partition statuses show each failing rule's years
+    (issue 10 §2): T3-SUM-V19 fails for 2020, T4-SUM-V21 for 2023; other years of those rules pass."""
+    from dagster import partition_loading_context
+    from dagster._core.test_utils import in_process_test_workspace
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    _, _, _, instance = built
+    query_text = """
+    query { assetNodes(assetKeys: [{path: ["document_rule_results"]}]) {
+      assetChecksOrError { ... on AssetChecks { checks { name
+        partitionStatuses { ... on AssetCheckDefaultPartitionStatuses { failedPartitions succeededPartitions } } } } } } }
+    """
+    origin = LoadableTargetOrigin(module_name="pipelines.definitions", attribute="defs")
+    with in_process_test_workspace(instance, origin) as context, partition_loading_context(dynamic_partitions_store=instance):
+        result = execute_dagster_graphql(context, query_text)
+    assert not result.errors, result.errors
+    checks = {c["name"]: c["partitionStatuses"] for c in result.data["assetNodes"][0]["assetChecksOrError"]["checks"]}
+    assert checks["T3_SUM_V19"]["failedPartitions"] == ["2020"] and "2019" in checks["T3_SUM_V19"]["succeededPartitions"]
+    assert checks["T4_SUM_V21"]["failedPartitions"] == ["2023"] and "2024" in checks["T4_SUM_V21"]["succeededPartitions"]
+    failing = {name for name, st in checks.items() if st and st["failedPartitions"]}
+    assert {"T3_SUM_V19", "T4_SUM_V21", "O_CH_SUM"} <= failing
+
+
 def test_every_warning_shows_its_evidence(built):
     """Narrative warnings quote their sentence; cross-report warnings name the other report; others list their cells."""
-    _, wh, _ = built
+    _, wh, _, _ = built
     rows = query(wh, "SELECT rule_id, kind, evidence, cells FROM rule_results WHERE outcome = 'fail' AND severity = 'warning'")
     assert rows
     for rule_id, kind, evidence, cells in rows:

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import RAW
 from pipelines import process
-from pipelines.runner import PipelineError, run_pipeline
+from pipelines.runner import PipelineError, build, run_pipeline, warehouse_config
 from pipelines.warehouse.store import connect
 from pipelines.workers import Limits
 
@@ -100,7 +100,7 @@ def test_a_document_gone_after_the_inventory_and_a_failed_quality_report(tmp_pat
     written is not named in the summary."""
     raw = raw_copy([FIRST, SECOND])
     wh = tmp_path / "warehouse"
-    real = process.process_partition
+    real = process.run_units
 
     def remove_then_process(*args, **kwargs):
         (raw / SECOND).unlink(missing_ok=True)  # raw/ changes after the inventory read it
@@ -109,7 +109,7 @@ def test_a_document_gone_after_the_inventory_and_a_failed_quality_report(tmp_pat
     def broken_report(*args, **kwargs):
         raise RuntimeError("the chart renderer is missing")
 
-    monkeypatch.setattr(process, "process_partition", remove_then_process)
+    monkeypatch.setattr(process, "run_units", remove_then_process)
     monkeypatch.setattr("pipelines.quality.write_report", broken_report)
     with pytest.raises(PipelineError) as failure:
         run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral(), limits=Limits())
@@ -126,17 +126,24 @@ def test_a_document_gone_after_the_inventory_and_a_failed_quality_report(tmp_pat
 
 
 def test_a_document_stopped_by_a_limit_is_read_again_when_the_limits_change(tmp_path, raw_copy):
-    from pipelines.inventory import scan
-
+    """Its record is not kept; the limits are among the build's inputs, so the next run with other limits reads it."""
     raw = raw_copy([FIRST])
     wh = tmp_path / "warehouse"
-    inventory = scan(raw, workers=1)
-    key = inventory.partition_key.iloc[0]
-    stopped = process.process_partition(raw, wh, inventory, key, workers=1, limits=Limits(seconds=0.001))
-    assert dict(stopped.statuses) == {"rejected": 1}
-    issues = process.read_parquet(wh, "extraction_issues", key)
-    assert list(issues.kind) == ["resource_limit"] and "time limit" in issues.message.iloc[0]
-    again = process.process_partition(raw, wh, inventory, key, workers=1, limits=Limits(seconds=60))
-    assert not again.skipped and again.extracted == 1 and again.reused == 0
-    assert dict(again.statuses) == {"published": 1}
-    assert "resource_limit" not in set(process.read_parquet(wh, "extraction_issues", key).kind)
+
+    def run(seconds: float) -> dict:
+        cfg = warehouse_config(raw, wh, workers=1, progress=False, doc_timeout=seconds)
+        assert build(cfg, instance=dg.DagsterInstance.ephemeral(), report=False)[0] == []
+        con = connect(wh)
+        try:
+            return {"status": con.execute("SELECT status FROM reports").fetchall(),
+                    "kinds": {k for (k,) in con.execute("SELECT kind FROM extraction_issues").fetchall()},
+                    "messages": [m for (m,) in con.execute("SELECT message FROM extraction_issues").fetchall()]}
+        finally:
+            con.close()
+
+    stopped = run(0.001)
+    assert stopped["status"] == [("rejected",)] and stopped["kinds"] == {"resource_limit"}
+    assert "time limit" in stopped["messages"][0]
+    assert not list((wh / "records").rglob("*.arrow"))  # not cached: it is read again
+    again = run(60)
+    assert again["status"] == [("published",)] and "resource_limit" not in again["kinds"]

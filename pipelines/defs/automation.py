@@ -2,9 +2,9 @@
 
 * ``raw_changes`` (sensor): compares raw/ with the last inventory by sha256 (files are re-hashed
   only when their size or mtime changed) and, for every report year whose documents were added,
-  changed or removed, requests one run of [inventory + that year's partition + its DuckDB load].
-  Years that appear for the first time are registered as partitions in the same evaluation.
-  Unchanged raw/ -> no run.
+  changed or removed, requests one run of [inventory + that year's partition + its DuckDB load]
+  (inside, only the changed documents are read). Years that appear for the first time are
+  registered as partitions in the same evaluation. Unchanged raw/ -> no run.
 * ``regional_rollup_after_load`` (run-status sensor): after such a run succeeds, requests the
   ``regional_rollup`` job (cross-report rules, roll-ups, quality report).
 * ``nightly_rollup`` (schedule): the same job every night at 02:00 Asia/Shanghai — during the
@@ -13,7 +13,6 @@
 """
 
 import hashlib
-from pathlib import Path
 
 import dagster as dg
 
@@ -22,19 +21,30 @@ from pipelines.defs.assets import (
 )
 from pipelines.defs.resources import WarehouseConfig
 
-# what one report year needs: a fresh inventory, then the year's extraction and its DuckDB load
+# what report years need: a fresh inventory, then the years' extraction and their DuckDB merge
 YEAR_ASSETS = [document_inventory, process_report_year, warehouse_db]
+WAREHOUSE_WIDE = [cross_rule_results, out_region_rollups, quality_report]
 
+refresh_inventory = dg.define_asset_job(
+    "refresh_inventory", selection=dg.AssetSelection.assets(document_inventory),
+    description="Inventory raw/ and register its report years as partitions",
+)
 build_year = dg.define_asset_job(
     "build_report_year",
     selection=dg.AssetSelection.assets(*YEAR_ASSETS),
     partitions_def=REPORT_YEARS,
-    description="Refresh the inventory, then extract, validate and load one report year",
+    description="Refresh the inventory, then extract, validate and load report years (one run for any range of years)",
+)
+build_warehouse = dg.define_asset_job(
+    "build_warehouse",
+    selection=dg.AssetSelection.assets(process_report_year, warehouse_db, *WAREHOUSE_WIDE),
+    partitions_def=REPORT_YEARS,
+    description="Report years (any range, one run) and then the warehouse-wide rules, roll-ups and report: what `xxgk run` runs",
 )
 regional_rollup = dg.define_asset_job(
     "regional_rollup",
-    selection=dg.AssetSelection.assets(cross_rule_results, out_region_rollups, quality_report),
-    description="Cross-year and cross-level rules, regional roll-ups and the quality report over the whole warehouse",
+    selection=dg.AssetSelection.assets(*WAREHOUSE_WIDE),
+    description="Cross-year and cross-level rules, regional roll-ups and the quality report (only what changed is recomputed)",
 )
 nightly_rollup = dg.ScheduleDefinition(
     name="nightly_regional_rollup",
@@ -60,11 +70,10 @@ def inventory_fingerprint(frame) -> str:
 def raw_changes(context: dg.SensorEvaluationContext, warehouse: WarehouseConfig):
     """Request runs for the report years whose documents changed since the last inventory."""
     from pipelines.inventory import changed_partitions, scan
-    from pipelines.warehouse.store import read_parquet
+    from pipelines.warehouse.store import read_inventory
 
-    raw, wh = Path(warehouse.raw_dir), Path(warehouse.warehouse_dir)
-    previous = read_parquet(wh, "document_inventory")
-    current = scan(raw, previous)
+    previous = read_inventory(warehouse.storage)
+    current = scan(warehouse.raw, previous)
     fingerprint = inventory_fingerprint(current)
     changed = changed_partitions(previous, current)
     if not changed:

@@ -107,7 +107,10 @@ class DivisionRegistry:
                 continue
             self.by_code[code] = Division(code, name, level_of(code), parent_code(code, current), "current", None, None,
                                           CURRENT_SOURCE)
-        rename = {r["old_code"]: r["new_code"] for r in changes if r["change"] == "renamed" and r["new_code"] != r["old_code"]}
+        # a current code is where a chain ends: a code that moved away and came back (简阳市 510180 ⇄ 510185 in
+        # 2016) must not make a cycle
+        rename = {r["old_code"]: r["new_code"] for r in changes
+                  if r["change"] == "renamed" and r["new_code"] != r["old_code"] and r["old_code"] not in self.by_code}
         for r in changes:
             old = r["old_code"]
             if r["change"] == "renamed" and r["new_code"] == old:

@@ -9,13 +9,18 @@
 * Cross-level rules run only for reports whose scope is ``region_aggregate`` (L-SCOPE) and
   compare with the reports of the agency registry's direct children; a child without a report
   makes the comparison not assessable (UNCERTAIN), never a failure.
+* Incremental: ``targets`` restricts the findings to some reports (those a change can affect,
+  see ``warehouse.loader``); the reports they are compared with are loaded alongside.
+  Expressions are parsed once per rule (``_compiled``), not once per pair of reports.
 """
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from pipelines.agencies import AgencyRegistry
@@ -61,14 +66,23 @@ def body_key(agency_id, agency) -> str:
 def load_reports(reports: pd.DataFrame, cells: pd.DataFrame) -> list[Report]:
     """Usable reports (published, partial or quarantined) with their printed values."""
     reports = reports[reports.status.isin(USABLE) & reports.report_year.notna() & reports.era.isin(ERAS)]
-    by_report = {rid: g for rid, g in cells[cells.report_id.isin(reports.report_id)].groupby("report_id")}
+    cells = cells[cells.report_id.isin(reports.report_id)].sort_values("report_id", kind="stable")
+    ids = cells.report_id.to_numpy()
+    codes = cells.code.to_numpy()
+    values = cells.value.to_numpy(dtype=float)
+    direct_flags = (cells.recovery.to_numpy() == "none") & ~np.isnan(values) if "recovery" in cells else None
+    starts = {}
+    if len(ids):
+        uniq, first = np.unique(ids, return_index=True)
+        bounds = list(first) + [len(ids)]
+        starts = {rid: (bounds[i], bounds[i + 1]) for i, rid in enumerate(uniq)}
     out = []
     for r in reports.itertuples(index=False):
-        g = by_report.get(r.report_id)
-        values = {} if g is None else {c: float(v) for c, v in zip(g.code, g.value) if not pd.isna(v)}
-        direct = 0 if g is None or "recovery" not in g else int(((g.recovery == "none") & g.value.notna()).sum())
+        a, b = starts.get(r.report_id, (0, 0))
+        vals = {c: float(v) for c, v in zip(codes[a:b], values[a:b]) if v == v}
+        direct = int(direct_flags[a:b].sum()) if direct_flags is not None else 0
         out.append(Report(r.report_id, int(r.report_year), r.era, r.scope, None if pd.isna(r.agency_id) else r.agency_id,
-                          body_key(r.agency_id, r.agency), values, set() if g is None else set(g.code), direct,
+                          body_key(r.agency_id, r.agency), vals, set(codes[a:b].tolist()), direct,
                           r.status == "published"))
     return out
 
@@ -135,12 +149,30 @@ def _offsets(node) -> set[int]:
     return {_offset(n.slice) for n in ast.walk(node) if isinstance(n, ast.Subscript)}
 
 
-def cross_year_measures(reports: list[Report]) -> list[dict]:
-    """Measures of every cross_year rule over consecutive years of each body."""
+@lru_cache(maxsize=None)
+def _compiled(rule_id: str) -> tuple:
+    """A cross-year rule parsed once: (label, conjuncts, [(node, earlier offset, later offset)]) per substitution."""
+    rule = load_registry().rule_by_id[rule_id]
+    out = []
+    for label, text in substitutions(rule):
+        tree = ast.parse(text, mode="eval").body
+        conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
+        parts = []
+        for node in conjuncts:
+            offs = _offsets(node)  # {-1, 0} or {0, 1}: the later year is the current report
+            parts.append((node, min(offs), max(offs)))
+        out.append((label, len(conjuncts), tuple(parts)))
+    return tuple(out)
+
+
+def cross_year_measures(reports: list[Report], targets: set[str] | None = None) -> list[dict]:
+    """Measures of every cross_year rule over consecutive years of each body (only for ``targets`` when given)."""
     reg = load_registry()
     rows: list[dict] = []
     best = representatives(reports)
     for current in reports:
+        if targets is not None and current.report_id not in targets:
+            continue
         prev = best.get((current.key, current.year - 1))
         if prev is None or not _compatible(prev, current):
             continue
@@ -159,16 +191,13 @@ def _year_rule(rule: Rule, prev: Report, current: Report) -> list[dict]:
         same = all(current.values[c] == prev.values[c] for c in common)
         return [_row(rule, current, f"{len(common)} cells", "fail" if same else "pass", float(same), 0.0, [], evidence)]
     out = []
-    for label, text in substitutions(rule):
-        tree = ast.parse(text, mode="eval").body
-        conjuncts = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
-        for node in conjuncts:
-            offs = _offsets(node)  # {-1, 0} or {0, 1}: the later year is the current report
-            ev = _YearEval({min(offs): prev, max(offs): current})
+    for label, n_conjuncts, parts in _compiled(rule.rule_id):
+        for node, earlier, later in parts:
+            ev = _YearEval({earlier: prev, later: current})
             left, right = ev.num(node.left), ev.num(node.comparators[0])
             codes = list(dict.fromkeys(c for c, _ in ev.refs))
-            instance = " ".join(p for p in (label, codes[0] if len(conjuncts) > 1 else "") if p)
-            if rule.rule_id.startswith("Y-JUMP") and len(conjuncts) > 1:
+            instance = " ".join(p for p in (label, codes[0] if n_conjuncts > 1 else "") if p)
+            if rule.rule_id.startswith("Y-JUMP") and n_conjuncts > 1:
                 both = [ev.reports[k].values.get(c) for c, k in ev.refs if ev.reports.get(k)]
                 if len(both) < 2 or any(v is None or v <= 0 for v in both):
                     out.append(_row(rule, current, instance + (" " + _op(node)), "na", left, right, codes, evidence,
@@ -197,8 +226,8 @@ def _level_codes(era: str) -> list[str]:
     return [i.code for i in load_registry().indicators_for(era) if i.additive]
 
 
-def cross_level_measures(reports: list[Report], agencies: AgencyRegistry) -> list[dict]:
-    """Measures of L-AGG / L-DISTRICTS for region-aggregate reports with registered children."""
+def cross_level_measures(reports: list[Report], agencies: AgencyRegistry, targets: set[str] | None = None) -> list[dict]:
+    """Measures of L-AGG / L-DISTRICTS for region-aggregate reports with registered children (only ``targets`` when given)."""
     reg = load_registry()
     rows: list[dict] = []
     by_agency_year = {(r.agency_id, r.year): r for r in representatives(reports).values() if r.agency_id}
@@ -207,7 +236,7 @@ def cross_level_measures(reports: list[Report], agencies: AgencyRegistry) -> lis
         if a.parent_id:
             children_of.setdefault(a.parent_id, []).append(a)
     for r in reports:
-        if r.scope != "region_aggregate" or not r.agency_id:
+        if r.scope != "region_aggregate" or not r.agency_id or (targets is not None and r.report_id not in targets):
             continue
         rules = reg.rules_for(r.era, ("cross_level",))
         kids = children_of.get(r.agency_id, [])
@@ -225,62 +254,38 @@ def cross_level_measures(reports: list[Report], agencies: AgencyRegistry) -> lis
                 rows.append(_row(rule, r, "", "na", None, None, [], "",
                                  missing="children without a report for this year: " + ", ".join(missing_kids)))
                 continue
+            part_values = [kid_reports[a.agency_id].values for a in subset]
+
+            def evidence(code):  # built only for the findings that are stored (failures, not assessable)
+                return "; ".join(f"{a.name} ({kid_reports[a.agency_id].report_id}) = {'blank' if v.get(code) is None else f'{v[code]:g}'}"
+                                 for a, v in zip(subset, part_values))
+
             for code in _level_codes(r.era):
                 if code not in r.values:
                     continue
-                parts = [(a, kid_reports[a.agency_id].values.get(code)) for a in subset]
-                evidence = "; ".join(f"{a.name} ({kid_reports[a.agency_id].report_id}) = {'blank' if v is None else f'{v:g}'}" for a, v in parts)
-                if any(v is None for _, v in parts):
-                    rows.append(_row(rule, r, code, "na", r.values[code], None, [code], evidence, missing="a child's cell is blank"))
+                parts = [v.get(code) for v in part_values]
+                if None in parts:
+                    rows.append(_row(rule, r, code, "na", r.values[code], None, [code], evidence(code), missing="a child's cell is blank"))
                     continue
-                total = sum(v for _, v in parts)
+                total = sum(parts)
                 ok = abs(r.values[code] - total) < 1e-6 if rule.rule_id.startswith("L-AGG") else total <= r.values[code] + 1e-6
-                rows.append(_row(rule, r, code, "pass" if ok else "fail", r.values[code], total, [code], evidence))
+                rows.append(_row(rule, r, code, "pass" if ok else "fail", r.values[code], total, [code],
+                                 "" if ok else evidence(code)))
     return rows
 
 
-def cross_measures(reports: pd.DataFrame, cells: pd.DataFrame, agencies: AgencyRegistry) -> pd.DataFrame:
+def cross_measures(reports: pd.DataFrame, cells: pd.DataFrame, agencies: AgencyRegistry,
+                   targets: set[str] | None = None) -> pd.DataFrame:
     """All cross-report measures as a frame (same columns as document measures plus report_year, evidence)."""
     reps = load_reports(reports, cells)
-    rows = cross_year_measures(reps) + cross_level_measures(reps, agencies)
+    rows = cross_year_measures(reps, targets) + cross_level_measures(reps, agencies, targets)
     return pd.DataFrame(rows, columns=CROSS_MEASURE_COLUMNS)
 
 
-def evaluate_cross(warehouse, raw_dir, log=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cross-report findings over the loaded warehouse, one report year at a time (that year and the one before).
-
-    Returns (rule_results rows, all measures). Pass/fail is decided by the generated GX rule
-    suites, which must agree with the measures.
-    """
-    from pipelines.rules.evaluate import outcome
-    from pipelines.rules.findings import rule_result_rows
-    from pipelines.rules.suites import check_agreement
-    from pipelines.warehouse.store import connect
-
-    con = connect(warehouse, read_only=True)
-    try:
-        agencies = AgencyRegistry.from_frame(con.execute("SELECT * FROM agencies").df())  # resolved bodies + registry
-        years = [y for (y,) in con.execute("SELECT DISTINCT report_year FROM reports WHERE report_year IS NOT NULL ORDER BY 1").fetchall()]
-        frames = []
-        for year in years:
-            reports = con.execute("SELECT * FROM reports WHERE report_year IN (?, ?)", [year - 1, year]).df()
-            cells = con.execute(
-                "SELECT report_id, code, value, recovery FROM cells WHERE report_year IN (?, ?)", [year - 1, year]
-            ).df()
-            m = cross_measures(reports, cells, agencies)
-            m = m[m.report_year == year]
-            if len(m):
-                frames.append(m)
-            if log:
-                log(f"cross-report rules for {year}: {len(m)} instances")
-    finally:
-        con.close()
-    if not frames:
-        empty = pd.DataFrame(columns=[*CROSS_MEASURE_COLUMNS, "outcome"])
-        return rule_result_rows(empty, {}), empty
-    measures = pd.concat(frames, ignore_index=True)
-    measures["outcome"] = outcome(measures.violation)
-    era_of = {r.rule_id: r.era for r in load_registry().rules}
-    for era, group in measures.groupby(measures.rule_id.map(era_of)):
-        check_agreement(group, era, "cross-report rules")
-    return rule_result_rows(measures, {}), measures
+def children_of(agencies: AgencyRegistry) -> dict[str, list[str]]:
+    """agency id -> ids of its registered children."""
+    out: dict[str, list[str]] = {}
+    for a in agencies.agencies.values():
+        if a.parent_id:
+            out.setdefault(a.parent_id, []).append(a.agency_id)
+    return out

@@ -163,8 +163,11 @@ def _measure_one(ev: _Eval, inst: RuleInstance, index: pd.Index):
         else:
             missing_mask[:, k] = True
     names = np.array(codes, dtype=object)
-    missing = np.array([" ".join(names[row]) for row in missing_mask], dtype=object)
-    violation = np.where(missing_mask.any(axis=1), np.nan, violation)
+    any_missing = missing_mask.any(axis=1)
+    missing = np.full(n, "", dtype=object)
+    for i in np.flatnonzero(any_missing):  # names only where something is missing (most rows of a full table: none)
+        missing[i] = " ".join(names[missing_mask[i]])
+    violation = np.where(any_missing, np.nan, violation)
     return found, expected, violation, missing
 
 

@@ -78,6 +78,7 @@ class _Session:
     migrate: bool = False
     failed: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    on_success: list = field(default_factory=list)  # callables run after the publish, still under the lock
 
 
 _sessions: dict[Path, _Session] = {}  # this process's open sessions, by warehouse
@@ -114,6 +115,9 @@ def writer_session(warehouse: Path, wait: float = 0.0, command: str | None = Non
             _publish(key)
         else:
             _discard(key)
+        if not session.failed:
+            for hook in session.on_success:
+                hook()
     finally:
         _sessions.pop(key, None)
         _unlock(session.lock_fd)

@@ -48,16 +48,7 @@ def rules_frame() -> pd.DataFrame:
     return pd.DataFrame([r.__dict__ for r in load_registry().rules])
 
 
-def seen_agencies(warehouse: Path | None) -> pd.DataFrame:
-    """(agency_id, agency_printed) of every report in the warehouse's Parquet files."""
-    from pipelines.warehouse.store import parquet_path
-
-    files = sorted(parquet_path(warehouse, "reports", "any").parent.glob("*.parquet")) if warehouse else []
-    frames = [pd.read_parquet(f, columns=["agency_id", "agency_printed"]) for f in files]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["agency_id", "agency_printed"])
-
-
-def reference_frames(raw_dir: Path, warehouse: Path | None = None) -> dict[str, pd.DataFrame]:
-    """All reference tables by name (``agencies`` lists the bodies of the reports already in ``warehouse``)."""
-    return {"indicators": indicators_frame(), "rules": rules_frame(),
-            "agencies": agencies_frame(raw_dir, seen_agencies(warehouse)), "regions": regions_frame()}
+def reference_frames(raw_dir: Path, seen: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """All reference tables by name (``seen``: (agency_id, agency_printed) of the loaded reports, listed in ``agencies``)."""
+    return {"indicators": indicators_frame(), "rules": rules_frame(), "agencies": agencies_frame(raw_dir, seen),
+            "regions": regions_frame()}

@@ -47,7 +47,6 @@ import signal
 import tempfile
 import time
 import unicodedata
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -499,24 +498,9 @@ def could_publish(ext) -> bool:
 
 def pipeline_statuses(exts: list, raw_dir: Path = SAMPLES) -> dict[str, str]:
     """source_path -> status as ``process`` decides it (rules evaluated on the batch)."""
-    import pandas as pd
+    from pipelines.process import statuses_of
 
-    from pipelines.inventory import INVENTORY_COLUMNS
-    from pipelines.process import decide_status, evaluate, extraction_frames
-
-    if not exts:
-        return {}
-    frames = []
-    for e in exts:
-        inv = pd.Series({**dict.fromkeys(INVENTORY_COLUMNS), "source_path": e.source_path, "source_file": e.source_path,
-                         "file_type": e.file_type, "report_year": e.report_year, "sha256": "0" * 64, "size_bytes": 0})
-        frames.append(extraction_frames(e, inv, raw_dir))
-    with warnings.catch_warnings():  # pandas' notice about all-NA columns in the concatenation
-        warnings.simplefilter("ignore", FutureWarning)
-        joined = {k: pd.concat([f[k] for f in frames if len(f[k])] or [frames[0][k]], ignore_index=True) for k in frames[0]}
-    measures = evaluate(joined["reports"], joined["cells"], joined["printed_subtotals"], joined["narrative_figures"])
-    reports = decide_status(joined["reports"], measures, joined["extraction_issues"])
-    return dict(zip(reports.report_id, reports.status))
+    return statuses_of(exts, raw_dir) if exts else {}
 
 
 def run(seed_names: list[str], numbers: range, batch: int = 200, time_limit: float = TIME_LIMIT) -> tuple[Counter, list[Finding], float]:
