@@ -7,10 +7,22 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "raw"
+
+
+def query(wh, sql, *params):
+    """Rows of a read-only query on the published DuckDB file of warehouse ``wh``."""
+    con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 TRUTH = Path(__file__).resolve().parent / "data" / "truth"
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
-import duckdb
 import pytest
 from click.testing import CliRunner
 
-from conftest import RAW, truth_manifest
+from conftest import query as q, RAW, truth_manifest
 from pipelines.cli import main
 from pipelines.runner import run_pipeline
 
@@ -48,14 +47,6 @@ def built(tmp_path_factory):
     wh = base / "warehouse"
     run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral())
     return raw, wh
-
-
-def q(wh, sql, *params):
-    con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_hongze_is_one_body_across_years_and_the_jump_is_checked(built):

@@ -7,10 +7,9 @@ import hashlib
 import shutil
 
 import dagster as dg
-import duckdb
 import pytest
 
-from conftest import RAW
+from conftest import RAW, query
 from pipelines import process
 from pipelines.definitions import build_definitions
 from pipelines.defs.automation import raw_changes
@@ -31,14 +30,6 @@ def data_files(wh):
 def snapshot(wh):
     """Every data file of the warehouse with its content hash."""
     return {str(p.relative_to(wh)): hashlib.sha256(p.read_bytes()).hexdigest() for p in data_files(wh)}
-
-
-def query(wh, sql, *params):
-    con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ import subprocess
 import sys
 
 import dagster as dg
-import duckdb
 import pytest
 
-from conftest import truth_manifest
+from conftest import query, truth_manifest
 from pipelines.definitions import build_definitions
 from pipelines.registry import load_registry
 from pipelines.runner import run_pipeline, warehouse_config
@@ -60,14 +59,6 @@ def built(tmp_path_factory):
     instance = dg.DagsterInstance.local_temp(str(base / "dagster_home"))  # persistent, as with DAGSTER_HOME
     summary = run_pipeline(raw, wh, workers=1, progress=False, instance=instance)
     return raw, wh, summary, instance
-
-
-def query(wh, sql, *params):
-    con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_document_is_a_report_row(built):

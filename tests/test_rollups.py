@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv
 
 import dagster as dg
-import duckdb
+
 import pytest
 
+from conftest import query as q
 from pipelines.extract import extract_document
 from pipelines.runner import run_pipeline
 from pipelines.synth import generate
@@ -24,14 +25,6 @@ def region(tmp_path_factory):
     wh = base / "warehouse"
     run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral())
     return raw, wh, summary
-
-
-def q(wh, sql, *params):
-    con = duckdb.connect(str(wh / "xxgk.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_synthetic_reports_extract_to_their_known_values(region):
