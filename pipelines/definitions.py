@@ -13,6 +13,7 @@ import dagster as dg
 from pipelines.defs.assets import ALL_ASSETS, ALL_CHECKS, REPORT_YEARS
 from pipelines.defs.automation import (
     build_warehouse, build_year, nightly_rollup, raw_changes, refresh_inventory, regional_rollup, regional_rollup_after_load,
+    validate_and_report,
 )
 from pipelines.defs.resources import StorageIOManager, WarehouseConfig
 
@@ -34,7 +35,7 @@ def build_definitions(warehouse: WarehouseConfig | None = None, executor: str = 
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
-        jobs=[refresh_inventory, build_year, build_warehouse, regional_rollup],
+        jobs=[refresh_inventory, build_year, build_warehouse, regional_rollup, validate_and_report],
         sensors=[raw_changes, regional_rollup_after_load],
         schedules=[nightly_rollup],
         resources=resources,

@@ -20,6 +20,7 @@ TABLE_INTRO = {
     "report_copies": "Copies of the same report grouped; the canonical copy is the one counted by analyst views and roll-ups.",
     "indicators": "The cell vocabulary (pipelines/registry/data/indicators.csv), one row per code.",
     "rules": "The rules (pipelines/registry/data/rules.csv).",
+    "gx_findings": "What the Great Expectations validation after each merge found: reports on which the GX rule suites and the rule engine disagree, rows that break a table's schema suite (empty when everything agrees).",
     "out_region_rollups": "Per region and report year, the additive cells of its children's analysis reports summed; kept in step with every load.",
     "fact_reports": "Analysis table (stored, rewritten for the reports of every load): one row per report, with its body, region and request flow.",
     "fact_t2": "Analysis table: Table 二 wide, one row per report and printed row, one column per printed column (from indicators.csv); behind the t2_wide views.",

@@ -47,7 +47,6 @@ from pipelines.registry import ERAS, load_registry
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
 from pipelines.rules.findings import message, rule_result_rows
 from pipelines.rules.narrative_rules import narrative_measures
-from pipelines.rules.suites import check_agreement, validate_table
 from pipelines.shards import (
     DocSpec, ShardWork, WorkUnit, held_version, hints_of, shard_file, shard_fingerprint, shard_state_path, twin_digests,
 )
@@ -60,6 +59,7 @@ from pipelines.workers import LIMIT_ISSUES, Limits, extract_all, failed_extracti
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 REPORTS_TOP = 50  # report ids kept per rule in a shard's summary (the count is exact)
+GX_QUEUE = "state/gx_queue"  # units waiting for the GX validation after the merge (see queue_validation)
 
 
 def code_digest(*paths: Path) -> str:
@@ -103,7 +103,7 @@ def run_units(units: list[WorkUnit], storage: Storage, raw_dir: Path, processes:
 
     The documents of a unit that have no record yet are extracted in the warm worker pool
     (``pipelines.workers``: ``processes`` workers, each document under ``limits``), kept across
-    units and report years; the unit's rules, GX suites and Parquet files are done here.
+    units and report years; the unit's rules and Parquet files are done here.
     """
     os.environ.setdefault("XXGK_OCR_CACHE", str(Path(storage.root) / "cache" / "ocr") if storage.local else "off")
     limits = limits or Limits.resolve()
@@ -148,8 +148,8 @@ def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Call
     """Extract, evaluate and write every shard of a unit; returns the shards' summaries (also saved as shard state).
 
     The last shard's state carries the unit's CPU seconds per stage (``cpu``): extraction
-    (records read or made: the workers' CPU included), rules (tables assembled, rules evaluated, status), gx (the GX
-    suites), parquet (until that shard's files were written).
+    (records read or made: the workers' CPU included), rules (tables assembled, rules evaluated, status), parquet
+    (the GX queue entry and the shards' files).
     """
     raw_dir = Path(raw_dir)
     limits = limits or Limits.resolve()
@@ -165,14 +165,17 @@ def process_unit(unit: WorkUnit, storage: Storage, raw_dir: Path, progress: Call
             records.update(_resolve_twins([d for d in specs if d.report_id in held], storage, raw_dir, workers, limits))
         with clock.stage("rules"):
             tables = _assemble(specs, records, raw_dir)
-    tables, problems = _evaluate_unit(tables, clock)
+    with clock.stage("rules"):
+        tables, measures = _decide(tables)
     issues = tables["extraction_issues"]
     limited = set(issues.filter(pc.is_in(issues.column("kind"), pa.array(LIMIT_ISSUES))).column("report_id").to_pylist())
     out = []
+    with clock.stage("parquet"):
+        queue_validation(storage, unit, measures)
     for i, shard in enumerate(unit.shards):
         with clock.stage("parquet"):
             last = i == len(unit.shards) - 1
-            out.append(_write_shard(storage, shard, tables, problems, raw_dir, held, limited, clock.seconds if last else None))
+            out.append(_write_shard(storage, shard, tables, raw_dir, held, limited, clock.seconds if last else None))
     return out
 
 
@@ -309,17 +312,21 @@ def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path)
 # rules and status
 
 
-def _evaluate_unit(tables: dict, clock: StageClock) -> tuple[dict[str, pa.Table], list[str]]:
-    """Rules (vectorised), status, then the GX suites over the unit: rule suites (must agree) and table schemas."""
-    with clock.stage("rules"):
-        out, measures = _decide(tables)
-    with clock.stage("gx"):
-        validate_measures(measures)
-        problems = []
-        for table in SHARD_TABLES:
-            if out[table].num_rows:
-                problems.extend(validate_table(out[table].to_pandas(), table))
-    return out, problems
+def queue_validation(storage: Storage, unit: WorkUnit, measures: pd.DataFrame) -> None:
+    """Queue the unit for the GX validation after the merge (``warehouse.gx_validation``): its shards' new report ids
+    and every rule instance's measure (what the rule suites validate). Written before the shards' states, so a shard
+    whose new rows are in place always has its validation queued."""
+    shards = [[s.partition_key, s.shard, sorted(d.report_id for d in s.docs)] for s in unit.shards if s.docs]
+    if not shards:
+        return
+    name = hashlib.sha256(repr([(s.partition_key, s.shard, s.fingerprint) for s in unit.shards]).encode()).hexdigest()[:16]
+    cols = ["report_id", "rule_id", "violation", "outcome"]
+    frame = measures[cols] if len(measures) else pd.DataFrame({c: pd.Series(dtype="float64" if c == "violation" else "object")
+                                                               for c in cols})
+    schema = pa.schema([("report_id", pa.string()), ("rule_id", pa.string()), ("violation", pa.float64()), ("outcome", pa.string())])
+    storage.write_table(f"{GX_QUEUE}/{name}.parquet", pa.Table.from_pandas(frame.reset_index(drop=True), schema=schema,
+                                                                           preserve_index=False))
+    storage.write_json(f"{GX_QUEUE}/{name}.json", {"shards": shards, "measures": f"{GX_QUEUE}/{name}.parquet"})
 
 
 def _decide(tables: dict) -> tuple[dict[str, pa.Table], pd.DataFrame]:
@@ -352,6 +359,8 @@ def statuses_of(extractions: list[Extraction], raw_dir: Path) -> dict[str, str]:
 
 def validate_measures(measures: pd.DataFrame) -> None:
     """The generated GX rule suite of each era validates the measures; raises when it disagrees with the engine."""
+    from pipelines.rules.suites import check_agreement
+
     if measures.empty:
         return
     era_of = {r.rule_id: r.era for r in load_registry().rules}
@@ -470,7 +479,7 @@ def _rows_of(table: pa.Table, ids: set[str]) -> pa.Table:
     return table.filter(pc.is_in(table.column("report_id"), pa.array(sorted(ids), pa.string())))
 
 
-def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table], problems: list[str], raw_dir: Path,
+def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table], raw_dir: Path,
                  held: set[str], limited: set[str], cpu: dict | None = None) -> dict:
     """Write one shard (its unchanged documents' rows copied from its previous files, plus the new rows) and its state.
 
@@ -501,8 +510,7 @@ def _write_shard(storage: Storage, shard: ShardWork, tables: dict[str, pa.Table]
     state = {
         "fingerprint": fingerprint, "planned": shard.fingerprint, "docs": versions, "held": held_now,
         "evaluated": len(new_ids), "kept": len(keep), "cpu": cpu or {},
-        "summary": shard_summary(final, (previous.get("summary", {}).get("schema_problems", []) if keep else []) +
-                                 (problems if new_ids else [])),
+        "summary": shard_summary(final),
     }
     storage.write_json(shard_state_path(shard.partition_key, shard.shard), state)
     return {"partition_key": shard.partition_key, "shard": shard.shard, **state}
@@ -519,7 +527,7 @@ def _twin_versions(storage: Storage, raw_dir: Path, shard: ShardWork, held: dict
     return twin_digests(raw_dir, inventory[inventory.partition_key == shard.partition_key], wanted)
 
 
-def shard_summary(tables: dict[str, pa.Table], schema_problems: list[str]) -> dict:
+def shard_summary(tables: dict[str, pa.Table]) -> dict:
     """What the Dagster checks report about a shard: statuses, failures and not-assessable instances per rule, rows."""
     results = tables["document_rule_results"].select(["rule_id", "report_id", "outcome"]).to_pandas()
     fails = results[results.outcome == "fail"]
@@ -536,5 +544,4 @@ def shard_summary(tables: dict[str, pa.Table], schema_problems: list[str]) -> di
         "rules": rules,
         "not_assessable": {k: int(v) for k, v in na.items()},
         "rows": {t: tables[t].num_rows for t in SHARD_TABLES},
-        "schema_problems": sorted(set(schema_problems))[:20],
     }

@@ -1,9 +1,11 @@
 """Running the Dagster assets from the command line (``xxgk run``) and summarising the result.
 
-A run is at most two Dagster runs: the inventory (it registers the report-year partitions it
+A run is at most three Dagster runs: the inventory (it registers the report-year partitions it
 finds), then one run over the whole range of years — the per-year assets, their checks, the
-DuckDB merge and the warehouse-wide assets. When nothing changed since the last complete run
-(``warehouse.stamp``), no Dagster run is started at all.
+DuckDB merge, the cross-report rules and roll-ups — after which the warehouse is published;
+then the Great Expectations validation of what was written and the quality report (published
+again). When nothing changed since the last complete run (``warehouse.stamp``), no Dagster run
+is started at all.
 """
 
 from __future__ import annotations
@@ -61,13 +63,15 @@ def warehouse_config(raw_dir: Path, warehouse_dir: Path, workers: int = 0, progr
 
 def run_pipeline(
     raw_dir: Path, warehouse_dir: Path, years: list[str] | None = None, workers: int = 0, progress: bool = True,
-    instance=None, storage_url: str = "", limits=None, **settings,
+    instance=None, storage_url: str = "", limits=None, on_published=None, **settings,
 ) -> str:
     """Inventory raw/, then build every (or the selected) report year and the warehouse-wide tables; returns a summary.
 
-    Holds the writer lock and publishes the warehouse once, at the end. Raises ``PipelineError``
-    (after publishing what succeeded) when some steps failed, ``StorageError`` (publishing
-    nothing) when the warehouse cannot be written, ``WarehouseBusy`` when another run writes it.
+    Holds the writer lock throughout and publishes the warehouse twice: once the new reports are merged with
+    their cross-report findings and roll-ups (then ``on_published()`` is called), and after the GX validation and
+    the quality report. Raises ``PipelineError`` (after publishing what succeeded) when some steps failed,
+    ``StorageError`` (publishing nothing more) when the warehouse cannot be written, ``WarehouseBusy`` when
+    another run writes it.
     """
     from pipelines.warehouse.publish import read_path, writer_session
     from pipelines.warehouse.stamp import forget_stamp, inputs_digest, save_stamp, unchanged_summary
@@ -83,8 +87,14 @@ def run_pipeline(
             return last + "\n  (nothing changed since the last run: nothing was read or written)"
     cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, doc_timeout=limits.seconds,
                            doc_memory=f"{limits.memory_mb}MB", **settings)
+    instance = instance or dagster_instance()
+    with writer_session(warehouse_dir):
+        failed, _ = build(cfg, years, instance, deferred=True)
+    if on_published is not None:
+        on_published()
     with writer_session(warehouse_dir) as session:
-        failed, report_written = build(cfg, years, instance)
+        more, report_written = finish(cfg, instance)
+        failed.extend(more)
         text = summarize(warehouse_dir, report_written=report_written) if read_path(warehouse_dir).exists() \
             else "xxgk: no warehouse database was written"
         if failed:
@@ -98,11 +108,11 @@ def run_pipeline(
 
 
 def build(cfg, years: list[str] | None = None, instance=None, executor: str = "in_process",
-          report: bool = True) -> tuple[list[str], bool]:
+          report: bool = True, deferred: bool = False) -> tuple[list[str], bool]:
     """The Dagster runs of a build; returns the problems (empty when everything succeeded) and whether the quality
-    report was written. ``report``: also write the quality report."""
+    report was written. ``report``: also write the quality report; ``deferred``: leave the GX validation and the
+    quality report to ``finish`` (run after the warehouse is published)."""
     from pipelines.defs.assets import REPORT_YEARS, YEARS_TAG
-    from pipelines.defs.resources import clear_run_outputs
     from pipelines.definitions import build_definitions
 
     instance = instance or dagster_instance()
@@ -122,7 +132,8 @@ def build(cfg, years: list[str] | None = None, instance=None, executor: str = "i
     else:
         chosen = _years_to_build(cfg, keys, result)
     job = defs.resolve_job_def("build_warehouse")
-    selection = None if report else [k for k in job.asset_layer.executable_asset_keys if k.path != ["quality_report"]]
+    left_out = {"quality_report", "gx_validation"} if deferred else set() if report else {"quality_report"}
+    selection = [k for k in job.asset_layer.executable_asset_keys if k.path[-1] not in left_out] if left_out else None
     if chosen:
         positions = [keys.index(k) for k in chosen]
         tags = {RANGE_START: keys[min(positions)], RANGE_END: keys[max(positions)]}
@@ -131,8 +142,25 @@ def build(cfg, years: list[str] | None = None, instance=None, executor: str = "i
         res = job.execute_in_process(instance=instance, tags=tags, run_config=_QUIET, raise_on_error=False,
                                      asset_selection=selection)
     else:  # no year to rebuild: the warehouse-wide assets (they recompute only what is still pending)
-        res = defs.resolve_job_def("regional_rollup").execute_in_process(instance=instance, run_config=_QUIET,
-                                                                     raise_on_error=False)
+        job = defs.resolve_job_def("regional_rollup")
+        selection = [k for k in job.asset_layer.executable_asset_keys if k.path[-1] not in left_out] if left_out else None
+        res = job.execute_in_process(instance=instance, run_config=_QUIET, raise_on_error=False, asset_selection=selection)
+    return _outcome(cfg, res, failed)
+
+
+def finish(cfg, instance=None, executor: str = "in_process") -> tuple[list[str], bool]:
+    """The GX validation of what the last builds wrote and the quality report (the Dagster job
+    ``validate_and_report``); returns the problems and whether the quality report was written."""
+    from pipelines.definitions import build_definitions
+
+    res = build_definitions(cfg, executor=executor).resolve_job_def("validate_and_report").execute_in_process(
+        instance=instance or dagster_instance(), run_config=_QUIET, raise_on_error=False)
+    return _outcome(cfg, res, [])
+
+
+def _outcome(cfg, res, failed: list[str]) -> tuple[list[str], bool]:
+    from pipelines.defs.resources import clear_run_outputs
+
     clear_run_outputs(cfg.storage, res.run_id)
     if not res.success:
         failed.extend(step_problems(res, cfg.warehouse))
@@ -208,6 +236,7 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
     """Documents read, published, quarantined, rejected, and failed rule instances by rule; the report only when written."""
     from pipelines.cli import _format_table
     from pipelines.quality import written_outputs
+    from pipelines.warehouse.gx_validation import summary as gx_summary
     from pipelines.warehouse.store import connect
 
     con = connect(warehouse_dir, read_only=True)
@@ -226,6 +255,7 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
         ).fetchall()
     finally:
         con.close()
+    gx = gx_summary(warehouse_dir)
     report = written_outputs(warehouse_dir) if report_written else None  # files the report wrote and that exist
     written = report and report["html"] and report["workbook"]
     lines = [
@@ -238,6 +268,10 @@ def summarize(warehouse_dir: Path, keys: list[str] | None = None, report_written
     if skipped:
         lines.append(f"  other paths in raw/, not documents: {sum(n for _, n in skipped)} ("
                      + ", ".join(f"{k} {n}" for k, n in skipped) + "; see the inventory_skipped table)")
+    if gx["disagreements"] or gx["schema_findings"]:
+        lines.append(f"  GREAT EXPECTATIONS: {gx['disagreements']} rule instance(s) on which the GX rule suites and the rule "
+                     f"engine disagree, {gx['schema_findings']} schema finding(s) — see the gx_findings table "
+                     f"(reports: {', '.join((gx['disagreeing_reports'] + gx['schema_reports'])[:5])})")
     if rules:
         lines.append("violations by rule (failed instances, reports):")
         lines.extend("  " + ln for ln in _format_table([list(r) for r in rules], ["rule_id", "severity", "instances", "reports"]))

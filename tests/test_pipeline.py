@@ -173,7 +173,6 @@ def test_asset_checks_from_registry(built):
     assert not checks["O_CH_SUM"].passed and checks["O_CH_SUM"].severity == dg.AssetCheckSeverity.WARN
     assert "incoming/gansu_ganzhou_district_gov_2016.txt" in checks["O_CH_SUM"].metadata["reports"].value
     assert checks["published_pass_blocking_rules"].passed
-    assert checks["schema"].passed
 
 
 def test_failures_visible_per_report_year_in_dagster(built):

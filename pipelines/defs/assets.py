@@ -4,8 +4,8 @@ and the warehouse-wide rules, roll-ups and report.
 Asset graph::
 
     document_inventory ──► process_report_year ──► warehouse_db ──► cross_rule_results ──► quality_report
-                           [reports, cells, document_rule_results,          └──► out_region_rollups ──┘
-                            extraction_issues, printed_subtotals, narrative_figures]
+                           [reports, cells, document_rule_results,          ├──► out_region_rollups ──┤
+                            extraction_issues, printed_subtotals, narrative_figures]  └──► gx_validation ──┘
 
 ``process_report_year`` is partitioned by report year (dynamic partitions registered by the
 inventory) with a single-run backfill policy: one run covers any range of years. Inside, a
@@ -15,8 +15,10 @@ this process (each slot step extracts through a warm process pool) or on Dask (e
 on a worker); the DuckDB file is written by one serialized step, ``warehouse_db``.
 
 Checks: every in-table and narrative rule of rules.csv is a partitioned check on
-``document_rule_results``, every table a partitioned GX schema check: after any run or
-backfill the UI shows, per report year, which rules failed and for which reports.
+``document_rule_results``: after any run or backfill the UI shows, per report year, which rules
+failed and for which reports. After the merge, ``gx_validation`` runs the generated Great
+Expectations suites over every unit the run wrote (rule suites must agree with the engine; table
+schemas), with its checks ``rule_suites_agree`` and ``table_schemas``.
 """
 
 
@@ -254,18 +256,9 @@ def rule_check_specs() -> list[dg.AssetCheckSpec]:
     ]
 
 
-def schema_check_specs() -> list[dg.AssetCheckSpec]:
-    """One Great Expectations schema check per partitioned table, per report year."""
-    return [
-        dg.AssetCheckSpec(name="schema", asset=table, partitions_def=REPORT_YEARS,
-                          description=f"GX suite table_{table}: columns, non-null, allowed values, keys")
-        for table in PARTITIONED_TABLES
-    ]
-
-
-@dg.multi_asset_check(specs=rule_check_specs() + schema_check_specs(), can_subset=True)
+@dg.multi_asset_check(specs=rule_check_specs(), can_subset=True)
 def report_year_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseConfig):
-    """Each rule and schema check, for every report year of the run, from the years' manifests.
+    """Each rule check, for every report year of the run, from the years' manifests.
 
     A rule fails for a year when any report of that year fails it; the metadata names the
     failing reports. A rule of a format no report of the year is in is not evaluated for that
@@ -290,10 +283,6 @@ def report_year_checks(context: dg.AssetCheckExecutionContext, warehouse: Wareho
                           "reports": dg.MetadataValue.json(r["report_ids"]),
                           "not_assessable_instances": summary["not_assessable"].get(rule.rule_id, 0)},
             ))
-        for table in PARTITIONED_TABLES:
-            problems = [p for p in summary["schema_problems"] if p.startswith(f"{table}:")]
-            op.log_event(_evaluation(op, table, "schema", key, not problems,
-                                     metadata={"problems": dg.MetadataValue.json(problems[:20])}))
     yield from ()
 
 
@@ -390,7 +379,38 @@ def out_region_rollups(context: dg.AssetExecutionContext, warehouse: WarehouseCo
     return dg.MaterializeResult(metadata=export_rollups(warehouse))
 
 
-@dg.asset(deps=[cross_rule_results, out_region_rollups], group_name="out", op_tags=WRITES_DUCKDB)
+@dg.asset(deps=["warehouse_db"], group_name="out", op_tags=WRITES_DUCKDB, check_specs=[
+    dg.AssetCheckSpec(name="rule_suites_agree", asset="gx_validation",
+                      description="The generated GX rule suites (expectations/rules_<era>.json) agree with the rule engine on "
+                                  "every rule instance of every report (see the gx_findings table)"),
+    dg.AssetCheckSpec(name="table_schemas", asset="gx_validation",
+                      description="Every row written passes its table's generated GX schema suite (expectations/table_<name>.json)"),
+])
+def gx_validation(context: dg.AssetExecutionContext, warehouse: WarehouseConfig):
+    """Great Expectations after the merge: the generated suites validate every work unit the run wrote.
+
+    The rule suites must agree with the rule engine on every rule instance, the table schema
+    suites must pass on every new row. The engine alone decided what was published; what GX
+    finds is recorded in the DuckDB table gx_findings (a disagreement flags the report there, in
+    the auditor's report and in this asset's checks). Nothing queued: nothing to do.
+    """
+    from pipelines.warehouse.gx_validation import validate_pending
+
+    summary = validate_pending(warehouse)
+    context.log.info(f"GX: {summary['units_validated']} unit(s), {summary['reports_validated']} report(s) validated; "
+                     f"{summary['disagreements']} disagreement(s), {summary['schema_findings']} schema finding(s) in gx_findings")
+    yield dg.MaterializeResult(metadata={k: (dg.MetadataValue.json(v) if isinstance(v, list) else v) for k, v in summary.items()})
+    yield dg.AssetCheckResult(check_name="rule_suites_agree", passed=summary["disagreements"] == 0,
+                              severity=dg.AssetCheckSeverity.ERROR,
+                              metadata={"disagreements": summary["disagreements"],
+                                        "reports": dg.MetadataValue.json(summary["disagreeing_reports"])})
+    yield dg.AssetCheckResult(check_name="table_schemas", passed=summary["schema_findings"] == 0,
+                              severity=dg.AssetCheckSeverity.ERROR,
+                              metadata={"findings": summary["schema_findings"],
+                                        "reports": dg.MetadataValue.json(summary["schema_reports"])})
+
+
+@dg.asset(deps=[cross_rule_results, out_region_rollups, gx_validation], group_name="out", op_tags=WRITES_DUCKDB)
 def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig) -> dg.MaterializeResult:
     """The auditor's report in Chinese (warehouse/reports/quality.html, findings pages, letters, quality.xlsx) and the GX Data Docs."""
     from pipelines.quality import write_report
@@ -404,5 +424,6 @@ def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseConfig
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(summary["path"]), "skipped_unchanged": skipped})
 
 
-ALL_ASSETS = [document_inventory, process_report_year, warehouse_db, cross_rule_results, out_region_rollups, quality_report]
+ALL_ASSETS = [document_inventory, process_report_year, warehouse_db, cross_rule_results, out_region_rollups, gx_validation,
+              quality_report]
 ALL_CHECKS = [report_year_checks]

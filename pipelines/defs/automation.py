@@ -17,13 +17,15 @@ import hashlib
 import dagster as dg
 
 from pipelines.defs.assets import (
-    REPORT_YEARS, cross_rule_results, document_inventory, out_region_rollups, process_report_year, quality_report, warehouse_db,
+    REPORT_YEARS, cross_rule_results, document_inventory, gx_validation, out_region_rollups, process_report_year, quality_report,
+    warehouse_db,
 )
 from pipelines.defs.resources import WarehouseConfig
 
 # what report years need: a fresh inventory, then the years' extraction and their DuckDB merge
 YEAR_ASSETS = [document_inventory, process_report_year, warehouse_db]
-WAREHOUSE_WIDE = [cross_rule_results, out_region_rollups, quality_report]
+WAREHOUSE_WIDE = [cross_rule_results, out_region_rollups, gx_validation, quality_report]
+AFTER_PUBLISH = [gx_validation, quality_report]  # what `xxgk run` does after publishing the merged warehouse
 
 refresh_inventory = dg.define_asset_job(
     "refresh_inventory", selection=dg.AssetSelection.assets(document_inventory),
@@ -44,7 +46,14 @@ build_warehouse = dg.define_asset_job(
 regional_rollup = dg.define_asset_job(
     "regional_rollup",
     selection=dg.AssetSelection.assets(*WAREHOUSE_WIDE),
-    description="Cross-year and cross-level rules, regional roll-ups and the quality report (only what changed is recomputed)",
+    description="Cross-year and cross-level rules, regional roll-ups, the GX validation and the quality report (only what "
+                "changed is recomputed)",
+)
+validate_and_report = dg.define_asset_job(
+    "validate_and_report",
+    selection=dg.AssetSelection.assets(*AFTER_PUBLISH),
+    description="The GX validation of what the last runs wrote and the quality report (what `xxgk run` runs once the merged "
+                "warehouse is published)",
 )
 nightly_rollup = dg.ScheduleDefinition(
     name="nightly_regional_rollup",

@@ -137,25 +137,35 @@ def _context():
     return quiet_context(mode="ephemeral")
 
 
-def build_suite(name: str):
-    """The GX ExpectationSuite of a generated suite spec (``rules_<era>`` or ``table_<name>``)."""
+KEY_EXPECTATIONS = ("expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique")
+
+
+def build_suite(name: str, part: str = "all"):
+    """The GX ExpectationSuite of a generated suite spec (``rules_<era>`` or ``table_<name>``).
+
+    ``part``: ``all``; ``columns`` (every expectation but the key's uniqueness: each depends only on the
+    set of values of its column, see ``validate_table``); ``keys`` (the key's uniqueness).
+    """
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     spec = all_suite_specs()[name]
-    suite = gx.ExpectationSuite(name=name, meta=spec.get("meta"))
+    suite = gx.ExpectationSuite(name=name if part == "all" else f"{name}.{part}", meta=spec.get("meta"))
     for e in spec["expectations"]:
+        if part != "all" and (e["type"] in KEY_EXPECTATIONS) != (part == "keys"):
+            continue
         suite.add_expectation_configuration(
             ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"], severity=e.get("severity", "critical"))
         )
     return suite
 
 
-_suite = lru_cache(maxsize=32)(build_suite)
+_suite = lru_cache(maxsize=64)(build_suite)
 
 
-def validate(frame: pd.DataFrame, suite_name: str, index_columns: list[str]):
-    """Run a generated suite on a DataFrame; returns the GX validation result."""
+def validate(frame: pd.DataFrame, suite_name: str, index_columns: list[str], part: str = "all",
+             result_format: str = "COMPLETE"):
+    """Run a generated suite (or one ``part`` of it) on a DataFrame; returns the GX validation result."""
     ctx = _context()
     name = "xxgk"
     try:
@@ -172,10 +182,10 @@ def validate(frame: pd.DataFrame, suite_name: str, index_columns: list[str]):
     except (KeyError, ValueError, LookupError):
         batch_def = asset.add_batch_definition_whole_dataframe("whole")
     batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-    return batch.validate(
-        _suite(suite_name),
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns},
-    )
+    fmt = {"result_format": result_format}
+    if result_format == "COMPLETE" and index_columns:
+        fmt["unexpected_index_column_names"] = index_columns
+    return batch.validate(_suite(suite_name, part), result_format=fmt)
 
 
 def rule_matrix(measures: pd.DataFrame, era: str) -> pd.DataFrame:
@@ -203,22 +213,65 @@ def failed_measures(measures: pd.DataFrame, era: str) -> pd.DataFrame:
     return measures[pairs & (measures.violation > TOLERANCE)]
 
 
-def check_agreement(measures: pd.DataFrame, era: str, what: str) -> None:
-    """Raise when the GX suite and the rule engine's own outcome (``measures.outcome``) disagree on any instance."""
+def disagreements(measures: pd.DataFrame, era: str) -> pd.DataFrame:
+    """Rule instances on which the generated GX suite and the rule engine's own outcome (``measures.outcome``)
+    disagree: report_id, rule_id, the engine's outcome and GX's (``fail`` / ``pass``). Empty when they agree."""
     gx_failed = set(failed_measures(measures, era).index)
     engine_failed = set(measures.index[measures.outcome == "fail"])
-    if gx_failed != engine_failed:
-        raise RuntimeError(
-            f"Great Expectations and the {what} disagree on {len(gx_failed ^ engine_failed)} rule instance(s) ({era})"
-        )
+    odd = measures.loc[sorted(gx_failed ^ engine_failed), ["report_id", "rule_id", "outcome"]]
+    return pd.DataFrame({"report_id": odd.report_id, "rule_id": odd.rule_id, "engine": odd.outcome,
+                         "gx": ["fail" if i in gx_failed else "pass" for i in odd.index]})
 
 
-def validate_table(frame: pd.DataFrame, table: str) -> list[str]:
-    """Failures of a warehouse table's schema suite, as readable strings (empty when it passes)."""
-    result = validate(frame, f"table_{STORED_AS.get(table, table)}", [])
+def check_agreement(measures: pd.DataFrame, era: str, what: str) -> None:
+    """Raise when the GX suite and the rule engine's own outcome (``measures.outcome``) disagree on any instance."""
+    odd = disagreements(measures, era)
+    if len(odd):
+        raise RuntimeError(f"Great Expectations and the {what} disagree on {len(odd)} rule instance(s) ({era})")
+
+
+def distinct_values(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A small frame with ``frame``'s columns in which each of ``columns`` holds exactly the distinct values of that
+    column of ``frame`` (null included), repeated to a common length; the other columns hold one value of theirs.
+
+    A column expectation that depends only on the set of a column's values (not null, in a set, the column list)
+    succeeds on it exactly when it succeeds on ``frame``."""
+    uniques = {c: pd.unique(frame[c]) for c in columns}
+    n = max([len(u) for u in uniques.values()] + [1])
+    out = {}
+    for c in frame.columns:
+        values = list(uniques[c]) if c in uniques else list(frame[c].iloc[:1])
+        out[c] = values + [values[0]] * (n - len(values))
+    return pd.DataFrame(out, columns=list(frame.columns))
+
+
+def validate_table(frame: pd.DataFrame, table: str) -> list[tuple[str, list[str]]]:
+    """Failures of a warehouse table's schema suite: ``(what failed, report ids of the offending rows)``; empty when it passes.
+
+    Validated as two batches: the column expectations on ``distinct_values(frame)`` (the same outcome, thousands of
+    rows fewer), the key's uniqueness on the key columns. Only when a batch fails is the whole frame validated again
+    with every offending row's report_id."""
+    name = f"table_{STORED_AS.get(table, table)}"
+    spec = all_suite_specs()[name]
+    checked = sorted({e["kwargs"]["column"] for e in spec["expectations"] if "column" in e["kwargs"]})
+    keys = [c for e in spec["expectations"] if e["type"] in KEY_EXPECTATIONS
+            for c in e["kwargs"].get("column_list", [e["kwargs"].get("column")])]
+    index = ["report_id"] if "report_id" in frame.columns else []
+    frame = frame.reset_index(drop=True)
     out = []
-    for r in result.results:
-        if not r.success:
-            cfg = r.expectation_config
-            out.append(f"{table}: {cfg.type} {cfg.kwargs.get('column', '')} failed ({r.result.get('unexpected_count', '')} rows)")
+    batches = [("columns", distinct_values(frame, [c for c in checked if c in frame.columns]))]
+    if keys and set(keys) <= set(frame.columns):
+        batches.append(("keys", frame[list(dict.fromkeys(keys + index))]))
+    for part, batch in batches:
+        result = validate(batch, name, index, part, "BOOLEAN_ONLY" if part == "columns" else "COMPLETE")
+        if result.success:
+            continue
+        if part == "columns":
+            result = validate(frame, name, index, part)
+        for r in result.results:
+            if not r.success:
+                cfg = r.expectation_config
+                ids = sorted({str(i.get("report_id")) for i in r.result.get("unexpected_index_list") or [] if isinstance(i, dict)})
+                out.append((f"{table}: {cfg.type} {cfg.kwargs.get('column', cfg.kwargs.get('column_list', ''))} failed "
+                            f"({r.result.get('unexpected_count', '')} rows)", ids))
     return out

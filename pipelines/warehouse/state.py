@@ -56,11 +56,11 @@ def publish_years(storage: Storage, plans: list[YearPlan]) -> tuple[dict[str, di
 
 def write_copies(storage: Storage, key: str, shards: dict) -> dict:
     """Group the year's copies of one report (``report_copies``, from all its shards' reports) and write them;
-    returns their row count and GX schema problems. Copies share a report year, so a year is the whole group."""
+    returns their row count (their GX schema suite runs after the merge, ``warehouse.gx_validation``). Copies share a
+    report year, so a year is the whole group."""
     import pyarrow as pa
 
     from pipelines.identity.copies import report_copies
-    from pipelines.rules.suites import validate_table
     from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
 
     parts = [storage.read_table(shard_file("reports", key, s), schema=arrow_schema("reports")) for s in sorted(shards)]
@@ -68,21 +68,20 @@ def write_copies(storage: Storage, key: str, shards: dict) -> dict:
     reports = pa.concat_tables(parts).to_pandas() if parts else arrow_schema("reports").empty_table().to_pandas()
     copies = conform("report_copies", report_copies(reports))
     storage.write_table(year_file("report_copies", key), to_arrow("report_copies", copies))
-    return {"rows": len(copies), "schema_problems": validate_table(copies, "report_copies") if len(copies) else []}
+    return {"rows": len(copies)}
 
 
 def combine(shards: dict, copies: dict | None = None) -> dict:
     """One year's summary from its shards' summaries (exact counts; up to REPORTS_TOP report ids per rule)."""
     statuses, na, rows = Counter(), Counter(), Counter()
     rules: dict[str, dict] = {}
-    problems, eras, documents = [], set(), 0
+    eras, documents = set(), 0
     for entry in shards.values():
         s = entry["summary"]
         documents += s["documents"]
         statuses.update(s["statuses"])
         na.update(s["not_assessable"])
         rows.update(s["rows"])
-        problems.extend(s["schema_problems"])
         eras.update(s.get("eras", []))
         for rule_id, r in s["rules"].items():
             agg = rules.setdefault(rule_id, {"failed": 0, "reports": 0, "report_ids": []})
@@ -91,9 +90,8 @@ def combine(shards: dict, copies: dict | None = None) -> dict:
             agg["report_ids"] = sorted(agg["report_ids"] + r["report_ids"])[:REPORTS_TOP]
     if copies:
         rows["report_copies"] = copies["rows"]
-        problems.extend(copies["schema_problems"])
     return {"documents": documents, "statuses": dict(statuses), "not_assessable": dict(na), "rows": dict(rows),
-            "rules": rules, "schema_problems": sorted(set(problems)), "eras": sorted(eras)}
+            "rules": rules, "eras": sorted(eras)}
 
 
 def years_to_build(storage: Storage, keys: list[str], changed: set[str], inputs: dict, loaded: dict[str, str]) -> list[str]:

@@ -42,6 +42,7 @@ PARTITIONED_TABLES = SHARD_TABLES + YEAR_TABLES
 REFERENCE_TABLES = ("indicators", "rules", "agencies", "regions")
 CROSS_TABLE = "cross_rule_results"
 OUT_TABLES = ("out_region_rollups",)
+GX_TABLE = "gx_findings"  # written after each merge by warehouse.gx_validation
 MEMORY_LIMIT = "3GB"  # DuckDB spills to disk beyond this while merging a year
 LANDING_TABLES = ("inventory_skipped",)  # paths of raw/ that are not documents, with the reason
 UNDATED = "undated"
@@ -92,7 +93,7 @@ def read_loaded(warehouse: Path, table: str) -> pd.DataFrame:
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES + LANDING_TABLES:
+    for table in PARTITIONED_TABLES + REFERENCE_TABLES + (CROSS_TABLE,) + OUT_TABLES + LANDING_TABLES + (GX_TABLE,):
         con.execute(duckdb_ddl(table))
     for name, columns in _BOOKKEEPING.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")

@@ -1,0 +1,134 @@
+"""Great Expectations validation of what a run wrote, after the DuckDB merge (asset ``gx_validation``).
+
+The vectorised rule engine decides, alone and before anything is written, what is published
+(``process``). Every work unit queues its new reports for GX (``process.queue_validation``:
+the shards' new report ids and every rule instance's measure); this step, after the merge,
+validates each queued unit with the generated suites:
+
+* the rule suite of each era (``rules_<era>``) on the unit's rule matrix must agree with the
+  engine on every instance (``suites.disagreements``);
+* the table schema suites (``table_<name>``) on the new rows of each shard and on the year's
+  ``report_copies``.
+
+What it finds goes to the DuckDB table ``gx_findings`` (one row per report and rule or failed
+expectation; the rows of the validated reports are replaced, those of reports no longer in the
+warehouse removed) in one transaction, after which the queue entries are deleted: a run that
+stops before leaves them for the next one. A disagreement means the code of the engine or of
+the suite generator is wrong: the report stays as the engine decided (the engine is the
+blocking authority; a rule change re-evaluates every report), is listed in ``gx_findings`` and
+in the auditor's report, the asset's check ``rule_suites_agree`` fails (severity ERROR) and
+``xxgk run`` names it in its summary.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.process import GX_QUEUE
+from pipelines.registry import load_registry
+from pipelines.shards import shard_file, year_file
+from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
+from pipelines.warehouse.store import GX_TABLE, SHARD_TABLES, _transaction, reading, replace_table
+
+COLUMNS = ["report_id", "report_year", "suite", "rule_id", "finding", "detail"]
+
+
+def pending(storage) -> list[str]:
+    """The queued units (their JSON entries), oldest name first."""
+    return [p for p in storage.list(GX_QUEUE) if p.endswith(".json")]
+
+
+def validate_pending(cfg) -> dict:
+    """Validate every queued unit, record the findings in ``gx_findings`` and empty the queue; returns a summary."""
+    storage = cfg.storage
+    entries = pending(storage)
+    findings, validated, years = [], set(), set()
+    for entry in entries:
+        spec = storage.read_json(entry)
+        if spec is None:
+            continue
+        found, ids, keys = validate_unit(storage, spec)
+        findings.extend(found)
+        validated |= ids
+        years |= keys
+    for key in sorted(years):
+        findings.extend(_copies_findings(storage, key))
+    frame = pd.DataFrame(findings, columns=COLUMNS).drop_duplicates(["report_id", "suite", "rule_id"], keep="last")
+    if entries:
+        with _transaction(cfg.warehouse) as con:
+            year_of = dict(con.execute("SELECT report_id, report_year FROM reports").fetchall())
+            frame["report_year"] = frame.report_id.map(year_of)
+            con.register("_validated", pa.table({"report_id": pa.array(sorted(validated), pa.string())}))
+            replace_table(con, GX_TABLE, to_arrow(GX_TABLE, conform(GX_TABLE, frame)),
+                          where="report_id IN (SELECT report_id FROM _validated) "
+                                "OR report_id NOT IN (SELECT report_id FROM reports)")
+            con.unregister("_validated")
+        for entry in entries:
+            spec = storage.read_json(entry) or {}
+            if spec.get("measures"):
+                storage.delete(spec["measures"])
+            storage.delete(entry)
+    return {**summary(cfg.warehouse), "units_validated": len(entries), "reports_validated": len(validated)}
+
+
+def validate_unit(storage, spec: dict) -> tuple[list[tuple], set[str], set[str]]:
+    """Findings of one queued unit, the report ids it validated and the report years it touched."""
+    from pipelines.rules.suites import disagreements, validate_table
+
+    found = []
+    measures = storage.read_table(spec["measures"])
+    measures = measures.to_pandas() if measures is not None else pd.DataFrame()
+    if len(measures):
+        era_of = {r.rule_id: r.era for r in load_registry().rules}
+        for era, group in measures.groupby(measures.rule_id.map(era_of)):
+            for r in disagreements(group, era).itertuples(index=False):
+                found.append((r.report_id, None, f"rules_{era}", r.rule_id, "disagreement",
+                              f"the rule engine says {r.engine}, the GX suite rules_{era} says {r.gx}"))
+    ids, years = set(), set()
+    for key, shard, new in spec["shards"]:
+        ids |= set(new)
+        years.add(key)
+        wanted = pa.array(new, pa.string())
+        for table in SHARD_TABLES:
+            rows = storage.read_table(shard_file(table, key, shard), schema=arrow_schema(table))
+            if rows is None or not rows.num_rows:
+                continue
+            rows = rows.filter(pc.is_in(rows.column("report_id"), wanted))
+            if rows.num_rows:
+                found.extend(_schema_rows(validate_table(rows.to_pandas(), table)))
+    return found, ids, years
+
+
+def _copies_findings(storage, key: str) -> list[tuple]:
+    copies = storage.read_table(year_file("report_copies", key), schema=arrow_schema("report_copies"))
+    if copies is None or not copies.num_rows:
+        return []
+    from pipelines.rules.suites import validate_table
+
+    return _schema_rows(validate_table(copies.to_pandas(), "report_copies"))
+
+
+def _schema_rows(problems: list[tuple[str, list[str]]]) -> list[tuple]:
+    out = []
+    for text, ids in problems:
+        table, what = text.split(": ", 1)
+        for rid in ids or ["(unknown)"]:
+            out.append((rid, None, f"table_{table}", what.split(" failed")[0], "schema", text))
+    return out
+
+
+def summary(warehouse) -> dict:
+    """What ``gx_findings`` holds: disagreements and schema findings (counts, and up to 50 report ids each)."""
+    out = {"disagreements": 0, "schema_findings": 0, "disagreeing_reports": [], "schema_reports": []}
+    with reading(warehouse) as con:
+        if con is None or not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                          [GX_TABLE]).fetchone()[0]:
+            return out
+        for finding, key in (("disagreement", "disagreements"), ("schema", "schema_findings")):
+            n, ids = con.execute(f"SELECT count(*), list(DISTINCT report_id ORDER BY report_id)[1:50] FROM {GX_TABLE} "
+                                 "WHERE finding = ?", [finding]).fetchone()
+            out[key] = n
+            out["disagreeing_reports" if finding == "disagreement" else "schema_reports"] = list(ids or [])
+    return out

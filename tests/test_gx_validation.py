@@ -1,0 +1,100 @@
+"""Great Expectations after the merge (``warehouse.gx_validation``): every unit a run writes is validated by the
+generated suites once DuckDB has it; what GX finds is visible in gx_findings, in Dagster and in the run's summary."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from conftest import query
+from pipelines.process import GX_QUEUE
+from pipelines.rules.evaluate import TOLERANCE
+from pipelines.rules.suites import distinct_values, validate_table
+from pipelines.runner import finish, summarize, warehouse_config
+from pipelines.shards import shard_file
+from pipelines.warehouse.gx_validation import pending
+from pipelines.warehouse.publish import writer_session
+from pipelines.warehouse.storage import storage_for
+
+
+def test_every_unit_validated_after_publish(clean_subset):
+    """A clean run leaves nothing queued, and the GX result of what it wrote is in the warehouse: no findings."""
+    raw, wh = clean_subset
+    assert pending(storage_for(wh)) == []
+    assert query(wh, "SELECT count(*) FROM gx_findings") == [(0,)]
+    assert query(wh, "SELECT count(*) FROM reports") == [(3,)]
+
+
+def _queue(storage, rows: list[dict], shards: list) -> None:
+    frame = pd.DataFrame(rows, columns=["report_id", "rule_id", "violation", "outcome"])
+    storage.write_table(f"{GX_QUEUE}/test.parquet", pa.Table.from_pandas(frame, preserve_index=False))
+    storage.write_json(f"{GX_QUEUE}/test.json", {"shards": shards, "measures": f"{GX_QUEUE}/test.parquet"})
+
+
+def test_disagreement_flagged(clean_subset, tmp_path):
+    """A unit whose engine outcome contradicts the GX rule suite (an instance over the tolerance the engine let pass)
+    is flagged: a gx_findings row naming the report and the rule, a failed ERROR check, a line in the summary; the
+    report itself stays as the engine decided and the queue entry is consumed."""
+    raw, src = clean_subset
+    wh = tmp_path / "warehouse"
+    shutil.copytree(src, wh)
+    storage = storage_for(wh)
+    (rid, year, era), = query(wh, "SELECT report_id, report_year, era FROM reports WHERE era = 'v2021' LIMIT 1")
+    status_before = query(wh, "SELECT status FROM reports WHERE report_id = ?", rid)
+    rule = query(wh, "SELECT rule_id FROM rules WHERE era = 'v2021' AND kind = 'sum' ORDER BY rule_id LIMIT 1")[0][0]
+    other = query(wh, "SELECT rule_id FROM rules WHERE era = 'v2021' AND kind = 'sum' ORDER BY rule_id LIMIT 1 OFFSET 1")[0][0]
+    shard = next(int(p.rsplit("/", 1)[1].split(".")[0]) for p in storage.list(f"parquet/reports/{year}"))
+    assert storage.exists(shard_file("reports", str(year), shard))
+    _queue(storage, [{"report_id": rid, "rule_id": rule, "violation": TOLERANCE + 5.0, "outcome": "pass"},
+                     {"report_id": rid, "rule_id": other, "violation": 0.0, "outcome": "pass"}],
+           [[str(year), shard, [rid]]])
+    cfg = warehouse_config(raw, wh, workers=1, progress=False)
+    instance = dg.DagsterInstance.ephemeral()
+    with writer_session(wh):
+        failed, _ = finish(cfg, instance)
+    assert failed == []
+    assert query(wh, "SELECT report_id, suite, rule_id, finding FROM gx_findings") == [(rid, "rules_v2021", rule, "disagreement")]
+    assert query(wh, "SELECT status FROM reports WHERE report_id = ?", rid) == status_before
+    assert pending(storage) == []
+    checks = {e.check_name: e for run in instance.get_runs() for e in
+              (ev.dagster_event.event_specific_data for ev in instance.all_logs(run.run_id)
+               if ev.dagster_event and ev.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION")}
+    assert not checks["rule_suites_agree"].passed and checks["rule_suites_agree"].severity == dg.AssetCheckSeverity.ERROR
+    assert rid in checks["rule_suites_agree"].metadata["reports"].value
+    assert checks["table_schemas"].passed
+    assert "GREAT EXPECTATIONS: 1 rule instance(s)" in summarize(wh, report_written=False)
+
+    # validated again without the contradiction: the finding is replaced
+    _queue(storage, [{"report_id": rid, "rule_id": rule, "violation": TOLERANCE + 5.0, "outcome": "fail"}], [[str(year), shard, [rid]]])
+    with writer_session(wh):
+        finish(cfg, instance)
+    assert query(wh, "SELECT count(*) FROM gx_findings") == [(0,)]
+
+
+def test_schema_suite_on_distinct_values_names_the_reports():
+    """The column expectations run on the distinct values of each column (same outcome); a failure is then located
+    on the whole frame and names the offending reports; the key's uniqueness is checked on every row."""
+    rows = [{"report_id": f"r{i}", "code": f"c{i % 3}", "value": float(i)} for i in range(9)]
+    frame = pd.DataFrame(rows)
+    small = distinct_values(frame, ["report_id", "code"])
+    assert list(small.columns) == list(frame.columns) and len(small) == 9
+    assert set(small.code) == {"c0", "c1", "c2"}
+    from pipelines.registry import load_registry
+
+    cols = [c.name for c in load_registry().table("report_copies")]
+    good = pd.DataFrame([{c: None for c in cols} | {"report_id": f"r{i}", "copy_group": "g", "canonical_report_id": "r0",
+                                                    "is_canonical": i == 0, "copy_role": "canonical" if i == 0 else "format_copy",
+                                                    "reason": "x"} for i in range(3)])
+    problems = validate_table(good, "report_copies")
+    assert problems == []
+    bad = good.copy()
+    bad.loc[2, "copy_role"] = "not-a-role"
+    bad = pd.concat([bad, bad.iloc[[1]]], ignore_index=True)
+    found = validate_table(bad, "report_copies")
+    assert {t.split(" ")[1] for t, _ in found} - {t.split(" ")[1] for t, _ in problems} == \
+        {"expect_column_values_to_be_in_set", "expect_column_values_to_be_unique"}
+    ids = {t.split(" ")[1]: i for t, i in found}
+    assert ids["expect_column_values_to_be_in_set"] == ["r2"] and ids["expect_column_values_to_be_unique"] == ["r1"]
