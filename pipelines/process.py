@@ -50,6 +50,7 @@ from pipelines.rules.narrative_rules import narrative_measures
 from pipelines.shards import (
     DocSpec, ShardWork, WorkUnit, held_version, hints_of, shard_file, shard_fingerprint, shard_state_path, twin_digests,
 )
+from pipelines.warehouse.gx_validation import enqueue
 from pipelines.warehouse.records import RecordStore, deserialize, flatten, record_job, record_of, serialize
 from pipelines.warehouse.schema import arrow_schema, empty_frame, to_arrow
 from pipelines.warehouse.storage import Storage
@@ -59,7 +60,6 @@ from pipelines.workers import LIMIT_ISSUES, Limits, extract_all, failed_extracti
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 REPORTS_TOP = 50  # report ids kept per rule in a shard's summary (the count is exact)
-GX_QUEUE = "state/gx_queue"  # units waiting for the GX validation after the merge (see queue_validation)
 
 
 def code_digest(*paths: Path) -> str:
@@ -314,19 +314,12 @@ def _assemble(specs: list[DocSpec], records: dict[str, pa.Table], raw_dir: Path)
 
 def queue_validation(storage: Storage, unit: WorkUnit, measures: pd.DataFrame) -> None:
     """Queue the unit for the GX validation after the merge (``warehouse.gx_validation``): its shards' new report ids
-    and every rule instance's measure (what the rule suites validate). Written before the shards' states, so a shard
-    whose new rows are in place always has its validation queued."""
+    and every rule instance's measure. Written before the shards, so a shard whose new rows are in place always has
+    its validation queued."""
     shards = [[s.partition_key, s.shard, sorted(d.report_id for d in s.docs)] for s in unit.shards if s.docs]
-    if not shards:
-        return
-    name = hashlib.sha256(repr([(s.partition_key, s.shard, s.fingerprint) for s in unit.shards]).encode()).hexdigest()[:16]
-    cols = ["report_id", "rule_id", "violation", "outcome"]
-    frame = measures[cols] if len(measures) else pd.DataFrame({c: pd.Series(dtype="float64" if c == "violation" else "object")
-                                                               for c in cols})
-    schema = pa.schema([("report_id", pa.string()), ("rule_id", pa.string()), ("violation", pa.float64()), ("outcome", pa.string())])
-    storage.write_table(f"{GX_QUEUE}/{name}.parquet", pa.Table.from_pandas(frame.reset_index(drop=True), schema=schema,
-                                                                           preserve_index=False))
-    storage.write_json(f"{GX_QUEUE}/{name}.json", {"shards": shards, "measures": f"{GX_QUEUE}/{name}.parquet"})
+    if shards:
+        name = hashlib.sha256(repr([(s.partition_key, s.shard, s.fingerprint) for s in unit.shards]).encode()).hexdigest()[:16]
+        enqueue(storage, f"unit-{name}", measures, shards=shards)
 
 
 def _decide(tables: dict) -> tuple[dict[str, pa.Table], pd.DataFrame]:

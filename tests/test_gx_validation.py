@@ -7,15 +7,13 @@ import shutil
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 
 from conftest import query
-from pipelines.process import GX_QUEUE
 from pipelines.rules.evaluate import TOLERANCE
 from pipelines.rules.suites import distinct_values, validate_table
 from pipelines.runner import finish, summarize, warehouse_config
 from pipelines.shards import shard_file
-from pipelines.warehouse.gx_validation import pending
+from pipelines.warehouse.gx_validation import enqueue, pending
 from pipelines.warehouse.publish import writer_session
 from pipelines.warehouse.storage import storage_for
 
@@ -29,9 +27,7 @@ def test_every_unit_validated_after_publish(clean_subset):
 
 
 def _queue(storage, rows: list[dict], shards: list) -> None:
-    frame = pd.DataFrame(rows, columns=["report_id", "rule_id", "violation", "outcome"])
-    storage.write_table(f"{GX_QUEUE}/test.parquet", pa.Table.from_pandas(frame, preserve_index=False))
-    storage.write_json(f"{GX_QUEUE}/test.json", {"shards": shards, "measures": f"{GX_QUEUE}/test.parquet"})
+    enqueue(storage, "unit-test", pd.DataFrame(rows, columns=["report_id", "rule_id", "violation", "outcome"]), shards=shards)
 
 
 def test_disagreement_flagged(clean_subset, tmp_path):

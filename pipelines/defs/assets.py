@@ -397,7 +397,7 @@ def gx_validation(context: dg.AssetExecutionContext, warehouse: WarehouseConfig)
     from pipelines.warehouse.gx_validation import validate_pending
 
     summary = validate_pending(warehouse)
-    context.log.info(f"GX: {summary['units_validated']} unit(s), {summary['reports_validated']} report(s) validated; "
+    context.log.info(f"GX: {summary['entries_validated']} queued unit(s), {summary['reports_validated']} report(s) validated; "
                      f"{summary['disagreements']} disagreement(s), {summary['schema_findings']} schema finding(s) in gx_findings")
     yield dg.MaterializeResult(metadata={k: (dg.MetadataValue.json(v) if isinstance(v, list) else v) for k, v in summary.items()})
     yield dg.AssetCheckResult(check_name="rule_suites_agree", passed=summary["disagreements"] == 0,

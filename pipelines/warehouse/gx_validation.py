@@ -2,10 +2,11 @@
 
 The vectorised rule engine decides, alone and before anything is written, what is published
 (``process``). Every work unit queues its new reports for GX (``process.queue_validation``:
-the shards' new report ids and every rule instance's measure); this step, after the merge,
-validates each queued unit with the generated suites:
+the shards' new report ids and every rule instance's measure), and so does every recompute of
+the cross-report rules (their measures); this step, after the merge, validates each queued entry
+with the generated suites:
 
-* the rule suite of each era (``rules_<era>``) on the unit's rule matrix must agree with the
+* the rule suite of each era (``rules_<era>``) on the entry's rule matrix must agree with the
   engine on every instance (``suites.disagreements``);
 * the table schema suites (``table_<name>``) on the new rows of each shard and on the year's
   ``report_copies``.
@@ -26,13 +27,25 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.process import GX_QUEUE
 from pipelines.registry import load_registry
 from pipelines.shards import shard_file, year_file
 from pipelines.warehouse.schema import arrow_schema, conform, to_arrow
 from pipelines.warehouse.store import GX_TABLE, SHARD_TABLES, _transaction, reading, replace_table
 
 COLUMNS = ["report_id", "report_year", "suite", "rule_id", "finding", "detail"]
+GX_QUEUE = "state/gx_queue"  # entries waiting for the GX validation after the merge
+_MEASURES = pa.schema([("report_id", pa.string()), ("rule_id", pa.string()), ("violation", pa.float64()), ("outcome", pa.string())])
+
+
+def enqueue(storage, name: str, measures: pd.DataFrame, shards: list | None = None, reports: list[str] | None = None) -> None:
+    """Queue rule measures (report_id, rule_id, violation, outcome of every instance) for validation after the merge:
+    a unit's (``shards``: [partition, shard, new report ids], whose rows the schema suites check too) or the
+    cross-report rules' (``reports``: the reports they were recomputed for)."""
+    frame = measures[list(_MEASURES.names)] if len(measures) else pd.DataFrame({c: [] for c in _MEASURES.names})
+    storage.write_table(f"{GX_QUEUE}/{name}.parquet", pa.Table.from_pandas(frame.reset_index(drop=True), schema=_MEASURES,
+                                                                           preserve_index=False))
+    storage.write_json(f"{GX_QUEUE}/{name}.json", {"measures": f"{GX_QUEUE}/{name}.parquet", "shards": shards or [],
+                                                   "reports": sorted(reports) if reports is not None else None})
 
 
 def pending(storage) -> list[str]:
@@ -44,13 +57,15 @@ def validate_pending(cfg) -> dict:
     """Validate every queued unit, record the findings in ``gx_findings`` and empty the queue; returns a summary."""
     storage = cfg.storage
     entries = pending(storage)
-    findings, validated, years = [], set(), set()
+    findings, validated, cross, years = [], set(), set(), set()
     for entry in entries:
         spec = storage.read_json(entry)
         if spec is None:
             continue
         found, ids, keys = validate_unit(storage, spec)
         findings.extend(found)
+        if spec.get("reports") is not None:
+            cross |= set(spec["reports"])
         validated |= ids
         years |= keys
     for key in sorted(years):
@@ -61,16 +76,25 @@ def validate_pending(cfg) -> dict:
             year_of = dict(con.execute("SELECT report_id, report_year FROM reports").fetchall())
             frame["report_year"] = frame.report_id.map(year_of)
             con.register("_validated", pa.table({"report_id": pa.array(sorted(validated), pa.string())}))
+            con.register("_cross", pa.table({"report_id": pa.array(sorted(cross), pa.string())}))
+            con.register("_cross_rules", pa.table({"rule_id": pa.array(_cross_rule_ids(), pa.string())}))
+            # a unit's entry replaces its reports' findings but the cross-report rules'; a cross entry only those
             replace_table(con, GX_TABLE, to_arrow(GX_TABLE, conform(GX_TABLE, frame)),
-                          where="report_id IN (SELECT report_id FROM _validated) "
-                                "OR report_id NOT IN (SELECT report_id FROM reports)")
-            con.unregister("_validated")
+                          where="(report_id IN (SELECT report_id FROM _validated) AND rule_id NOT IN (SELECT rule_id FROM _cross_rules))"
+                                " OR (report_id IN (SELECT report_id FROM _cross) AND rule_id IN (SELECT rule_id FROM _cross_rules))"
+                                " OR report_id NOT IN (SELECT report_id FROM reports)")
+            for name in ("_validated", "_cross", "_cross_rules"):
+                con.unregister(name)
         for entry in entries:
             spec = storage.read_json(entry) or {}
             if spec.get("measures"):
                 storage.delete(spec["measures"])
             storage.delete(entry)
-    return {**summary(cfg.warehouse), "units_validated": len(entries), "reports_validated": len(validated)}
+    return {**summary(cfg.warehouse), "entries_validated": len(entries), "reports_validated": len(validated | cross)}
+
+
+def _cross_rule_ids() -> list[str]:
+    return sorted(r.rule_id for r in load_registry().rules if r.kind in ("cross_year", "cross_level"))
 
 
 def validate_unit(storage, spec: dict) -> tuple[list[tuple], set[str], set[str]]:
