@@ -88,18 +88,18 @@ def timed_build(raw: Path, wh: Path, workers: int) -> dict:
     """One ``xxgk run`` in a fresh Python process (imports included, as a user runs it): wall time, stages, memory."""
     import subprocess
 
-    start = time.perf_counter()
+    start, spawned = time.perf_counter(), time.time()
     proc = subprocess.run([sys.executable, __file__, "--one-build", str(raw), str(wh), str(workers)],
                           capture_output=True, text=True, env={**os.environ, "XXGK_PROGRESS": "0"})
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"xxgk run failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    startup = wall - out["seconds"]
-    out["stages_wall_seconds"]["python_startup"] = round(startup, 2)
+    out["stages_wall_seconds"]["python_startup"] = round(out.pop("started_at") - spawned, 2)
+    out["stages_wall_seconds"]["python_exit"] = round(wall - (out.pop("ended_at") - spawned), 2)
     out["seconds"] = round(wall, 2)
-    if out["published_after_seconds"] is not None:
-        out["published_after_seconds"] = round(out["published_after_seconds"] + startup, 2)
+    published = out.pop("published_at")
+    out["published_after_seconds"] = None if published is None else round(published - spawned, 2)
     return out
 
 
@@ -118,8 +118,6 @@ def one_build(raw: Path, wh: Path, workers: int) -> dict:
     cpu_seconds = cpu_of_tree()  # the worker pool is still alive: its processes are counted here
     stages: dict[str, float] = {}
     cpu: dict[str, float] = {}
-    # when readers could see the new reports with their findings (cross-report too) and roll-ups: the first publish
-    published = published_at[0] - epoch if published_at else None
     runs = instance.get_runs()
     for run in runs:
         starts = {}
@@ -139,7 +137,8 @@ def one_build(raw: Path, wh: Path, workers: int) -> dict:
                     cpu = meta["cpu_seconds_by_stage"].value
     stages = {k: round(v, 2) for k, v in stages.items()}
     stages["orchestration_and_imports"] = round(wall - sum(stages.values()), 2)
-    return {"seconds": round(wall, 2), "published_after_seconds": None if published is None else round(published, 2),
+    return {"seconds": round(wall, 2), "started_at": epoch, "ended_at": time.time(),
+            "published_at": published_at[0] if published_at else None,
             "stages_wall_seconds": stages, "unit_cpu_seconds": cpu, "dagster_runs": len(runs),
             "cpu_seconds": round(cpu_seconds, 2),
             "skipped": "nothing changed" in summary,
