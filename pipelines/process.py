@@ -62,7 +62,7 @@ from pipelines.workers import LIMIT_ISSUES, Limits, extract_all, failed_extracti
 BLOCKING_EXTRACTION_ISSUES = {"conflicting_copies"}
 PARTIAL_EXTRACTION_ISSUES = PARTIAL_ISSUE_KINDS
 REPORTS_TOP = 50  # report ids kept per rule in a shard's summary (the count is exact)
-BATCH_DOCS = 250  # documents evaluated at once while the worker pool extracts the next ones (see process_unit)
+BATCH_DOCS = 500  # documents evaluated at once while the worker pool extracts the next ones (see process_unit)
 
 
 def code_digest(*paths: Path) -> str:

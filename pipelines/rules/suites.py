@@ -198,15 +198,23 @@ def rule_matrix(measures: pd.DataFrame, era: str) -> pd.DataFrame:
 
 
 def failed_measures(measures: pd.DataFrame, era: str) -> pd.DataFrame:
-    """Rows of the measures frame that fail, as decided by the generated GX suite on the rule matrix."""
+    """Rows of the measures frame that fail, as decided by the generated GX suite on the rule matrix.
+
+    Every expectation of a rule suite looks at one row at a time, so GX validates the distinct rows of the matrix
+    (most reports share one, e.g. no violation at all) and a failing row fails for every report that has it."""
     if measures.empty:
         return measures.iloc[0:0]
-    result = validate(rule_matrix(measures, era), f"rules_{era}", ["report_id"])
+    matrix = rule_matrix(measures, era)
+    cols = [c for c in matrix.columns if c != "report_id"]
+    group = matrix.groupby(cols, dropna=False, sort=False).ngroup() if cols else pd.Series(0, index=matrix.index)
+    distinct = matrix.loc[~group.duplicated()].assign(report_id=group[~group.duplicated()].astype(str))
+    result = validate(distinct, f"rules_{era}", ["report_id"])
+    reports_of = matrix.report_id.groupby(group.astype(str)).agg(list)
     failing = set()
     for r in result.results:
         rule_id = r.expectation_config.kwargs["column"]
         for item in r.result.get("unexpected_index_list") or []:
-            failing.add((item["report_id"], rule_id))
+            failing.update((rid, rule_id) for rid in reports_of[str(item["report_id"])])
     if not failing:
         return measures.iloc[0:0]
     pairs = pd.MultiIndex.from_frame(measures[["report_id", "rule_id"]]).isin(list(failing))

@@ -34,6 +34,7 @@ from pipelines.warehouse.store import GX_TABLE, SHARD_TABLES, _transaction, read
 
 COLUMNS = ["report_id", "report_year", "suite", "rule_id", "finding", "detail"]
 GX_QUEUE = "state/gx_queue"  # entries waiting for the GX validation after the merge
+BATCH_ROWS = 1_000_000  # rows of one table validated at once by its schema suite
 _MEASURES = pa.schema([("report_id", pa.string()), ("rule_id", pa.string()), ("violation", pa.float64()), ("outcome", pa.string())])
 
 
@@ -54,22 +55,17 @@ def pending(storage) -> list[str]:
 
 
 def validate_pending(cfg) -> dict:
-    """Validate every queued unit, record the findings in ``gx_findings`` and empty the queue; returns a summary."""
+    """Validate every queued entry, record the findings in ``gx_findings`` and empty the queue; returns a summary.
+
+    The entries are validated together (GX's cost is mostly per expectation and batch, not per row): the rule
+    suites once per era over every queued measure, the schema suites once per table over the new rows of every
+    queued shard (in batches of at most ``BATCH_ROWS`` rows)."""
     storage = cfg.storage
     entries = pending(storage)
-    findings, validated, cross, years = [], set(), set(), set()
-    for entry in entries:
-        spec = storage.read_json(entry)
-        if spec is None:
-            continue
-        found, ids, keys = validate_unit(storage, spec)
-        findings.extend(found)
-        if spec.get("reports") is not None:
-            cross |= set(spec["reports"])
-        validated |= ids
-        years |= keys
-    for key in sorted(years):
-        findings.extend(_copies_findings(storage, key))
+    specs = [spec for spec in (storage.read_json(e) for e in entries) if spec is not None]
+    validated = {rid for spec in specs for _, _, new in spec["shards"] for rid in new}
+    cross = {rid for spec in specs if spec.get("reports") is not None for rid in spec["reports"]}
+    findings = _rule_findings(storage, specs) + _schema_findings(storage, specs)
     frame = pd.DataFrame(findings, columns=COLUMNS).drop_duplicates(["report_id", "suite", "rule_id"], keep="last")
     if entries:
         with _transaction(cfg.warehouse) as con:
@@ -85,8 +81,7 @@ def validate_pending(cfg) -> dict:
                                 " OR report_id NOT IN (SELECT report_id FROM reports)")
             for name in ("_validated", "_cross", "_cross_rules"):
                 con.unregister(name)
-        for entry in entries:
-            spec = storage.read_json(entry) or {}
+        for entry, spec in zip(entries, specs):
             if spec.get("measures"):
                 storage.delete(spec["measures"])
             storage.delete(entry)
@@ -97,32 +92,45 @@ def _cross_rule_ids() -> list[str]:
     return sorted(r.rule_id for r in load_registry().rules if r.kind in ("cross_year", "cross_level"))
 
 
-def validate_unit(storage, spec: dict) -> tuple[list[tuple], set[str], set[str]]:
-    """Findings of one queued unit, the report ids it validated and the report years it touched."""
-    from pipelines.rules.suites import disagreements, validate_table
+def _rule_findings(storage, specs: list[dict]) -> list[tuple]:
+    """Disagreements between the rule suites and the engine over the measures of every entry (one batch per era)."""
+    from pipelines.rules.suites import disagreements
+
+    parts = [t.to_pandas() for t in (storage.read_table(spec["measures"]) for spec in specs) if t is not None and t.num_rows]
+    if not parts:
+        return []
+    measures = pd.concat(parts, ignore_index=True)
+    era_of = {r.rule_id: r.era for r in load_registry().rules}
+    found = []
+    for era, group in measures.groupby(measures.rule_id.map(era_of)):
+        for r in disagreements(group, era).itertuples(index=False):
+            found.append((r.report_id, None, f"rules_{era}", r.rule_id, "disagreement",
+                          f"the rule engine says {r.engine}, the GX suite rules_{era} says {r.gx}"))
+    return found
+
+
+def _schema_findings(storage, specs: list[dict]) -> list[tuple]:
+    """Schema-suite failures of the new rows of every queued shard and of the touched years' report_copies."""
+    from pipelines.rules.suites import validate_table
 
     found = []
-    measures = storage.read_table(spec["measures"])
-    measures = measures.to_pandas() if measures is not None else pd.DataFrame()
-    if len(measures):
-        era_of = {r.rule_id: r.era for r in load_registry().rules}
-        for era, group in measures.groupby(measures.rule_id.map(era_of)):
-            for r in disagreements(group, era).itertuples(index=False):
-                found.append((r.report_id, None, f"rules_{era}", r.rule_id, "disagreement",
-                              f"the rule engine says {r.engine}, the GX suite rules_{era} says {r.gx}"))
-    ids, years = set(), set()
-    for key, shard, new in spec["shards"]:
-        ids |= set(new)
-        years.add(key)
-        wanted = pa.array(new, pa.string())
-        for table in SHARD_TABLES:
-            rows = storage.read_table(shard_file(table, key, shard), schema=arrow_schema(table))
-            if rows is None or not rows.num_rows:
-                continue
-            rows = rows.filter(pc.is_in(rows.column("report_id"), wanted))
-            if rows.num_rows:
-                found.extend(_schema_rows(validate_table(rows.to_pandas(), table)))
-    return found, ids, years
+    shards = [(key, shard, new) for spec in specs for key, shard, new in spec["shards"]]
+    for table in SHARD_TABLES:
+        batch, rows = [], 0
+        for i, (key, shard, new) in enumerate(shards):
+            part = storage.read_table(shard_file(table, key, shard), schema=arrow_schema(table))
+            if part is not None and part.num_rows:
+                part = part.filter(pc.is_in(part.column("report_id"), pa.array(new, pa.string())))
+                batch.append(part)
+                rows += part.num_rows
+            if batch and (rows >= BATCH_ROWS or i == len(shards) - 1):
+                frame = pa.concat_tables(batch).to_pandas()
+                if len(frame):
+                    found.extend(_schema_rows(validate_table(frame, table)))
+                batch, rows = [], 0
+    for key in sorted({key for key, _, _ in shards}):
+        found.extend(_copies_findings(storage, key))
+    return found
 
 
 def _copies_findings(storage, key: str) -> list[tuple]:
