@@ -106,7 +106,9 @@ def run(raw_dir: Path | None, warehouse_dir: Path | None, years: tuple[str, ...]
     """Build the warehouse: inventory raw/, then extract, validate and load every report year (Dagster).
 
     One run writes a warehouse at a time (a second one exits at once); readers keep seeing the
-    last published warehouse until the run publishes the new one, at its end.
+    last published warehouse until the run publishes the new one: once the new reports are merged
+    with their cross-report findings and roll-ups, and again after the Great Expectations
+    validation and the quality report.
     """
     from pipelines.warehouse.publish import StorageError, WarehouseBusy, storage_problem, writer_session
     from pipelines.workers import Limits

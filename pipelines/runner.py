@@ -73,7 +73,7 @@ def run_pipeline(
     ``StorageError`` (publishing nothing more) when the warehouse cannot be written, ``WarehouseBusy`` when
     another run writes it.
     """
-    from pipelines.warehouse.publish import read_path, writer_session
+    from pipelines.warehouse.publish import publish_now, read_path, writer_session
     from pipelines.warehouse.stamp import forget_stamp, inputs_digest, save_stamp, unchanged_summary
     from pipelines.warehouse.storage import storage_for
     from pipelines.workers import Limits
@@ -88,11 +88,11 @@ def run_pipeline(
     cfg = warehouse_config(raw_dir, warehouse_dir, workers, progress, storage_url, doc_timeout=limits.seconds,
                            doc_memory=f"{limits.memory_mb}MB", **settings)
     instance = instance or dagster_instance()
-    with writer_session(warehouse_dir):
-        failed, _ = build(cfg, years, instance, deferred=True)
-    if on_published is not None:
-        on_published()
     with writer_session(warehouse_dir) as session:
+        failed, _ = build(cfg, years, instance, deferred=True)
+        publish_now(warehouse_dir)  # readers see the new reports now, before the GX validation and the quality report
+        if on_published is not None:
+            on_published()
         more, report_written = finish(cfg, instance)
         failed.extend(more)
         text = summarize(warehouse_dir, report_written=report_written) if read_path(warehouse_dir).exists() \

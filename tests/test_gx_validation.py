@@ -94,3 +94,34 @@ def test_schema_suite_on_distinct_values_names_the_reports():
         {"expect_column_values_to_be_in_set", "expect_column_values_to_be_unique"}
     ids = {t.split(" ")[1]: i for t, i in found}
     assert ids["expect_column_values_to_be_in_set"] == ["r2"] and ids["expect_column_values_to_be_unique"] == ["r1"]
+
+
+def test_new_report_published_before_gx_and_report(clean_subset, tmp_path):
+    """`xxgk run` publishes the merged warehouse (the new report, its findings) before the GX validation and the
+    quality report run, then publishes again: a reader opening the published file at that moment sees the report,
+    and the queue entry of its unit still waiting for GX; after the run the queue is empty."""
+    from conftest import RAW
+    from pipelines.runner import run_pipeline
+    from pipelines.warehouse.publish import published_path
+
+    raw_src, src = clean_subset
+    raw, wh = tmp_path / "raw", tmp_path / "warehouse"
+    shutil.copytree(raw_src, raw)
+    shutil.copytree(src, wh)
+    new = "pingtan/pingtan_zone_admin_committee_2024.html"
+    shutil.copy2(RAW / new, raw / new)
+    seen = {}
+
+    def reader():
+        import duckdb
+
+        con = duckdb.connect(str(published_path(wh)), read_only=True)
+        seen["status"] = con.execute("SELECT status FROM reports WHERE report_id = ?", [new]).fetchall()
+        con.close()
+        seen["queued"] = len(pending(storage_for(wh)))
+
+    run_pipeline(raw, wh, workers=1, progress=False, instance=dg.DagsterInstance.ephemeral(), on_published=reader)
+    assert seen["status"] and seen["status"][0][0].startswith("published")
+    assert seen["queued"] >= 1
+    assert pending(storage_for(wh)) == []
+    assert query(wh, "SELECT count(*) FROM gx_findings") == [(0,)]

@@ -123,6 +123,18 @@ def writer_session(warehouse: Path, wait: float = 0.0, command: str | None = Non
         _unlock(session.lock_fd)
 
 
+def publish_now(warehouse: Path) -> bool:
+    """Inside a write session (nested or not): publish what it staged so far, so readers see it now; a later write
+    of the session stages a fresh copy. Nothing when nothing is staged or a storage failure marked the session.
+    Returns whether it published."""
+    session = current_session(warehouse)
+    if session is None or not session.staged or session.failed:
+        return False
+    _publish(session.warehouse)
+    session.staged = session.migrate = False
+    return True
+
+
 def current_session(warehouse: Path) -> _Session | None:
     """This process's open write session on ``warehouse``, if any."""
     return _sessions.get(_key(warehouse))
