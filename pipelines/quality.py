@@ -289,4 +289,9 @@ def _summary(con, generated: str, database: str) -> dict:
             "total": cross_total,
         },
         "unresolved": {"rows": unresolved.to_dict("records"), "total": unresolved_total, "more": unresolved_names > len(unresolved)},
+        "gx_findings": {  # what the GX validation after the merge found (warehouse.gx_validation)
+            "total": con.execute("SELECT count(*) FROM gx_findings").fetchone()[0],
+            "rows": con.execute("SELECT report_id, suite, rule_id, finding, detail FROM gx_findings ORDER BY finding, report_id, "
+                                "rule_id LIMIT ?", [TOP_ROWS]).df().to_dict("records"),
+        },
     }

@@ -62,6 +62,10 @@ def test_disagreement_flagged(clean_subset, tmp_path):
     assert rid in checks["rule_suites_agree"].metadata["reports"].value
     assert checks["table_schemas"].passed
     assert "GREAT EXPECTATIONS: 1 rule instance(s)" in summarize(wh, report_written=False)
+    from pipelines.quality import write_report
+
+    html = write_report(wh, with_data_docs=False).read_text(encoding="utf-8")
+    assert rid in html and "disagreement" in html and rule in html
 
     # validated again without the contradiction: the finding is replaced
     _queue(storage, [{"report_id": rid, "rule_id": rule, "violation": TOLERANCE + 5.0, "outcome": "fail"}], [[str(year), shard, [rid]]])
