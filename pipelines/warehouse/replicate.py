@@ -12,11 +12,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse.store import CROSS_TABLE, LANDING_TABLES, PARTITIONED_TABLES
+from pipelines.warehouse.store import CROSS_TABLE, GX_TABLE, LANDING_TABLES, PARTITIONED_TABLES
 
 # tables copied with the reports (agencies and skipped paths too: each copy has its own bodies and landing zone);
 # the registry and the divisions once
-REPORT_TABLES = (*PARTITIONED_TABLES, CROSS_TABLE, "agencies", *LANDING_TABLES)
+REPORT_TABLES = (*PARTITIONED_TABLES, CROSS_TABLE, GX_TABLE, "agencies", *LANDING_TABLES)
 COPIED_ONCE = ("indicators", "rules", "regions")
 
 
