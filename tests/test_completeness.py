@@ -255,6 +255,7 @@ FOUND = [
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:10018",  # a value cell turned into a letter lends its label
     "synth:html:12437",  # a chunk inside a cell: its digits run across inline tags
     "synth:html:12068",
+    "synth:html:37323",  # bytes inserted into 424.47: a number run into letters/control bytes read as 42
 ]
 
 
@@ -269,3 +270,26 @@ def test_fuzz_findings_stay_fixed():
     M.judge_statuses(outcomes)
     found = [f"{f.case} {f.kind}: {f.detail}" for o in outcomes for f in o.findings]
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("fmt", ["html", "html-flattened", "txt", "md", "flat"])
+def test_number_run_into_letters_or_control_bytes_is_not_read(fmt):
+    """'42j2\\x05…4.47' (bytes inserted into 424.47) is a damaged cell, not 42; units and notes still read."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:" + fmt.split("-")[0])
+    data = seed.data
+    if fmt == "html-flattened":  # table markup lost: each row becomes a line of running text
+        for tag, new in ((b"table", b"div"), (b"tr", b"p"), (b"td", b"span"), (b"th", b"span")):
+            data = data.replace(b"<" + tag + b">", b"<" + new + b">").replace(b"<" + tag + b" ", b"<" + new + b" ")
+            data = data.replace(b"</" + tag + b">", b"</" + new + b">")
+    code = "t2.admin_fees.amount"
+    raw = next(c.raw for c in M.extract_bytes(data, seed.suffix).cells if c.code == code)
+    head, tail = raw[:2], raw[2:]
+    for damaged in (f"{head}j2\x05\ufffdO\ufffd\ufffd{tail}", f"{head}j2{tail}", f"{head}\x05{tail}", f"{head}{tail}Z", f"{head}\x01"):
+        ext = M.extract_bytes(data.replace(raw.encode(), damaged.encode(), 1), seed.suffix)
+        assert [c.value for c in ext.cells if c.code == code] == [], (fmt, damaged)
+        assert any(i.code == code for i in ext.issues), (fmt, damaged)  # the loss is named
+    for fine in (f"{raw}万元", f"{raw}（万元）"):
+        ext = M.extract_bytes(data.replace(raw.encode(), fine.encode(), 1), seed.suffix)
+        assert [c.value for c in ext.cells if c.code == code] == [float(raw)], (fmt, fine)

@@ -44,6 +44,8 @@ _OLD_ROW_LINE = re.compile(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|�
 _MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期年月日号%％")  # after a number: a figure in a sentence or a date
 T4_HEADER_LINES = 40  # header rows (or one character per token) between 行政复议 and Table 四's values
 DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
+# after a number without a space: Latin letters or control characters mean damaged bytes, not a unit
+_GARBLED_AFTER = re.compile(r"[A-Za-z\x00-\x08\x0e-\x1f\x7f\ufffd]")
 
 
 @dataclass
@@ -332,8 +334,8 @@ class Scanner:
         limit = index[stop] if stop < len(index) else len(folded)
         frag = VALUE_RUN.match(folded, begin, limit).group(0)
         after = folded[begin + len(frag) : begin + len(frag) + 1]
-        if after == DAMAGE and frag.strip():
-            return DAMAGE
+        if frag.strip() and (after == DAMAGE or (frag[-1:].isdigit() and _GARBLED_AFTER.match(after))):
+            return DAMAGE  # '42j2\ufffd4.47': a number run into Latin letters or control bytes is no number
         if after and not after.isspace() and not after.isdigit():
             trimmed = frag.rstrip()
             m = _TRAILING_ENUM.search(trimmed)
