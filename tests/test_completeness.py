@@ -256,6 +256,7 @@ FOUND = [
     "synth:html:12437",  # a chunk inside a cell: its digits run across inline tags
     "synth:html:12068",
     "synth:html:37323",  # bytes inserted into 424.47: a number run into letters/control bytes read as 42
+    "incoming/tianjin_hongqiao_district_gov_service_office_2022.excerpt.txt:26984",  # pipe row broken after its label: line of its digits
 ]
 
 
@@ -293,3 +294,15 @@ def test_number_run_into_letters_or_control_bytes_is_not_read(fmt):
     for fine in (f"{raw}万元", f"{raw}（万元）"):
         ext = M.extract_bytes(data.replace(raw.encode(), fine.encode(), 1), seed.suffix)
         assert [c.value for c in ext.cells if c.code == code] == [float(raw)], (fmt, fine)
+
+
+def test_pipe_row_broken_after_its_label_keeps_the_line_of_its_digits(tmp_path):
+    """'行政许可 | ⏎1517 | ||': the value is read, and its line is the line its digits are printed on."""
+    src = RAW / "incoming" / "tianjin_hongqiao_district_gov_service_office_2022.excerpt.txt"
+    lines = src.read_text(encoding="utf-8").split("\n")
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("行政许可 | 1517"))
+    lines[k : k + 1] = ["行政许可 | ", "1517 | ||"]
+    path = tmp_path / src.name
+    path.write_text("\n".join(lines), encoding="utf-8")
+    cell = next(c for c in extract_document(path).cells if c.code == "t2.licensing.decisions")
+    assert (cell.value, cell.line) == (1517, k + 2)

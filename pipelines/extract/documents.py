@@ -184,7 +184,7 @@ def read_text(path: Path, text: str, kind: str) -> Document:
             return
         cells = []
         joined = "".join(t for _, t in pending)
-        # cell k sits on the line where its text starts
+        # cell k sits on the line where its printed text starts (a blank cell: where it starts)
         offsets = []
         pos = 0
         for ln, t in pending:
@@ -195,7 +195,8 @@ def read_text(path: Path, text: str, kind: str) -> Document:
         if len(parts) > 1 and not parts[-1].strip():
             parts.pop()  # the end of the text after its last '|' is not a cell
         for k, part in enumerate(parts):
-            ln = max((l for off, l in offsets if off <= pos), default=pending[0][0])
+            at = pos + (len(part) - len(part.lstrip()) if part.strip() else 0)
+            ln = max((l for off, l in offsets if off <= at), default=pending[0][0])
             cells.append(Cell(part.strip(), line=ln, col_index=k))
             pos += len(part) + 1
         lines.append(Line(cells, PIPE, source_kind))
