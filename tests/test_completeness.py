@@ -257,6 +257,8 @@ FOUND = [
     "synth:html:12068",
     "synth:html:37323",  # bytes inserted into 424.47: a number run into letters/control bytes read as 42
     "incoming/tianjin_hongqiao_district_gov_service_office_2022.excerpt.txt:26984",  # pipe row broken after its label: line of its digits
+    "synth:flat:23842",  # a value flipped to blank in a one-cell-per-line table: the blank's line
+    "synth:flat:40763",
 ]
 
 
@@ -306,3 +308,17 @@ def test_pipe_row_broken_after_its_label_keeps_the_line_of_its_digits(tmp_path):
     path.write_text("\n".join(lines), encoding="utf-8")
     cell = next(c for c in extract_document(path).cells if c.code == "t2.licensing.decisions")
     assert (cell.value, cell.line) == (1517, k + 2)
+
+
+def test_blank_last_cell_in_a_one_cell_per_line_table_sits_on_its_own_line():
+    """A row's last value turned blank ('0 |' -> '  |'): the blank is read on that line, not on the empty cell after it."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:flat")
+    base = {c.code: c for c in M.extract_bytes(seed.data, seed.suffix).cells}
+    cell = base["t3.results.denied.internal_affairs.total"]
+    lines = seed.data.decode("utf-8").split("\n")
+    assert lines[cell.line - 1].strip() == f"{cell.raw} |"
+    lines[cell.line - 1] = "  |"
+    got = next(c for c in M.extract_bytes("\n".join(lines).encode(), seed.suffix).cells if c.code == cell.code)
+    assert (got.value_status, got.line) == ("blank", cell.line)

@@ -228,7 +228,8 @@ class CellReader:
         if len(lead) == width and (len(tokens) <= span or rd.source.ends_line):
             return lead, ""
         if len(lead) < width and len(tokens) == span:
-            return lead + [Token("", tokens[-1].cell)] * (width - len(lead)), ""
+            # each blank sits in the empty cell printed at its position (its own line in a one-cell-per-line table)
+            return lead + [Token("", tokens[min(k, len(tokens) - 1)].cell) for k in range(len(lead), width)], ""
         return tokens, (f"{len(lead)} value(s) in {len(tokens)} cells where every complete row of the table spans "
                         f"{span} (a repeated, inserted or deleted line?)")
 
