@@ -259,6 +259,11 @@ FOUND = [
     "incoming/tianjin_hongqiao_district_gov_service_office_2022.excerpt.txt:26984",  # pipe row broken after its label: line of its digits
     "synth:flat:23842",  # a value flipped to blank in a one-cell-per-line table: the blank's line
     "synth:flat:40763",
+    "synth:flat:15661",  # a deletion from inside one row to inside the next: a cut cell, next row's values
+    "synth:flat:6540",
+    "synth:flat:29708",
+    "synth:flat:18096",  # ... the same with two labels spliced (2.重复|版物)
+    "synth:flat:33004",
 ]
 
 
@@ -322,3 +327,41 @@ def test_blank_last_cell_in_a_one_cell_per_line_table_sits_on_its_own_line():
     lines[cell.line - 1] = "  |"
     got = next(c for c in M.extract_bytes("\n".join(lines).encode(), seed.suffix).cells if c.code == cell.code)
     assert (got.value_status, got.line) == ("blank", cell.line)
+
+
+@pytest.mark.parametrize("cut", ["cell", "label"])
+def test_rows_spliced_by_a_deletion_are_not_read(cut):
+    """A span deleted from inside one row to inside the next (its label gone): the first row's label then
+    carries the next row's values, with a cut cell (' |') or a spliced label where they meet. That row is not
+    read; no confident value differs from what the original printed for it."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:flat")
+    base = {c.code: c for c in M.extract_bytes(seed.data, seed.suffix).cells}
+    text = seed.data.decode("utf-8")
+    lines = text.split("\n")
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln) + 1)
+    rows: dict[str, list] = {}
+    for code, c in base.items():
+        if code.startswith("t3.results.") and c.line:
+            rows.setdefault(code.rsplit(".", 1)[0], []).append(c)
+    keys = sorted(rows, key=lambda k: min(c.line for c in rows[k]))
+    tried = 0
+    for key, nxt in zip(keys, keys[1:]):
+        a = sorted(rows[key], key=lambda c: c.line)
+        b = sorted(rows[nxt], key=lambda c: c.line)
+        if len(a) != 7 or len(b) != 7 or b[0].line - a[-1].line != 3:
+            continue  # adjacent rows only (label line between)
+        if cut == "cell":  # from row a's 4th value to the digits of row b's 4th value: ' |' is left
+            lo, hi = starts[a[3].line - 1], starts[b[3].line - 1] + len(b[3].raw)
+        else:  # from the middle of row a's label to the middle of row b's label
+            la, lb = lines[a[0].line - 2], lines[b[0].line - 2]
+            lo = starts[a[0].line - 2] + len(la) // 2
+            hi = starts[b[0].line - 2] + len(lb) // 2
+        ext = M.extract_bytes((text[:lo] + text[hi:]).encode("utf-8"), seed.suffix)
+        got = {c.code: c.value for c in ext.cells if c.code.startswith(key + ".") and c.value_status == "number"}
+        assert all(base[code].value == v for code, v in got.items()), (cut, key, got)
+        tried += 1
+    assert tried >= 5
