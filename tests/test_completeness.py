@@ -264,6 +264,8 @@ FOUND = [
     "synth:flat:29708",
     "synth:flat:18096",  # ... the same with two labels spliced (2.重复|版物)
     "synth:flat:33004",
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:25638",  # value rows joined: (六) placed by count
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:10266",
 ]
 
 
@@ -365,3 +367,29 @@ def test_rows_spliced_by_a_deletion_are_not_read(cut):
         assert all(base[code].value == v for code, v in got.items()), (cut, key, got)
         tried += 1
     assert tried >= 5
+
+
+def test_value_row_joined_with_the_next_labelled_row_places_no_values_by_count(tmp_path):
+    """Labels-then-values tables: a deletion joins a value row to the next labelled row, whose label is lost
+    ('| 0 | … | 0 | 4 | 0 | … | 4 |'). The wide row means the value rows no longer count the printed rows:
+    nothing is placed by their count (the single 2019 （六） row took a (六) row's values), and every cell
+    read is right."""
+    import re
+
+    text = document_for(STEM).read_text(encoding="utf-8")
+    truth = load_truth(STEM)
+    lines = text.split("\n")
+    bare_row = re.compile(r"^\|(?: [\d\s]+ \|)+$")
+    tried = 0
+    for k, ln in enumerate(lines):
+        nxt = next((j for j in range(k + 1, min(k + 4, len(lines))) if not lines[j].startswith("|---")), None)
+        if not bare_row.match(ln) or nxt is None or not re.match(r"^\| \d\.\S+ \|", lines[nxt]):
+            continue
+        joined = ln[:-1] + lines[nxt][lines[nxt].index("|", 1) :].lstrip()[1:]
+        path = tmp_path / f"joined{k}.md"
+        path.write_text("\n".join(lines[:k] + [joined] + lines[nxt + 1 :]), encoding="utf-8")
+        got = {c.code: c.value for c in extract_document(path).cells if c.value is not None}
+        wrong = {c: v for c, v in got.items() if truth.get(c) != v}
+        assert not wrong, (k, wrong)
+        tried += 1
+    assert tried >= 2
