@@ -266,6 +266,8 @@ FOUND = [
     "synth:flat:33004",
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:25638",  # value rows joined: (六) placed by count
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:10266",
+    "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
+    "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
 ]
 
 
@@ -393,3 +395,20 @@ def test_value_row_joined_with_the_next_labelled_row_places_no_values_by_count(t
         assert not wrong, (k, wrong)
         tried += 1
     assert tried >= 2
+
+
+def test_html_rows_outside_a_table_keep_the_line_of_their_row(tmp_path):
+    """Table markup lost (an unclosed tag or a deleted <table>): the rows are read as running text, and each
+    value's line is the source line its digits are printed on."""
+    import re
+
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:html")
+    text = re.sub(r"<table[^>]*>", "", seed.data.decode("utf-8"))
+    ext = M.extract_bytes(text.encode("utf-8"), seed.suffix)
+    lines = text.split("\n")
+    cells = [c for c in ext.cells if c.value_status == "number" and c.table_index is None]
+    assert len(cells) > 20
+    off = [c.code for c in cells if c.raw not in re.sub(r"<[^>]+>", "", lines[c.line - 1])]
+    assert not off, off

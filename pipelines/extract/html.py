@@ -77,7 +77,9 @@ def read_html(path: Path, text: str) -> Document:
         tables.append(grid)
     for el in body.iter(*_BLOCK):
         text = el.text
-        el.text = f"\n\ue001{el.sourceline or 0}\ue002{text}" if text and not text.isspace() else "\n"
+        # every block marks its source line, even an empty one (a <tr> swallowed by an unclosed tag: its cells'
+        # text follows on that line)
+        el.text = f"\n\ue001{el.sourceline or 0}\ue002{text if text and not text.isspace() else ''}"
         el.tail = "\n" + (el.tail or "")
     lines: list[Line] = []
     source = body.sourceline or 0
