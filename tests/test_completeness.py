@@ -264,6 +264,7 @@ FOUND = [
     "synth:flat:29708",
     "synth:flat:18096",  # ... the same with two labels spliced (2.重复|版物)
     "synth:flat:33004",
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32600",  # ... nothing visible at the cut
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:25638",  # value rows joined: (六) placed by count
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:10266",
     "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
@@ -333,11 +334,11 @@ def test_blank_last_cell_in_a_one_cell_per_line_table_sits_on_its_own_line():
     assert (got.value_status, got.line) == ("blank", cell.line)
 
 
-@pytest.mark.parametrize("cut", ["cell", "label"])
+@pytest.mark.parametrize("cut", ["cell", "label", "lines"])
 def test_rows_spliced_by_a_deletion_are_not_read(cut):
     """A span deleted from inside one row to inside the next (its label gone): the first row's label then
-    carries the next row's values, with a cut cell (' |') or a spliced label where they meet. That row is not
-    read; no confident value differs from what the original printed for it."""
+    carries the next row's values, with a cut cell (' |'), a spliced label or nothing visible where they meet.
+    No confident value differs from what the original printed for that row."""
     from hostile import mutate as M
 
     seed = M.load_seed("synth:flat")
@@ -360,6 +361,8 @@ def test_rows_spliced_by_a_deletion_are_not_read(cut):
             continue  # adjacent rows only (label line between)
         if cut == "cell":  # from row a's 4th value to the digits of row b's 4th value: ' |' is left
             lo, hi = starts[a[3].line - 1], starts[b[3].line - 1] + len(b[3].raw)
+        elif cut == "lines":  # whole lines: row a's last four values and row b's label and first three values
+            lo, hi = starts[a[3].line - 1], starts[b[3].line - 1]
         else:  # from the middle of row a's label to the middle of row b's label
             la, lb = lines[a[0].line - 2], lines[b[0].line - 2]
             lo = starts[a[0].line - 2] + len(la) // 2

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pipelines.extract import glued
 from pipelines.extract.documents import FREE, GRID, PIPE
 from pipelines.extract.headers import t2_columns
-from pipelines.extract.labels import FUZZY, ORDER, POSITION
+from pipelines.extract.labels import ORDER, POSITION
 from pipelines.extract.placement import trim
 from pipelines.extract.model import CellRecord
 from pipelines.extract.table_model import BARE, HEADER, ColumnMap, PrintedRow, Reading, Token, location, row_location
@@ -134,9 +134,9 @@ class CellReader:
         for rd in sorted(readings, key=lambda r: r.copy):
             if id(rd) in spliced:
                 self._lose("row_shape", rd.row.table_id, list(rd.row.codes),
-                           f"row '{rd.source.label or rd.row.key}': the next row of the table ({spliced[id(rd)]}) is not "
-                           "printed and this row's label or cells are damaged: a deletion may have joined the two rows, "
-                           "its values may be the next row's; not read", rd, list(rd.tokens))
+                           f"row '{rd.source.label or rd.row.key}': the next row of the table ({spliced[id(rd)]}) is "
+                           "printed nowhere: a deletion may have joined the two rows, and these values may be the next "
+                           "row's; not read", rd, list(rd.tokens))
                 continue
             self._read_one(rd)
         self._reattach()
@@ -223,11 +223,11 @@ class CellReader:
                     self.source_of[code] = rd.source
 
     def _spliced(self, readings: list[Reading]) -> dict[int, str]:
-        """Readings that may hold the values of the template row after them: that row is printed nowhere,
-        a later row of the table is, and this row shows damage (a fuzzy label, a blank value cell, a label
-        touching an unreadable region) — in the fixed tables of the 2019 and 2021 formats. A span deleted from inside one row to inside the next leaves the
-        first row's label with the second row's values (and a spliced label, or a cut cell, where they meet).
-        Returns id(reading) -> key of the missing row."""
+        """Readings that may hold the values of the template row after them, in the fixed tables of the 2019
+        and 2021 formats: that row is printed nowhere (not even its label) while a later row of the table is.
+        A span deleted from inside one row to inside the next takes the second row's label with it and leaves
+        the first row's label with the second row's values — in a one-cell-per-line or '|'-flattened table,
+        even a clean-looking row. Returns id(reading) -> key of the missing row."""
         printed = {r.chosen.key for r in self.rows if r.chosen is not None} | {rd.row.key for rd in readings}
         template = [r for r in load_registry().template(self.era) if self.era in r.eras and not r.is_subtotal]
         out: dict[int, str] = {}
@@ -243,17 +243,8 @@ class CellReader:
                 continue
             if nxt.key.startswith("t3.results.other.") and "t3.results.other" in printed:
                 continue  # （六） printed as its single 2019 row
-            fuzzy = rd.how == FUZZY or (rd.source.match is not None and rd.source.match.how == FUZZY)
-            damaged_label = "\ufffd" in (rd.source.label or "")
-            blank = any(not t.text.strip() for t in trim(rd.tokens, rd.source.mode, self.width_of(rd))[: self.width_of(rd)])
-            if fuzzy or damaged_label or blank:
-                out[id(rd)] = nxt.key
+            out[id(rd)] = nxt.key
         return out
-
-    def width_of(self, rd: Reading) -> int:
-        """Printed value columns of a reading's row (Table 三 may print a subtotal column)."""
-        row = rd.row
-        return row.width + (1 if row.table_id == "t3" and self.columns.get("t3", ColumnMap((), "")).subtotal is not None else 0)
 
     def _pipe_cells(self, rd: Reading, tokens: list[Token], width: int) -> tuple[list[Token], str]:
         """A '|'-flattened row's cells, using the table's own layout for the empty cells after its last value.
