@@ -267,6 +267,7 @@ FOUND = [
     "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32600",  # ... nothing visible at the cut
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:25638",  # value rows joined: (六) placed by count
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:10266",
+    "synth:flat:13061",  # a total below its printed parts beside a blank: contradicted
     "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
     "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
 ]
@@ -415,3 +416,16 @@ def test_html_rows_outside_a_table_keep_the_line_of_their_row(tmp_path):
     assert len(cells) > 20
     off = [c.code for c in cells if c.raw not in re.sub(r"<[^>]+>", "", lines[c.line - 1])]
     assert not off, off
+
+
+def test_total_below_its_printed_parts_is_contradicted_even_with_a_blank_part():
+    """'1 | 0 | 1 | 0 | 0 | (blank) | 0': whatever the blank is (a count is never negative), the total 0 cannot
+    be the sum of parts 1 and 1 — the row's cells are contradicted, not unchecked (fuzz synth:flat:13061)."""
+    from pipelines.extract.verify import CONTRADICTED, UNCHECKED, statuses
+
+    row = "t3.results.granted"
+    parts = {"natural_person": 1, "commercial_enterprise": 0, "research_institution": 1, "public_welfare_org": 0,
+             "legal_service_org": 0}  # other_org blank
+    values = {f"{row}.{k}": float(v) for k, v in parts.items()}
+    assert set(statuses({**values, f"{row}.total": 0.0}, "v2021").values()) == {CONTRADICTED}
+    assert statuses({**values, f"{row}.total": 2.0}, "v2021")[f"{row}.total"] == UNCHECKED  # the blank may be 0
