@@ -267,6 +267,8 @@ FOUND = [
     "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32600",  # ... nothing visible at the cut
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:25638",  # value rows joined: (六) placed by count
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:10266",
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32606",  # two lines repeated: a 0 fills a blank
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:34980",
     "synth:flat:13061",  # a total below its printed parts beside a blank: contradicted
     "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
     "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
@@ -429,3 +431,30 @@ def test_total_below_its_printed_parts_is_contradicted_even_with_a_blank_part():
     values = {f"{row}.{k}": float(v) for k, v in parts.items()}
     assert set(statuses({**values, f"{row}.total": 0.0}, "v2021").values()) == {CONTRADICTED}
     assert statuses({**values, f"{row}.total": 2.0}, "v2021")[f"{row}.total"] == UNCHECKED  # the blank may be 0
+
+
+def test_one_cell_per_line_table_with_two_repeated_lines_fills_no_blank():
+    """Two lines repeated in a one-cell-per-line Table 二 (a value line '0 |' and an empty cell '|' of another
+    row): the rows that still span the table's usual number of cells keep the convention, and the repeated
+    value never fills a blank cell (fuzz hanyang:32606). No confident value differs from the original."""
+    import re
+
+    from hostile import mutate as M
+
+    src = RAW / "incoming" / "hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt"
+    data = src.read_bytes()
+    base = {c.code: c.value for c in M.extract_bytes(data, ".txt").cells if c.value_status == "number"}
+    lines = data.decode("utf-8").split("\n")
+    t2 = range(next(i for i, ln in enumerate(lines) if "第二十条" in ln), next(i for i, ln in enumerate(lines) if ln.startswith("三、")))
+    values = [i for i in t2 if re.fullmatch(r"\d+ \|", lines[i])]
+    empties = [i for i in t2 if lines[i] == "|"]
+    tried = 0
+    for v in values:
+        for e in empties:
+            dup = [ln for i, ln in enumerate(lines) for _ in range(2 if i in (v, e) else 1)]
+            got = {c.code: c.value for c in M.extract_bytes("\n".join(dup).encode(), ".txt").cells
+                   if c.value_status == "number" and c.code.startswith("t2.")}
+            wrong = {c: x for c, x in got.items() if base.get(c) != x}
+            assert not wrong, (v, e, wrong)
+            tried += 1
+    assert tried >= 10

@@ -30,7 +30,7 @@ from pipelines.registry import load_registry, subtotal_code
 _LEADING_ZERO = re.compile(r"0\d+")
 _WS = re.compile(r"\s")
 _NOT_DIGIT = re.compile(r"[^\d.\-]")
-SPAN_AGREEMENT = 0.75
+SPAN_AGREEMENT = 0.5
 _ANNOTATED = re.compile(r"^\s*[+-]?\d[\d,.]*\s*(?:万元|元|件|条|项|个)?\s*[(（].+[)）]\s*$")
 
 
@@ -276,7 +276,7 @@ class CellReader:
         out = {}
         for table, spans in seen.items():
             (span, n), total = spans.most_common(1)[0], sum(spans.values())
-            if n >= 2 and n >= SPAN_AGREEMENT * total:  # one odd row (a repeated line) does not break the convention
+            if n >= 2 and n > SPAN_AGREEMENT * total:  # a few odd rows (repeated lines) do not break the convention
                 out[table] = span
         return out
 
