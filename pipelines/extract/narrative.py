@@ -48,6 +48,24 @@ class _Pattern:
     eras: str
     regex: re.Pattern
     code: str | None
+    required: str = ""  # text every match contains: where it is absent the pattern is not run
+
+
+def required_text(regex: re.Pattern) -> str:
+    """The longest run of literal characters at the pattern's top level ('' if none or flags change matching).
+
+    Every match contains it, so a text without it has no match: a substring test skips the regex
+    (patterns with an optional prefix or a lookbehind are otherwise tried at every position).
+    """
+    if regex.flags & (re.IGNORECASE | re.VERBOSE):
+        return ""
+    best, run = "", ""
+    for op, arg in re._parser.parse(regex.pattern):
+        if op is re._constants.LITERAL:
+            run += chr(arg)
+        else:
+            best, run = max(best, run, key=len), ""
+    return max(best, run, key=len)
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +73,8 @@ def patterns() -> tuple[_Pattern, ...]:
     """Compiled figure patterns from the registry."""
     with resources.files("pipelines.registry").joinpath("data", "narrative_patterns.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    return tuple(_Pattern(r["figure"], r["eras"], re.compile(r["pattern"]), r["code"] or None) for r in rows)
+    compiled = [(r, re.compile(r["pattern"])) for r in rows]
+    return tuple(_Pattern(r["figure"], r["eras"], rx, r["code"] or None, required_text(rx)) for r, rx in compiled)
 
 
 def _era_group(era: str | None) -> str | None:
@@ -107,7 +126,7 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
     found: list[NarrativeFigure] = []
     taken: list[tuple[int, int]] = []
     for pat in patterns():
-        if pat.eras not in (group, "all") or pat.figure == "pct":
+        if pat.eras not in (group, "all") or pat.figure == "pct" or pat.required not in text:
             continue
         for m in pat.regex.finditer(text):
             span = m.span("n")
@@ -128,7 +147,9 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
         if m:
             line, page = flat.place(fig.offset)
             found.append(NarrativeFigure("pct", float(m.group("n")), None, fig.figure, fig.sentence, line, page, end))
-    for key, rx in _claims():
+    for key, rx, required in _claims():
+        if required not in text:
+            continue
         for m in rx.finditer(text):
             line, page = flat.place(m.start())
             found.append(NarrativeFigure(key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
@@ -153,9 +174,10 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
 
 
 @lru_cache(maxsize=1)
-def _claims() -> tuple[tuple[str, re.Pattern], ...]:
-    """Compiled claim patterns (labels.csv kind ``claim``)."""
-    return tuple((lb.key, re.compile(lb.variant)) for lb in load_registry().labels_of("claim"))
+def _claims() -> tuple[tuple[str, re.Pattern, str], ...]:
+    """Compiled claim patterns (labels.csv kind ``claim``) with the text each match contains."""
+    compiled = [(lb.key, re.compile(lb.variant)) for lb in load_registry().labels_of("claim")]
+    return tuple((key, rx, required_text(rx)) for key, rx in compiled)
 
 
 @lru_cache(maxsize=1)
