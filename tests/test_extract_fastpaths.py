@@ -27,3 +27,24 @@ def test_required_text_examples():
     assert required_text(re.compile(r"均获维持|均予维持")) == "均"  # the prefix common to the alternatives
     assert required_text(re.compile(r"获维持|予维持")) == ""
     assert required_text(re.compile(r"abc", re.IGNORECASE)) == ""
+
+
+def test_pipe_cells_sit_on_the_line_where_they_start(tmp_path):
+    """Pipe-flattened lines: each cell keeps the source line its text starts on (found by bisection)."""
+    from pipelines.extract.documents import PIPE, read_text
+
+    pieces = ["前言", "| 项目 | 本年新收 |", "政府信息公开申请数量 | 12 | 3", " | 4 |", "5 | 结转 |", "6"]
+    text = "\n".join(pieces)
+    doc = read_text(tmp_path / "x.txt", text, "txt")
+    pipe = [ln for ln in doc.lines if ln.mode == PIPE]
+    assert len(pipe) == 1
+    joined, starts, line = "", [], 2
+    for p in pieces[1:-1]:
+        starts.append((len(joined), line))
+        joined += p
+        line += 1
+    pos = 0
+    for cell, part in zip(pipe[0].cells, joined.split("|")):
+        assert cell.line == max(ln for off, ln in starts if off <= pos)
+        pos += len(part) + 1
+    assert [c.line for c in pipe[0].cells] == [2, 2, 2, 3, 3, 3, 4, 5, 5]
