@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.extract.narrative import _claims, patterns, required_text
+from pipelines.extract.narrative import _claims, find_all, patterns, required_text
 
 REGEXES = [p.regex for p in patterns()] + [rx for _, rx, _ in _claims()]
 
@@ -19,6 +19,22 @@ def test_required_text_is_in_every_match(data):
     rx = data.draw(st.sampled_from(REGEXES))
     s = data.draw(st.from_regex(rx, fullmatch=True))
     assert required_text(rx) in s
+
+
+WINDOWED = [p for p in patterns() if p.before is not None]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_find_all_is_finditer(data):
+    """Trying a pattern only near its required text finds exactly what ``finditer`` finds, in order."""
+    pat = data.draw(st.sampled_from(WINDOWED + list(patterns()[:3])))
+    # texts made of matches, bare required texts and characters the patterns use (lookbehinds' included)
+    alphabet = st.sampled_from(sorted(set("".join(p.regex.pattern for p in WINDOWED) + "0123456789，。 ")))
+    pieces = st.one_of(st.from_regex(pat.regex, fullmatch=True), st.just(pat.required), st.text(alphabet, max_size=6))
+    text = "".join(data.draw(st.lists(pieces, max_size=8)))
+    assert [m.span() for m in find_all(pat, text)] == [m.span() for m in pat.regex.finditer(text)]
+    assert [m.groupdict() for m in find_all(pat, text)] == [m.groupdict() for m in pat.regex.finditer(text)]
 
 
 def test_required_text_examples():
