@@ -64,3 +64,18 @@ def test_pipe_cells_sit_on_the_line_where_they_start(tmp_path):
         assert cell.line == max(ln for off, ln in starts if off <= pos)
         pos += len(part) + 1
     assert [c.line for c in pipe[0].cells] == [2, 2, 2, 3, 3, 3, 4, 5, 5]
+
+
+def test_html_cell_text_is_the_cells_text_nodes():
+    """A table cell's text serialised by lxml equals its text nodes joined (bold, breaks, entities, nested tables)."""
+    from lxml import etree
+
+    from pipelines.extract.html import _cell_text
+    from pipelines.extract.text import clean_line
+
+    page = ('<table><tr><td>a\r\nb &amp; &lt;x&gt;&nbsp;c<b>d</b>e<br>f<span>g<i>h</i></span>tail'
+            '<table><tr><td>in</td></tr></table>after</td><td/><th> 12 </th></tr></table>')
+    root = etree.fromstring(page.encode(), etree.HTMLParser(encoding="utf-8"))
+    cells = list(root.iter("td", "th"))
+    assert [_cell_text(td) for td in cells] == [clean_line("".join(td.itertext())) for td in cells]
+    assert _cell_text(cells[0]) == "a b & <x> cdefghtailinafter"

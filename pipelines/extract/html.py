@@ -104,7 +104,8 @@ def read_html(path: Path, text: str) -> Document:
 
 
 def _cell_text(td) -> str:
-    return clean_line("".join(td.itertext()))
+    # the text of the cell and everything inside it (= "".join(td.itertext())), serialised by lxml in C
+    return clean_line(etree.tostring(td, method="text", encoding="unicode", with_tail=False))
 
 
 def _read_table(table, counter: list[int], lines: list[Line]) -> None:
