@@ -269,6 +269,7 @@ FOUND = [
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:10266",
     "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32606",  # two lines repeated: a 0 fills a blank
     "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:34980",
+    "synth:flat:100182",  # a label spliced with a later row's whole label (…行政查 + 总计)
     "synth:flat:13061",  # a total below its printed parts beside a blank: contradicted
     "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
     "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
@@ -458,3 +459,18 @@ def test_one_cell_per_line_table_with_two_repeated_lines_fills_no_blank():
             assert not wrong, (v, e, wrong)
             tried += 1
     assert tried >= 10
+
+
+@pytest.mark.parametrize("fmt", ["flat", "md", "html"])
+def test_label_spliced_with_a_later_rows_label_is_not_read(fmt):
+    """A deletion from inside one label to the end of a later row's label ('8.属于行政查' + '总计'): the fuzzy label
+    ends with the whole label of another row, whose values follow — the row is not read (fuzz synth:flat:100182)."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:" + fmt)
+    text = seed.data.decode("utf-8")
+    assert "8.属于行政查询事项" in text
+    ext = M.extract_bytes(text.replace("8.属于行政查询事项", "8.属于行政查总计", 1).encode("utf-8"), seed.suffix)
+    code = "t3.results.denied.admin_query"
+    assert not [c for c in ext.cells if c.code.startswith(code + ".") and c.value is not None]
+    assert any(i.code and i.code.startswith(code + ".") and "t3.total_processed" in i.message for i in ext.issues)
