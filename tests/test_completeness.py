@@ -270,6 +270,7 @@ FOUND = [
     "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32606",  # two lines repeated: a 0 fills a blank
     "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:34980",
     "synth:flat:100182",  # a label spliced with a later row's whole label (…行政查 + 总计)
+    "incoming/gansu_ganzhou_district_gov_2016.txt:103205",  # a tab inside a label: its end fuzzily matched the total
     "synth:flat:13061",  # a total below its printed parts beside a blank: contradicted
     "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
     "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
@@ -474,3 +475,17 @@ def test_label_spliced_with_a_later_rows_label_is_not_read(fmt):
     code = "t3.results.denied.admin_query"
     assert not [c for c in ext.cells if c.code.startswith(code + ".") and c.value is not None]
     assert any(i.code and i.code.startswith(code + ".") and "t3.total_processed" in i.message for i in ext.issues)
+
+
+def test_label_split_over_two_grid_cells_lends_no_fuzzy_label(tmp_path):
+    """'3. 政务微博<TAB>公开政府信息数<TAB>条<TAB>425': a tab inserted inside a label must not let its end fuzzily
+    match another row (公开政府信息数 = the total) and give it this row's value (fuzz gansu_2016:103205)."""
+    src = document_for("gansu_ganzhou_district_gov_2016")
+    truth = load_truth("gansu_ganzhou_district_gov_2016")
+    lines = src.read_text(encoding="utf-8").split("\n")
+    for k in [i for i, ln in enumerate(lines) if ln.startswith("3. 政务微博公开政府信息数")][-1:]:  # the table's copy
+        lines[k] = lines[k].replace("政务微博", "政务微博\t", 1)
+    path = tmp_path / src.name
+    path.write_text("\n".join(lines), encoding="utf-8")
+    got = {c.code: c.value for c in extract_document(path).cells if c.value is not None}
+    assert not {c: v for c, v in got.items() if truth.get(c) != v}

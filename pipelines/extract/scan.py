@@ -245,6 +245,10 @@ class Scanner:
                 and self.index.match_cell(cells[j].text, self.allowed((li, j), line.mode)) is None)
             tokens = [] if damaged else [Token(cells[k].text, cells[k]) for k in range(i + 1, j)]
             match = self.index.match_cell(cell.text, self.allowed(pos, line.mode))
+            if match is not None and match.how == FUZZY and i > 0 and has_cjk(cells[i - 1].text) \
+                    and not is_value_like(cells[i - 1].text) \
+                    and self.index.match_cell(cells[i - 1].text, self.allowed((li, i - 1), line.mode)) is None:
+                match = None  # '3. 政务微博 | 公开政府信息数 | 条 | 425': the end of a label split over two cells
             if match is None:
                 if tokens and any(_HAS_DIGIT.search(t.text) for t in tokens) and self._row_like(cell.text):
                     self._add(PrintedRow(UNCODED, pos, line.mode, line.source_kind, label=cell.text, label_cell=cell,
