@@ -26,7 +26,7 @@ from pipelines.extract.text import bare, match_form
 from pipelines.extract.table_model import BARE, HEADER, ColumnMap, PrintedRow, Reading, Token, location, row_location
 from pipelines.extract.values import BLANK, NUMBER, is_unit, parse_cell
 from pipelines.extract.verify import Unit, ocr_candidates
-from pipelines.registry import load_registry, subtotal_code
+from pipelines.registry import TemplateRow, load_registry, subtotal_code
 
 _LEADING_ZERO = re.compile(r"0\d+")
 _WS = re.compile(r"\s")
@@ -342,7 +342,7 @@ class CellReader:
                     "blank cell to take it; not attached", location(toks[0].cell)))
 
 
-def _label_at_end(label: str, row, rows) -> object | None:
+def _label_at_end(label: str, row: TemplateRow, rows: list[TemplateRow]) -> TemplateRow | None:
     """Another template row of the table whose whole label (without numbering) ends a fuzzy-matched label."""
     own = {bare(match_form(v)) for v in row.labels}
     for other in rows:
