@@ -255,6 +255,25 @@ FOUND = [
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:10018",  # a value cell turned into a letter lends its label
     "synth:html:12437",  # a chunk inside a cell: its digits run across inline tags
     "synth:html:12068",
+    "synth:html:37323",  # bytes inserted into 424.47: a number run into letters/control bytes read as 42
+    "incoming/tianjin_hongqiao_district_gov_service_office_2022.excerpt.txt:26984",  # pipe row broken after its label: line of its digits
+    "synth:flat:23842",  # a value flipped to blank in a one-cell-per-line table: the blank's line
+    "synth:flat:40763",
+    "synth:flat:15661",  # a deletion from inside one row to inside the next: a cut cell, next row's values
+    "synth:flat:6540",
+    "synth:flat:29708",
+    "synth:flat:18096",  # ... the same with two labels spliced (2.重复|版物)
+    "synth:flat:33004",
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32600",  # ... nothing visible at the cut
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:25638",  # value rows joined: (六) placed by count
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:10266",
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:32606",  # two lines repeated: a 0 fills a blank
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:34980",
+    "synth:flat:100182",  # a label spliced with a later row's whole label (…行政查 + 总计)
+    "incoming/gansu_ganzhou_district_gov_2016.txt:103205",  # a tab inside a label: its end fuzzily matched the total
+    "synth:flat:13061",  # a total below its printed parts beside a blank: contradicted
+    "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
+    "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
 ]
 
 
@@ -269,3 +288,204 @@ def test_fuzz_findings_stay_fixed():
     M.judge_statuses(outcomes)
     found = [f"{f.case} {f.kind}: {f.detail}" for o in outcomes for f in o.findings]
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("fmt", ["html", "html-flattened", "txt", "md", "flat"])
+def test_number_run_into_letters_or_control_bytes_is_not_read(fmt):
+    """'42j2\\x05…4.47' (bytes inserted into 424.47) is a damaged cell, not 42; units and notes still read."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:" + fmt.split("-")[0])
+    data = seed.data
+    if fmt == "html-flattened":  # table markup lost: each row becomes a line of running text
+        for tag, new in ((b"table", b"div"), (b"tr", b"p"), (b"td", b"span"), (b"th", b"span")):
+            data = data.replace(b"<" + tag + b">", b"<" + new + b">").replace(b"<" + tag + b" ", b"<" + new + b" ")
+            data = data.replace(b"</" + tag + b">", b"</" + new + b">")
+    code = "t2.admin_fees.amount"
+    raw = next(c.raw for c in M.extract_bytes(data, seed.suffix).cells if c.code == code)
+    head, tail = raw[:2], raw[2:]
+    for damaged in (f"{head}j2\x05\ufffdO\ufffd\ufffd{tail}", f"{head}j2{tail}", f"{head}\x05{tail}", f"{head}{tail}Z", f"{head}\x01"):
+        ext = M.extract_bytes(data.replace(raw.encode(), damaged.encode(), 1), seed.suffix)
+        assert [c.value for c in ext.cells if c.code == code] == [], (fmt, damaged)
+        assert any(i.code == code for i in ext.issues), (fmt, damaged)  # the loss is named
+    for fine in (f"{raw}万元", f"{raw}（万元）"):
+        ext = M.extract_bytes(data.replace(raw.encode(), fine.encode(), 1), seed.suffix)
+        assert [c.value for c in ext.cells if c.code == code] == [float(raw)], (fmt, fine)
+
+
+def test_pipe_row_broken_after_its_label_keeps_the_line_of_its_digits(tmp_path):
+    """'行政许可 | ⏎1517 | ||': the value is read, and its line is the line its digits are printed on."""
+    src = RAW / "incoming" / "tianjin_hongqiao_district_gov_service_office_2022.excerpt.txt"
+    lines = src.read_text(encoding="utf-8").split("\n")
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("行政许可 | 1517"))
+    lines[k : k + 1] = ["行政许可 | ", "1517 | ||"]
+    path = tmp_path / src.name
+    path.write_text("\n".join(lines), encoding="utf-8")
+    cell = next(c for c in extract_document(path).cells if c.code == "t2.licensing.decisions")
+    assert (cell.value, cell.line) == (1517, k + 2)
+
+
+def test_blank_last_cell_in_a_one_cell_per_line_table_sits_on_its_own_line():
+    """A row's last value turned blank ('0 |' -> '  |'): the blank is read on that line, not on the empty cell after it."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:flat")
+    base = {c.code: c for c in M.extract_bytes(seed.data, seed.suffix).cells}
+    cell = base["t3.results.denied.internal_affairs.total"]
+    lines = seed.data.decode("utf-8").split("\n")
+    assert lines[cell.line - 1].strip() == f"{cell.raw} |"
+    lines[cell.line - 1] = "  |"
+    got = next(c for c in M.extract_bytes("\n".join(lines).encode(), seed.suffix).cells if c.code == cell.code)
+    assert (got.value_status, got.line) == ("blank", cell.line)
+
+
+@pytest.mark.parametrize("cut", ["cell", "label", "lines"])
+def test_rows_spliced_by_a_deletion_are_not_read(cut):
+    """A span deleted from inside one row to inside the next (its label gone): the first row's label then
+    carries the next row's values, with a cut cell (' |'), a spliced label or nothing visible where they meet.
+    No confident value differs from what the original printed for that row."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:flat")
+    base = {c.code: c for c in M.extract_bytes(seed.data, seed.suffix).cells}
+    text = seed.data.decode("utf-8")
+    lines = text.split("\n")
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln) + 1)
+    rows: dict[str, list] = {}
+    for code, c in base.items():
+        if code.startswith("t3.results.") and c.line:
+            rows.setdefault(code.rsplit(".", 1)[0], []).append(c)
+    keys = sorted(rows, key=lambda k: min(c.line for c in rows[k]))
+    tried = 0
+    for key, nxt in zip(keys, keys[1:]):
+        a = sorted(rows[key], key=lambda c: c.line)
+        b = sorted(rows[nxt], key=lambda c: c.line)
+        if len(a) != 7 or len(b) != 7 or b[0].line - a[-1].line != 3:
+            continue  # adjacent rows only (label line between)
+        if cut == "cell":  # from row a's 4th value to the digits of row b's 4th value: ' |' is left
+            lo, hi = starts[a[3].line - 1], starts[b[3].line - 1] + len(b[3].raw)
+        elif cut == "lines":  # whole lines: row a's last four values and row b's label and first three values
+            lo, hi = starts[a[3].line - 1], starts[b[3].line - 1]
+        else:  # from the middle of row a's label to the middle of row b's label
+            la, lb = lines[a[0].line - 2], lines[b[0].line - 2]
+            lo = starts[a[0].line - 2] + len(la) // 2
+            hi = starts[b[0].line - 2] + len(lb) // 2
+        ext = M.extract_bytes((text[:lo] + text[hi:]).encode("utf-8"), seed.suffix)
+        got = {c.code: c.value for c in ext.cells if c.code.startswith(key + ".") and c.value_status == "number"}
+        assert all(base[code].value == v for code, v in got.items()), (cut, key, got)
+        tried += 1
+    assert tried >= 5
+
+
+def test_value_row_joined_with_the_next_labelled_row_places_no_values_by_count(tmp_path):
+    """Labels-then-values tables: a deletion joins a value row to the next labelled row, whose label is lost
+    ('| 0 | … | 0 | 4 | 0 | … | 4 |'). The wide row means the value rows no longer count the printed rows:
+    nothing is placed by their count (the single 2019 （六） row took a (六) row's values), and every cell
+    read is right."""
+    import re
+
+    text = document_for(STEM).read_text(encoding="utf-8")
+    truth = load_truth(STEM)
+    lines = text.split("\n")
+    bare_row = re.compile(r"^\|(?: [\d\s]+ \|)+$")
+    tried = 0
+    for k, ln in enumerate(lines):
+        nxt = next((j for j in range(k + 1, min(k + 4, len(lines))) if not lines[j].startswith("|---")), None)
+        if not bare_row.match(ln) or nxt is None or not re.match(r"^\| \d\.\S+ \|", lines[nxt]):
+            continue
+        joined = ln[:-1] + lines[nxt][lines[nxt].index("|", 1) :].lstrip()[1:]
+        path = tmp_path / f"joined{k}.md"
+        path.write_text("\n".join(lines[:k] + [joined] + lines[nxt + 1 :]), encoding="utf-8")
+        got = {c.code: c.value for c in extract_document(path).cells if c.value is not None}
+        wrong = {c: v for c, v in got.items() if truth.get(c) != v}
+        assert not wrong, (k, wrong)
+        tried += 1
+    assert tried >= 2
+
+
+def test_html_rows_outside_a_table_keep_the_line_of_their_row(tmp_path):
+    """Table markup lost (an unclosed tag or a deleted <table>): the rows are read as running text, and each
+    value's line is the source line its digits are printed on."""
+    import re
+
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:html")
+    text = re.sub(r"<table[^>]*>", "", seed.data.decode("utf-8"))
+    ext = M.extract_bytes(text.encode("utf-8"), seed.suffix)
+    lines = text.split("\n")
+    cells = [c for c in ext.cells if c.value_status == "number" and c.table_index is None]
+    assert len(cells) > 20
+    off = [c.code for c in cells if c.raw not in re.sub(r"<[^>]+>", "", lines[c.line - 1])]
+    assert not off, off
+
+
+def test_total_below_its_printed_parts_is_contradicted_even_with_a_blank_part():
+    """'1 | 0 | 1 | 0 | 0 | (blank) | 0': whatever the blank is (a count is never negative), the total 0 cannot
+    be the sum of parts 1 and 1 — the row's cells are contradicted, not unchecked (fuzz synth:flat:13061)."""
+    from pipelines.extract.verify import CONTRADICTED, UNCHECKED, statuses
+
+    row = "t3.results.granted"
+    parts = {"natural_person": 1, "commercial_enterprise": 0, "research_institution": 1, "public_welfare_org": 0,
+             "legal_service_org": 0}  # other_org blank
+    values = {f"{row}.{k}": float(v) for k, v in parts.items()}
+    assert set(statuses({**values, f"{row}.total": 0.0}, "v2021").values()) == {CONTRADICTED}
+    assert statuses({**values, f"{row}.total": 2.0}, "v2021")[f"{row}.total"] == UNCHECKED  # the blank may be 0
+
+
+def test_one_cell_per_line_table_with_two_repeated_lines_fills_no_blank():
+    """Two lines repeated in a one-cell-per-line Table 二 (a value line '0 |' and an empty cell '|' of another
+    row): the rows that still span the table's usual number of cells keep the convention, and the repeated
+    value never fills a blank cell (fuzz hanyang:32606). No confident value differs from the original."""
+    import re
+
+    from hostile import mutate as M
+
+    src = RAW / "incoming" / "hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt"
+    data = src.read_bytes()
+    base = {c.code: c.value for c in M.extract_bytes(data, ".txt").cells if c.value_status == "number"}
+    lines = data.decode("utf-8").split("\n")
+    t2 = range(next(i for i, ln in enumerate(lines) if "第二十条" in ln), next(i for i, ln in enumerate(lines) if ln.startswith("三、")))
+    values = [i for i in t2 if re.fullmatch(r"\d+ \|", lines[i])]
+    empties = [i for i in t2 if lines[i] == "|"]
+    tried = 0
+    for v in values:
+        for e in empties:
+            dup = [ln for i, ln in enumerate(lines) for _ in range(2 if i in (v, e) else 1)]
+            got = {c.code: c.value for c in M.extract_bytes("\n".join(dup).encode(), ".txt").cells
+                   if c.value_status == "number" and c.code.startswith("t2.")}
+            wrong = {c: x for c, x in got.items() if base.get(c) != x}
+            assert not wrong, (v, e, wrong)
+            tried += 1
+    assert tried >= 10
+
+
+@pytest.mark.parametrize("fmt", ["flat", "md", "html"])
+def test_label_spliced_with_a_later_rows_label_is_not_read(fmt):
+    """A deletion from inside one label to the end of a later row's label ('8.属于行政查' + '总计'): the fuzzy label
+    ends with the whole label of another row, whose values follow — the row is not read (fuzz synth:flat:100182)."""
+    from hostile import mutate as M
+
+    seed = M.load_seed("synth:" + fmt)
+    text = seed.data.decode("utf-8")
+    assert "8.属于行政查询事项" in text
+    ext = M.extract_bytes(text.replace("8.属于行政查询事项", "8.属于行政查总计", 1).encode("utf-8"), seed.suffix)
+    code = "t3.results.denied.admin_query"
+    assert not [c for c in ext.cells if c.code.startswith(code + ".") and c.value is not None]
+    assert any(i.code and i.code.startswith(code + ".") and "t3.total_processed" in i.message for i in ext.issues)
+
+
+def test_label_split_over_two_grid_cells_lends_no_fuzzy_label(tmp_path):
+    """'3. 政务微博<TAB>公开政府信息数<TAB>条<TAB>425': a tab inserted inside a label must not let its end fuzzily
+    match another row (公开政府信息数 = the total) and give it this row's value (fuzz gansu_2016:103205)."""
+    src = document_for("gansu_ganzhou_district_gov_2016")
+    truth = load_truth("gansu_ganzhou_district_gov_2016")
+    lines = src.read_text(encoding="utf-8").split("\n")
+    for k in [i for i, ln in enumerate(lines) if ln.startswith("3. 政务微博公开政府信息数")][-1:]:  # the table's copy
+        lines[k] = lines[k].replace("政务微博", "政务微博\t", 1)
+    path = tmp_path / src.name
+    path.write_text("\n".join(lines), encoding="utf-8")
+    got = {c.code: c.value for c in extract_document(path).cells if c.value is not None}
+    assert not {c: v for c, v in got.items() if truth.get(c) != v}

@@ -19,18 +19,19 @@ from functools import lru_cache
 from pipelines.extract import glued
 from pipelines.extract.documents import FREE, GRID, PIPE
 from pipelines.extract.headers import t2_columns
-from pipelines.extract.labels import ORDER, POSITION
+from pipelines.extract.labels import FUZZY, ORDER, POSITION
 from pipelines.extract.placement import trim
 from pipelines.extract.model import CellRecord
+from pipelines.extract.text import bare, match_form
 from pipelines.extract.table_model import BARE, HEADER, ColumnMap, PrintedRow, Reading, Token, location, row_location
 from pipelines.extract.values import BLANK, NUMBER, is_unit, parse_cell
 from pipelines.extract.verify import Unit, ocr_candidates
-from pipelines.registry import load_registry, subtotal_code
+from pipelines.registry import TemplateRow, load_registry, subtotal_code
 
 _LEADING_ZERO = re.compile(r"0\d+")
 _WS = re.compile(r"\s")
 _NOT_DIGIT = re.compile(r"[^\d.\-]")
-SPAN_AGREEMENT = 0.75
+SPAN_AGREEMENT = 0.5
 _ANNOTATED = re.compile(r"^\s*[+-]?\d[\d,.]*\s*(?:万元|元|件|条|项|个)?\s*[(（].+[)）]\s*$")
 
 
@@ -130,7 +131,12 @@ class CellReader:
         self.placed = {id(rd.source) for rd in readings}
         self.spaced = self._spaced_tables(readings)
         self.spans = self._spans(readings)
+        spliced = self._spliced(readings)
         for rd in sorted(readings, key=lambda r: r.copy):
+            if id(rd) in spliced:
+                self._lose("row_shape", rd.row.table_id, list(rd.row.codes),
+                           f"row '{rd.source.label or rd.row.key}': {spliced[id(rd)]}; not read", rd, list(rd.tokens))
+                continue
             self._read_one(rd)
         self._reattach()
         return self.out
@@ -215,6 +221,37 @@ class CellReader:
                     self.out.direct[code] = rec
                     self.source_of[code] = rd.source
 
+    def _spliced(self, readings: list[Reading]) -> dict[int, str]:
+        """Readings that may hold the values of the template row after them, in the fixed tables of the 2019
+        and 2021 formats: that row is printed nowhere (not even its label) while a later row of the table is.
+        A span deleted from inside one row to inside the next takes the second row's label with it and leaves
+        the first row's label with the second row's values — in a one-cell-per-line or '|'-flattened table,
+        even a clean-looking row. Also a fuzzy label that ends with another row's whole label (two labels
+        spliced: the values are the second row's). Returns id(reading) -> the reason."""
+        printed = {r.chosen.key for r in self.rows if r.chosen is not None} | {rd.row.key for rd in readings}
+        template = [r for r in load_registry().template(self.era) if self.era in r.eras and not r.is_subtotal]
+        out: dict[int, str] = {}
+        for rd in readings:
+            if rd.copy or rd.how in (ORDER, POSITION) or rd.row.table_id == "old":
+                continue  # the old 统计表's rows vary from report to report: a row not printed is no sign
+            rows = [r for r in template if r.table_id == rd.row.table_id]
+            fuzzy = rd.how == FUZZY or (rd.source.match is not None and rd.source.match.how == FUZZY)
+            if fuzzy and (other := _label_at_end(match_form(rd.source.label or ""), rd.row, rows)):
+                out[id(rd)] = (f"its label ends with the label of {other.key}: two labels spliced by a deletion, "
+                               "these values may be that row's")
+                continue
+            k = next((i for i, r in enumerate(rows) if r.key == rd.row.key), None)
+            if k is None or k + 1 >= len(rows):
+                continue
+            nxt = rows[k + 1]
+            if nxt.key in printed or not any(r.key in printed for r in rows[k + 2 :]):
+                continue
+            if nxt.key.startswith("t3.results.other.") and "t3.results.other" in printed:
+                continue  # （六） printed as its single 2019 row
+            out[id(rd)] = (f"the next row of the table ({nxt.key}) is printed nowhere: a deletion may have joined "
+                           "the two rows, and these values may be the next row's")
+        return out
+
     def _pipe_cells(self, rd: Reading, tokens: list[Token], width: int) -> tuple[list[Token], str]:
         """A '|'-flattened row's cells, using the table's own layout for the empty cells after its last value.
 
@@ -228,7 +265,8 @@ class CellReader:
         if len(lead) == width and (len(tokens) <= span or rd.source.ends_line):
             return lead, ""
         if len(lead) < width and len(tokens) == span:
-            return lead + [Token("", tokens[-1].cell)] * (width - len(lead)), ""
+            # each blank sits in the empty cell printed at its position (its own line in a one-cell-per-line table)
+            return lead + [Token("", tokens[min(k, len(tokens) - 1)].cell) for k in range(len(lead), width)], ""
         return tokens, (f"{len(lead)} value(s) in {len(tokens)} cells where every complete row of the table spans "
                         f"{span} (a repeated, inserted or deleted line?)")
 
@@ -244,7 +282,7 @@ class CellReader:
         out = {}
         for table, spans in seen.items():
             (span, n), total = spans.most_common(1)[0], sum(spans.values())
-            if n >= 2 and n >= SPAN_AGREEMENT * total:  # one odd row (a repeated line) does not break the convention
+            if n >= 2 and n > SPAN_AGREEMENT * total:  # a few odd rows (repeated lines) do not break the convention
                 out[table] = span
         return out
 
@@ -302,6 +340,19 @@ class CellReader:
                 self.out.detached.append((
                     f"value '{toks[0].text.strip()}' printed on a line of its own: no adjacent row has exactly one "
                     "blank cell to take it; not attached", location(toks[0].cell)))
+
+
+def _label_at_end(label: str, row: TemplateRow, rows: list[TemplateRow]) -> TemplateRow | None:
+    """Another template row of the table whose whole label (without numbering) ends a fuzzy-matched label."""
+    own = {bare(match_form(v)) for v in row.labels}
+    for other in rows:
+        if other.key == row.key:
+            continue
+        for v in other.labels:
+            tail = bare(match_form(v))
+            if len(tail) >= 2 and label.endswith(tail) and not any(o.endswith(tail) for o in own):
+                return other
+    return None
 
 
 @lru_cache(maxsize=4096)

@@ -13,6 +13,8 @@ Readers never interpret the statistics; they only keep the printed text and wher
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,18 +186,16 @@ def read_text(path: Path, text: str, kind: str) -> Document:
             return
         cells = []
         joined = "".join(t for _, t in pending)
-        # cell k sits on the line where its text starts
-        offsets = []
-        pos = 0
-        for ln, t in pending:
-            offsets.append((pos, ln))
-            pos += len(t)
+        # cell k sits on the line where its printed text starts (the last line starting at or before its first
+        # non-space character; a blank cell: where it starts)
+        starts = list(itertools.accumulate((len(t) for _, t in pending[:-1]), initial=0))
         pos = 0
         parts = joined.split("|")
         if len(parts) > 1 and not parts[-1].strip():
             parts.pop()  # the end of the text after its last '|' is not a cell
         for k, part in enumerate(parts):
-            ln = max((l for off, l in offsets if off <= pos), default=pending[0][0])
+            at = pos + (len(part) - len(part.lstrip()) if part.strip() else 0)
+            ln = pending[bisect.bisect_right(starts, at) - 1][0]
             cells.append(Cell(part.strip(), line=ln, col_index=k))
             pos += len(part) + 1
         lines.append(Line(cells, PIPE, source_kind))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import lxml.html
 from lxml import etree
 
 from pipelines.extract.decode import line_numbers
@@ -44,9 +43,12 @@ def read_html(path: Path, text: str) -> Document:
     damaged = line_numbers(text, _NOT_XML)
     if damaged:
         text = _NOT_XML.sub("\ufffd", text)
-    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
+    # lxml's plain HTML parser: lxml.html's would call a Python class lookup for every element touched
+    parser = etree.HTMLParser(encoding="utf-8", huge_tree=True)
     try:
-        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+        root = etree.fromstring(text.encode("utf-8"), parser=parser)
+        if root is None:
+            raise etree.ParserError("Document is empty")
     except (etree.ParserError, ValueError) as exc:
         raise DocumentError("unreadable", f"HTML cannot be parsed: {exc}") from exc
     deep = next((e for e in parser.error_log if "Excessive depth" in e.message), None)
@@ -77,7 +79,9 @@ def read_html(path: Path, text: str) -> Document:
         tables.append(grid)
     for el in body.iter(*_BLOCK):
         text = el.text
-        el.text = f"\n\ue001{el.sourceline or 0}\ue002{text}" if text and not text.isspace() else "\n"
+        # every block marks its source line, even an empty one (a <tr> swallowed by an unclosed tag: its cells'
+        # text follows on that line)
+        el.text = f"\n\ue001{el.sourceline or 0}\ue002{text if text and not text.isspace() else ''}"
         el.tail = "\n" + (el.tail or "")
     lines: list[Line] = []
     source = body.sourceline or 0
@@ -102,7 +106,8 @@ def read_html(path: Path, text: str) -> Document:
 
 
 def _cell_text(td) -> str:
-    return clean_line("".join(td.itertext()))
+    # the text of the cell and everything inside it (= "".join(td.itertext())), serialised by lxml in C
+    return clean_line(etree.tostring(td, method="text", encoding="unicode", with_tail=False))
 
 
 def _read_table(table, counter: list[int], lines: list[Line]) -> None:
@@ -144,6 +149,8 @@ def _nearest_table(el):
 
 
 def _span(value: str | None) -> int:
+    if value is None:
+        return 1
     try:
         return max(1, min(int(str(value).strip() or 1), 1000))
     except ValueError:

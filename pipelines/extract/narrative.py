@@ -48,6 +48,71 @@ class _Pattern:
     eras: str
     regex: re.Pattern
     code: str | None
+    required: str = ""  # text every match contains: where it is absent the pattern is not run
+    before: tuple[int, int] | None = None  # fewest and most characters a match has before ``required`` (None: unbounded)
+
+
+_MAX_BEFORE = 8  # a longer stretch before the required text: the regex's own search is as quick
+
+
+def literal_anchor(regex: re.Pattern) -> tuple[str, tuple[int, int] | None]:
+    """The longest run of literal characters at the pattern's top level ('' if none or flags change
+    matching), and how many characters (fewest, most) a match has before it (None when unbounded).
+
+    Every match contains the run, so a text without it has no match: a substring test skips the
+    regex; and a match can only start that many characters before one of the run's occurrences
+    (patterns with an optional prefix or a lookbehind are otherwise tried at every position).
+    """
+    if regex.flags & (re.IGNORECASE | re.VERBOSE):
+        return "", None
+    items = re._parser.parse(regex.pattern)
+    best, best_at, run, run_at = "", 0, "", 0
+    for i, (op, arg) in enumerate(items):
+        if op is re._constants.LITERAL:
+            if not run:
+                run_at = i
+            run += chr(arg)
+        else:
+            if len(run) > len(best):
+                best, best_at = run, run_at
+            run = ""
+    if len(run) > len(best):
+        best, best_at = run, run_at
+    if not best:
+        return "", None
+    if best_at == 0:
+        return best, None  # the pattern starts with it: the regex engine itself searches for it
+    lo, hi = re._parser.SubPattern(items.state, items.data[:best_at]).getwidth()
+    return best, ((lo, hi) if hi <= _MAX_BEFORE else None)
+
+
+def required_text(regex: re.Pattern) -> str:
+    """Text every match of the pattern contains ('' when none is known): see ``literal_anchor``."""
+    return literal_anchor(regex)[0]
+
+
+def find_all(pat: _Pattern, text: str):
+    """The matches of ``pat.regex.finditer(text)``, the regex tried only where its required text allows a match to start."""
+    if pat.required not in text:
+        return
+    if pat.before is None:
+        yield from pat.regex.finditer(text)
+        return
+    lo, hi = pat.before
+    match, need = pat.regex.match, pat.required
+    pos = 0
+    at = text.find(need, lo)
+    while at >= 0:
+        # leftmost first, as finditer: every start before this window was tried with an earlier occurrence
+        for start in range(max(pos, at - hi), at - lo + 1):
+            m = match(text, start)
+            if m:
+                yield m
+                pos = m.end()  # never empty: it holds the required text
+                at = text.find(need, pos + lo)
+                break
+        else:
+            at = text.find(need, at + 1)
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +120,8 @@ def patterns() -> tuple[_Pattern, ...]:
     """Compiled figure patterns from the registry."""
     with resources.files("pipelines.registry").joinpath("data", "narrative_patterns.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    return tuple(_Pattern(r["figure"], r["eras"], re.compile(r["pattern"]), r["code"] or None) for r in rows)
+    compiled = [(r, re.compile(r["pattern"])) for r in rows]
+    return tuple(_Pattern(r["figure"], r["eras"], rx, r["code"] or None, *literal_anchor(rx)) for r, rx in compiled)
 
 
 def _era_group(era: str | None) -> str | None:
@@ -109,7 +175,7 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
     for pat in patterns():
         if pat.eras not in (group, "all") or pat.figure == "pct":
             continue
-        for m in pat.regex.finditer(text):
+        for m in find_all(pat, text):
             span = m.span("n")
             if any(a <= span[0] < b for a, b in taken):
                 continue  # the same number already read as another figure
@@ -128,7 +194,9 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
         if m:
             line, page = flat.place(fig.offset)
             found.append(NarrativeFigure("pct", float(m.group("n")), None, fig.figure, fig.sentence, line, page, end))
-    for key, rx in _claims():
+    for key, rx, required in _claims():
+        if required not in text:
+            continue
         for m in rx.finditer(text):
             line, page = flat.place(m.start())
             found.append(NarrativeFigure(key, 1.0, None, m.group(0), flat.sentence(m.start(), m.end()), line, page, m.start()))
@@ -153,9 +221,10 @@ def extract_narrative(doc: Document, era: str | None) -> list[NarrativeFigure]:
 
 
 @lru_cache(maxsize=1)
-def _claims() -> tuple[tuple[str, re.Pattern], ...]:
-    """Compiled claim patterns (labels.csv kind ``claim``)."""
-    return tuple((lb.key, re.compile(lb.variant)) for lb in load_registry().labels_of("claim"))
+def _claims() -> tuple[tuple[str, re.Pattern, str], ...]:
+    """Compiled claim patterns (labels.csv kind ``claim``) with the text each match contains."""
+    compiled = [(lb.key, re.compile(lb.variant)) for lb in load_registry().labels_of("claim")]
+    return tuple((key, rx, required_text(rx)) for key, rx in compiled)
 
 
 @lru_cache(maxsize=1)

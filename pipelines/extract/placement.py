@@ -183,6 +183,10 @@ class Placer:
             # rows the order cannot account for (a labelled row of another copy of the table, a row with values
             # whose label matches nothing) mean the value rows may not be the missing rows, in order
             intruders = [r for r in gap if (r.kind == LABELLED and r.chosen is not None) or (r.kind == UNCODED and r.tokens and r.chosen is None)]
+            # a value row wider than the table (two rows joined: a deleted line break or span) means the value
+            # rows are not the printed rows: their count is no evidence
+            widest = max((self.width(s) for s in union), default=0)
+            intruders += [b for b in bares if len(trim(b.tokens, b.mode, widest)) > widest]
             candidates = [] if intruders else [b for b in bares if len(trim(b.tokens, b.mode, self.widths.get(table, 7))) in {self.width(s) for s in slots}]
             for layout in self._layouts(slots, union, filled):
                 if candidates and len(candidates) == len(layout) and all(

@@ -44,6 +44,8 @@ _OLD_ROW_LINE = re.compile(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|�
 _MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期年月日号%％")  # after a number: a figure in a sentence or a date
 T4_HEADER_LINES = 40  # header rows (or one character per token) between 行政复议 and Table 四's values
 DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
+# after a number without a space: Latin letters or control characters mean damaged bytes, not a unit
+_GARBLED_AFTER = re.compile(r"[A-Za-z\x00-\x08\x0e-\x1f\x7f\ufffd]")
 
 
 @dataclass
@@ -243,6 +245,10 @@ class Scanner:
                 and self.index.match_cell(cells[j].text, self.allowed((li, j), line.mode)) is None)
             tokens = [] if damaged else [Token(cells[k].text, cells[k]) for k in range(i + 1, j)]
             match = self.index.match_cell(cell.text, self.allowed(pos, line.mode))
+            if match is not None and match.how == FUZZY and i > 0 and has_cjk(cells[i - 1].text) \
+                    and not is_value_like(cells[i - 1].text) \
+                    and self.index.match_cell(cells[i - 1].text, self.allowed((li, i - 1), line.mode)) is None:
+                match = None  # '3. 政务微博 | 公开政府信息数 | 条 | 425': the end of a label split over two cells
             if match is None:
                 if tokens and any(_HAS_DIGIT.search(t.text) for t in tokens) and self._row_like(cell.text):
                     self._add(PrintedRow(UNCODED, pos, line.mode, line.source_kind, label=cell.text, label_cell=cell,
@@ -332,8 +338,8 @@ class Scanner:
         limit = index[stop] if stop < len(index) else len(folded)
         frag = VALUE_RUN.match(folded, begin, limit).group(0)
         after = folded[begin + len(frag) : begin + len(frag) + 1]
-        if after == DAMAGE and frag.strip():
-            return DAMAGE
+        if frag.strip() and (after == DAMAGE or (frag[-1:].isdigit() and _GARBLED_AFTER.match(after))):
+            return DAMAGE  # '42j2\ufffd4.47': a number run into Latin letters or control bytes is no number
         if after and not after.isspace() and not after.isdigit():
             trimmed = frag.rstrip()
             m = _TRAILING_ENUM.search(trimmed)

@@ -51,16 +51,25 @@ def fix_glyphs(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", ch) if "\u2f00" <= ch <= "\u2fdf" else ch for ch in text)
 
 
+def _fold(text: str) -> str:
+    text = text.translate(_FOLD)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    return text
+
+
+# a line is folded by the narrative reader and again by the row scanner: short texts are cached
+_fold_short = lru_cache(maxsize=8192)(_fold)
+_FOLD_CACHED_LENGTH = 1000
+
+
 def fold(text: str) -> str:
     """NFKC (full-width digits and brackets to ASCII), ASCII quotes, radicals mapped back; whitespace kept."""
     if not text:
         return ""
     if text.isascii():
         return text
-    text = text.translate(_FOLD)
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text).translate(_FOLD)
-    return text
+    return _fold_short(text) if len(text) <= _FOLD_CACHED_LENGTH else _fold(text)
 
 
 def squeeze(text: str) -> str:

@@ -43,8 +43,11 @@ def _grammar() -> tuple[re.Pattern, frozenset[str], frozenset[str]]:
     return number, na, frozenset(units)
 
 
+_WHITE = re.compile(r"[\s\u3000\xa0]+")
+
+
 def _squash(text: str) -> str:
-    return re.sub(r"[\s\u3000\xa0]+", "", unicodedata.normalize("NFKC", text or ""))
+    return _WHITE.sub("", unicodedata.normalize("NFKC", text or ""))
 
 
 @lru_cache(maxsize=65536)
@@ -63,12 +66,14 @@ def parse_cell(raw: str) -> CellValue:
     return CellValue(raw, None, UNPARSED)
 
 
+@lru_cache(maxsize=65536)
 def is_unit(text: str) -> bool:
     """True when the cell holds only a unit (the 单位 column of the old 统计表)."""
     _, _, units = _grammar()
     return _squash(text) in units
 
 
+@lru_cache(maxsize=65536)
 def is_value_like(text: str) -> bool:
     """True for cells that can sit in a value position: numbers, blanks, NA marks and bare units."""
     status = parse_cell(text).status

@@ -368,11 +368,31 @@ def cell_status(code: str, values: dict[str, float], constraints) -> str:
     return status
 
 
+def _bound_fails(coeffs: dict[str, float], values: dict[str, float]) -> bool:
+    """An equality with unknown cells that cannot hold whatever they are: the unknowns are counts or amounts
+    (never negative) all on one side, and the known cells already exceed the other ('总计 0' beside parts
+    1 and 1 and a blank)."""
+    by_code = load_registry().by_code
+    unknown = [c for c in coeffs if c not in values]
+    if any(by_code[c].value_type == "signed" if c in by_code else True for c in unknown):
+        return False
+    signs = {coeffs[c] > 0 for c in unknown}
+    if len(signs) != 1:
+        return False
+    known = sum(coef * values[c] for c, coef in coeffs.items() if c in values)
+    return known > 1e-6 if signs == {True} else known < -1e-6
+
+
 def statuses(values: dict[str, float], era: str) -> dict[str, str]:
-    """verification status of every code with a value (see ``cell_status``), computed in one pass."""
+    """verification status of every code with a value (see ``cell_status``), computed in one pass; an equality
+    with unknown cells contradicts its known cells when no non-negative values of the unknowns can satisfy it."""
     out = {c: UNCHECKED for c in values}
     for _, coeffs in linear_constraints(era):
         if not all(c in values for c in coeffs):
+            if any(c in values for c in coeffs) and _bound_fails(coeffs, values):
+                for c in coeffs:
+                    if c in values:
+                        out[c] = CONTRADICTED
             continue
         ok = _holds(coeffs, {}, values)
         for c in coeffs:
