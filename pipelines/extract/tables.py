@@ -38,7 +38,6 @@ def read_tables(doc: Document, era: str, ext: Extraction, figures: dict[str, tup
     scan = scan_document(doc, era)
     header = _t3_header(doc, scan)
     widths = {"t3": 7 + (1 if header.subtotal is not None else 0)} if era != "old2014" else {}
-    reasons: dict[str, tuple[str, str, str | None, str]] = {}
     cut = cut_rows(doc, scan.rows)
     for row, _ in cut:  # a row a copied chunk runs into: its values are not the row's
         row.tokens, row.damaged = [], True
@@ -46,15 +45,16 @@ def read_tables(doc: Document, era: str, ext: Extraction, figures: dict[str, tup
     columns = _decide_columns(scan, placement.readings, header, widths)
     reader = CellReader(era, scan.rows, columns, scan.anchors.t2)
     got = reader.read(placement.readings)
+    reasons: dict[str, tuple[str, str, str | None, str]] = {}
     outcome = _verify(era, got, figures, ext, reasons)
     _compare_copies(got, ext)
     _finish(era, got, outcome, ext)
-    for kind, _, codes, message, where, printed in placement.problems:
-        for code in codes:
-            reasons.setdefault(code, (kind, message, where, printed))
     for row, message in cut:
         for code in row.chosen.codes if row.chosen is not None else ():
             reasons.setdefault(code, ("repeated_lines", message, row_location(row), row.label))
+    for kind, _, codes, message, where, printed in placement.problems:
+        for code in codes:
+            reasons.setdefault(code, (kind, message, where, printed))
     for row in scan.rows:
         if row.damaged and row.chosen is not None:
             message = (f"row '{row.label}': its values run into an unreadable region (undecodable bytes or NULs) or are "
