@@ -274,6 +274,8 @@ FOUND = [
     "synth:flat:13061",  # a total below its printed parts beside a blank: contradicted
     "synth:html:4656",  # rows swallowed by an unclosed tag: the line of their <tr>
     "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
+    "synth:flat:52693",  # a copied chunk's '|' lines end a one-cell-per-line row where a blank would
+    "synth:flat:63598",  # ... and rows printed twice, the later copy cut short by the chunk's end
 ]
 
 
@@ -489,3 +491,64 @@ def test_label_split_over_two_grid_cells_lends_no_fuzzy_label(tmp_path):
     path.write_text("\n".join(lines), encoding="utf-8")
     got = {c.code: c.value for c in extract_document(path).cells if c.value is not None}
     assert not {c: v for c, v in got.items() if truth.get(c) != v}
+
+
+def _cells_then_bar(src: dict) -> str:
+    """One cell per line ending in ' |', each row ended by a lone '|' line (the fuzz seed synth:flat's layout)."""
+    from robustness.render import _title_first, table_rows
+
+    out = []
+    for kind, cells in table_rows(src):
+        out.extend([cells[0]] if kind == "text" else [*(f"{c} |" if c else "|" for c in cells), "|"])
+    return "\n".join(_title_first(src) + out + src["epilogue"]) + "\n"
+
+
+def _chunk_into_row(lines: list[str], label_at: int, cut_after: int) -> list[str]:
+    """The fuzzer's repeat_chunk: the text from the '|' of the last value of the row three above row ``label_at``
+    through half of row ``label_at``'s label, copied in front of line ``label_at + cut_after`` (into its values).
+
+    The chunk's first two lines are '|' '|': where it lands after the 6th of 7 values, they read as a blank 7th cell
+    and the row's end, exactly as the row would print a blank (fuzz synth:flat:52693).
+    """
+    ends = [i for i in range(label_at) if lines[i] == "|"]
+    chunk = ["|", *lines[ends[-3] : label_at], lines[label_at][: len(lines[label_at]) // 2]]
+    at = label_at + cut_after
+    return lines[:at] + chunk[:-1] + [chunk[-1] + lines[at]] + lines[at + 1 :]
+
+
+@pytest.mark.parametrize("stem", ["pingtan_zone_admin_committee_2023", "shanghai_municipal_sci_tech_commission_2024",
+                                  "jiangsu_huaian_hongze_district_gov_2024", "pingtan_zone_admin_committee_2024"])
+def test_copied_chunk_inside_a_one_cell_per_line_table_is_a_visible_loss(stem, tmp_path):
+    """Known reports re-rendered one cell per line, a chunk of earlier lines copied into a Table 三 row (fuzz synth:flat:52693).
+
+    The chunk's '|' line ends the row where a blank cell would: the rows the chunk cuts are not read, each lost cell
+    names the copied lines, no value differs from the clean reading, and the report is not plain published.
+    """
+    from robustness.render import load
+
+    suffix, text = ".txt", _cells_then_bar(load(stem))
+    clean_path = tmp_path / f"clean{suffix}"
+    clean_path.write_text(text, encoding="utf-8")
+    clean = {c.code: c.value for c in extract_document(clean_path).cells if c.value is not None}
+    lines = text.split("\n")
+    rows = [i for i, ln in enumerate(lines) if ln.startswith(("4.保护第三方", "（七）总计", "2.重复申请"))]
+    assert len(rows) == 3
+    for label_at in rows:
+        for cut_after in (3, 7):  # after 2 values; after 6 of 7 (the copied '|' reads as a blank 7th)
+            path = tmp_path / f"chunk{label_at}_{cut_after}{suffix}"
+            path.write_text("\n".join(_chunk_into_row(lines, label_at, cut_after)), encoding="utf-8")
+            ext = extract_document(path)
+            got = {c.code: c.value for c in ext.cells if c.value is not None}
+            assert {c: v for c, v in got.items() if clean.get(c) != v} == {}, (label_at, cut_after)  # never a wrong number
+            lost = set(clean) - set(got)
+            named = {i.code for i in ext.issues if i.kind == "repeated_lines"}  # each names the copied lines
+            assert lost and lost <= named, (label_at, cut_after, sorted(lost - named))
+            assert status_of(ext) == "published_partial"
+    # the row above printed again whole, between two rows, cuts no row: a copy of the row, compared, not a loss
+    assert lines[rows[0] - 1] == "|" and not lines[rows[0] - 9][:-2].isdigit()  # the row above: label, 7 values, '|'
+    between = lines[: rows[0]] + lines[rows[0] - 9 : rows[0]] + lines[rows[0] :]
+    path = tmp_path / f"between{suffix}"
+    path.write_text("\n".join(between), encoding="utf-8")
+    ext = extract_document(path)
+    assert not any(i.kind == "repeated_lines" for i in ext.issues)
+    assert {c.code: c.value for c in ext.cells if c.value is not None} == clean

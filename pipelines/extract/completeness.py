@@ -20,7 +20,7 @@ from pipelines.registry import load_registry
 # them is never plain 'published' (pipelines/process.py decide_status)
 LOSS_KINDS = frozenset({
     "ambiguous_split", "row_shape", "unplaced_rows", "glued_inconsistent", "table_missing", "cell_missing",
-    "columns_unknown", "ocr_unverified", "detached_value", "decoding_replaced", "unreadable_region",
+    "columns_unknown", "ocr_unverified", "detached_value", "decoding_replaced", "unreadable_region", "repeated_lines",
 })
 PARTIAL_ISSUE_KINDS = LOSS_KINDS | {"third_party_mirror"}
 OTHER_SPLIT = ("t3.results.other.no_correction", "t3.results.other.unpaid_fee", "t3.results.other.misc")

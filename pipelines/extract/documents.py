@@ -87,6 +87,7 @@ class Document:
     encoding: str | None = None
     replaced: int = 0
     damaged_lines: list[int] = field(default_factory=list)
+    text_first_line: int = 1  # source line number of ``text``'s first line (text readers skip what precedes the body)
 
 
 def file_type_of(path: Path) -> str:
@@ -226,4 +227,4 @@ def read_text(path: Path, text: str, kind: str) -> Document:
             lines.append(Line([Cell(stripped, line=lineno, col_index=0)], FREE, source_kind))
     flush_pipes()
     body_text = "\n".join(raw_lines[start:])
-    return Document(path=path, file_type=kind, lines=lines, text=body_text, meta=meta)
+    return Document(path=path, file_type=kind, lines=lines, text=body_text, meta=meta, text_first_line=start + 1)

@@ -22,6 +22,7 @@ from pipelines.extract.documents import FREE, Document
 from pipelines.extract.headers import t3_columns, t4_columns
 from pipelines.extract.model import ERROR, INFO, WARNING, CellRecord, Extraction, UncodedRow
 from pipelines.extract.placement import Placer, t3_header_texts, trim
+from pipelines.extract.repeats import cut_rows
 from pipelines.extract.scan import Scan, scan_document
 from pipelines.extract.table_model import LABEL, LABELLED, ColumnMap, Token, location, row_location
 from pipelines.extract.verify import Outcome, statuses, verify
@@ -37,6 +38,9 @@ def read_tables(doc: Document, era: str, ext: Extraction, figures: dict[str, tup
     scan = scan_document(doc, era)
     header = _t3_header(doc, scan)
     widths = {"t3": 7 + (1 if header.subtotal is not None else 0)} if era != "old2014" else {}
+    cut = cut_rows(doc, scan.rows)
+    for row, _ in cut:  # a row a copied chunk runs into: its values are not the row's
+        row.tokens, row.damaged = [], True
     placement = Placer(doc, scan, widths).run()
     columns = _decide_columns(scan, placement.readings, header, widths)
     reader = CellReader(era, scan.rows, columns, scan.anchors.t2)
@@ -45,6 +49,9 @@ def read_tables(doc: Document, era: str, ext: Extraction, figures: dict[str, tup
     outcome = _verify(era, got, figures, ext, reasons)
     _compare_copies(got, ext)
     _finish(era, got, outcome, ext)
+    for row, message in cut:
+        for code in row.chosen.codes if row.chosen is not None else ():
+            reasons.setdefault(code, ("repeated_lines", message, row_location(row), row.label))
     for kind, _, codes, message, where, printed in placement.problems:
         for code in codes:
             reasons.setdefault(code, (kind, message, where, printed))
