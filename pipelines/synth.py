@@ -42,16 +42,19 @@ RESULT_WEIGHTS = {
 
 
 def cn_number(n: int) -> str:
-    """1..999 as Chinese numerals (一, 十二, 一百零五)."""
+    """A positive integer as Chinese numerals (一, 十二, 一百零五, 一千零一十二, 四万零三百)."""
     if n < 10:
         return DIGITS[n]
     if n < 20:
         return "十" + (DIGITS[n % 10] if n % 10 else "")
     if n < 100:
         return DIGITS[n // 10] + "十" + (DIGITS[n % 10] if n % 10 else "")
-    rest = n % 100
-    tail = "" if rest == 0 else ("零" + DIGITS[rest] if rest < 10 else ("一" + cn_number(rest) if rest < 20 else cn_number(rest)))
-    return DIGITS[n // 100] + "百" + tail
+    size, unit = next((s, u) for s, u in ((10**8, "亿"), (10**4, "万"), (1000, "千"), (100, "百")) if n >= s)
+    head, rest = divmod(n, size)
+    if rest == 0:
+        return cn_number(head) + unit
+    gap = "零" if rest < size // 10 else ""
+    return cn_number(head) + unit + gap + ("一" if 10 <= rest < 20 else "") + cn_number(rest)
 
 
 @dataclass
