@@ -276,6 +276,7 @@ FOUND = [
     "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
     "synth:flat:52693",  # a copied chunk's '|' lines end a one-cell-per-line row where a blank would
     "synth:flat:63598",  # ... and rows printed twice, the later copy cut short by the chunk's end
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:42548",  # '行政许可 9<TAB>7': a value run into its label
 ]
 
 
@@ -552,3 +553,40 @@ def test_copied_chunk_inside_a_one_cell_per_line_table_is_a_visible_loss(stem, t
     ext = extract_document(path)
     assert not any(i.kind == "repeated_lines" for i in ext.issues)
     assert {c.code: c.value for c in ext.cells if c.value is not None} == clean
+
+
+def _value_into_label(cells: list[str], whole: bool) -> list[str] | None:
+    """A row whose first value ran into its label cell: ``行政许可 9 | 7`` (a tab or a cell boundary inside 97), or
+    with ``whole``, ``行政许可 97 | …`` (the boundary after the label lost). None when the row has no such value."""
+    label, first, rest = cells[0], cells[1] if len(cells) > 1 else "", cells[2:]
+    if whole:
+        return [f"{label} {first}", *rest] if first.isdigit() else None
+    return [f"{label} {first[:1]}", first[1:], *rest] if first.isdigit() and len(first) >= 2 else None
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["split", "whole"])
+@pytest.mark.parametrize("fmt", ["txt", "md"])
+def test_value_run_into_its_label_cell_is_never_read_as_the_rest(fmt, whole, tmp_path):
+    """Known reports as tab text and markdown, every third row's first value run into its label cell (fuzz
+    shanghai_sci_tech_2024.md:42548: '行政许可 9<TAB>7' read as 7). A label that matches only approximately
+    because of the figures in it is not read: no value differs from the truth, and every lost cell has an issue."""
+    from robustness.render import _md_tables, _tabbed, _title_first, load, table_rows
+
+    tried = 0
+    for stem in ("shanghai_municipal_sci_tech_commission_2024", "shanghai_municipal_gov_general_office_2019",
+                 "jiangsu_huaian_hongze_district_gov_2024"):
+        src, truth = load(stem), load_truth(stem)
+        rows = table_rows(src)
+        for offset in range(3):
+            changed = [(kind, (_value_into_label(cells, whole) or cells) if kind == "row" and n % 3 == offset else cells)
+                       for n, (kind, cells) in enumerate(rows)]
+            tables = _tabbed(src, changed) if fmt == "txt" else _md_tables(changed)
+            path = tmp_path / f"{stem}_{offset}.{fmt}"
+            path.write_text("\n".join(_title_first(src) + [""] + tables + [""] + src["epilogue"]) + "\n", encoding="utf-8")
+            ext = extract_document(path)
+            got = {c.code: c.value for c in ext.cells if c.value_status == "number"}
+            assert {c: v for c, v in got.items() if truth.get(c) != v} == {}, (stem, offset)  # never a wrong number
+            lost = {c for c, v in truth.items() if v is not None and c not in got}
+            assert lost <= {i.code for i in ext.issues}, (stem, offset, sorted(lost - {i.code for i in ext.issues}))
+            tried += len(lost)
+    assert tried  # some rows could not be read: the shape is exercised

@@ -19,10 +19,10 @@ from functools import lru_cache
 from pipelines.extract import glued
 from pipelines.extract.documents import FREE, GRID, PIPE
 from pipelines.extract.headers import t2_columns
-from pipelines.extract.labels import FUZZY, ORDER, POSITION
+from pipelines.extract.labels import FUZZY, ORDER, POSITION, PREFIX
 from pipelines.extract.placement import trim
 from pipelines.extract.model import CellRecord
-from pipelines.extract.text import bare, match_form
+from pipelines.extract.text import bare, core, match_form
 from pipelines.extract.table_model import BARE, HEADER, ColumnMap, PrintedRow, Reading, Token, location, row_location
 from pipelines.extract.values import BLANK, NUMBER, is_unit, parse_cell
 from pipelines.extract.verify import Unit, ocr_candidates
@@ -32,6 +32,7 @@ _LEADING_ZERO = re.compile(r"0\d+")
 _WS = re.compile(r"\s")
 _NOT_DIGIT = re.compile(r"[^\d.\-]")
 SPAN_AGREEMENT = 0.5
+_EDGE_FIGURE = re.compile(r"^\d|\d$")
 _ANNOTATED = re.compile(r"^\s*[+-]?\d[\d,.]*\s*(?:万元|元|件|条|项|个)?\s*[(（].+[)）]\s*$")
 
 
@@ -227,16 +228,24 @@ class CellReader:
         A span deleted from inside one row to inside the next takes the second row's label with it and leaves
         the first row's label with the second row's values — in a one-cell-per-line or '|'-flattened table,
         even a clean-looking row. Also a fuzzy label that ends with another row's whole label (two labels
-        spliced: the values are the second row's). Returns id(reading) -> the reason."""
+        spliced: the values are the second row's), and in any table a label matched only approximately that
+        begins or ends with a figure (``行政许可 9 | 7``: a value run into the label cell, ``97`` split by a
+        tab or a lost cell boundary — which figures are the row's cannot be told). Returns id(reading) -> the reason."""
         printed = {r.chosen.key for r in self.rows if r.chosen is not None} | {rd.row.key for rd in readings}
         template = [r for r in load_registry().template(self.era) if self.era in r.eras and not r.is_subtotal]
         out: dict[int, str] = {}
         for rd in readings:
-            if rd.copy or rd.how in (ORDER, POSITION) or rd.row.table_id == "old":
+            if rd.copy:
+                continue
+            how = {rd.how, rd.source.match.how if rd.source.match is not None else None}
+            if how & {FUZZY, PREFIX} and _EDGE_FIGURE.search(core(match_form(rd.source.label or ""))):
+                out[id(rd)] = ("a figure is printed inside its label, which matches the template only approximately: "
+                               "a value run into the label cell, the row's own figures cannot be told apart")
+                continue
+            if rd.how in (ORDER, POSITION) or rd.row.table_id == "old":
                 continue  # the old 统计表's rows vary from report to report: a row not printed is no sign
             rows = [r for r in template if r.table_id == rd.row.table_id]
-            fuzzy = rd.how == FUZZY or (rd.source.match is not None and rd.source.match.how == FUZZY)
-            if fuzzy and (other := _label_at_end(match_form(rd.source.label or ""), rd.row, rows)):
+            if FUZZY in how and (other := _label_at_end(match_form(rd.source.label or ""), rd.row, rows)):
                 out[id(rd)] = (f"its label ends with the label of {other.key}: two labels spliced by a deletion, "
                                "these values may be that row's")
                 continue
