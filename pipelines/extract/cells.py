@@ -132,6 +132,7 @@ class CellReader:
         self.placed = {id(rd.source) for rd in readings}
         self.spaced = self._spaced_tables(readings)
         self.spans = self._spans(readings)
+        self.glued_ends = self._glued_ends(readings)
         spliced = self._spliced(readings)
         for rd in sorted(readings, key=lambda r: r.copy):
             if id(rd) in spliced:
@@ -267,13 +268,19 @@ class CellReader:
         Where row boundaries are lost, the empty cells after a row's last value are blank cells,
         padding or the separator of the next row. When every complete row of the table spans the
         same number of cells, a short row spanning that number ends in blank cells (read as blank),
-        and a row spanning more (a repeated or inserted line) is not read.
+        and a row spanning more (a repeated or inserted line) is not read. In a one-cell-per-line table
+        a short row whose last empty cell shares its line with the next label is not read either, unless
+        most complete rows of the table end that way too: a deleted value line and a '|' inserted before that
+        label make up the span, and no blank is printed.
         """
         span = self.spans[rd.row.table_id]
         lead, _ = _split_trailing(tokens)
         if len(lead) == width and (len(tokens) <= span or rd.source.ends_line):
             return lead, ""
         if len(lead) < width and len(tokens) == span:
+            if rd.row.table_id not in self.glued_ends and _glued_to_next(tokens, rd.source.next_line):
+                return tokens, (f"{len(lead)} value(s) for {width} column(s), printed one cell per line, but its last "
+                                "empty cell shares its line with the next label (a deleted line and an inserted '|'?)")
             # each blank sits in the empty cell printed at its position (its own line in a one-cell-per-line table)
             return lead + [Token("", tokens[min(k, len(tokens) - 1)].cell) for k in range(len(lead), width)], ""
         return tokens, (f"{len(lead)} value(s) in {len(tokens)} cells where every complete row of the table spans "
@@ -294,6 +301,16 @@ class CellReader:
             if n >= 2 and n > SPAN_AGREEMENT * total:  # a few odd rows (repeated lines) do not break the convention
                 out[table] = span
         return out
+
+    @staticmethod
+    def _glued_ends(readings: list[Reading]) -> set[str]:
+        """Tables most of whose complete '|' rows end in an empty cell on the next label's line ('|label')."""
+        votes: dict[str, int] = {}
+        for rd in readings:
+            if rd.source.mode == PIPE and not rd.copy and len(_split_trailing(rd.tokens)[0]) == rd.row.width:
+                glued = _glued_to_next(rd.tokens, rd.source.next_line)
+                votes[rd.row.table_id] = votes.get(rd.row.table_id, 0) + (1 if glued else -1)
+        return {table for table, n in votes.items() if n > 0}
 
     @staticmethod
     def _spaced_tables(readings: list[Reading]) -> set[str]:
@@ -377,6 +394,13 @@ def _shifts(tokens: list[Token], width: int) -> int:
     if len(tokens) <= width or not filled:
         return 1
     return max(0, min(filled[0], len(tokens) - width) - max(0, filled[-1] - width + 1) + 1)
+
+
+def _glued_to_next(tokens: list[Token], next_line: int | None) -> bool:
+    """Whether a row printed one cell per line ends in an empty cell on the line of the cell after it."""
+    lines = [t.cell.line for t in tokens]
+    return (next_line is not None and len(lines) > 1 and None not in lines and len(set(lines)) == len(lines)
+            and lines[-1] == next_line)
 
 
 def _split_trailing(tokens: list[Token]) -> tuple[list[Token], int]:
