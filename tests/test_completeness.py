@@ -276,6 +276,8 @@ FOUND = [
     "incoming/shanghai_municipal_gov_general_office_2019.html:18703",
     "synth:flat:52693",  # a copied chunk's '|' lines end a one-cell-per-line row where a blank would
     "synth:flat:63598",  # ... and rows printed twice, the later copy cut short by the chunk's end
+    "incoming/shanghai_municipal_sci_tech_commission_2024.md:42548",  # '行政许可 9<TAB>7': a value run into its label
+    "synth:flat:46234",  # a value line deleted and a '|' put before the next label: the span made up, a blank read
 ]
 
 
@@ -552,3 +554,109 @@ def test_copied_chunk_inside_a_one_cell_per_line_table_is_a_visible_loss(stem, t
     ext = extract_document(path)
     assert not any(i.kind == "repeated_lines" for i in ext.issues)
     assert {c.code: c.value for c in ext.cells if c.value is not None} == clean
+
+
+def _value_into_label(cells: list[str], whole: bool) -> list[str] | None:
+    """A row whose first value ran into its label cell: ``行政许可 9 | 7`` (a tab or a cell boundary inside 97), or
+    with ``whole``, ``行政许可 97 | …`` (the boundary after the label lost). None when the row has no such value."""
+    label, first, rest = cells[0], cells[1] if len(cells) > 1 else "", cells[2:]
+    if whole:
+        return [f"{label} {first}", *rest] if first.isdigit() else None
+    return [f"{label} {first[:1]}", first[1:], *rest] if first.isdigit() and len(first) >= 2 else None
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["split", "whole"])
+@pytest.mark.parametrize("fmt", ["txt", "md"])
+def test_value_run_into_its_label_cell_is_never_read_as_the_rest(fmt, whole, tmp_path):
+    """Known reports as tab text and markdown, every third row's first value run into its label cell (fuzz
+    shanghai_sci_tech_2024.md:42548: '行政许可 9<TAB>7' read as 7). A label that matches only approximately
+    because of the figures in it is not read: no value differs from the truth, and every lost cell has an issue."""
+    from robustness.render import _md_tables, _tabbed, _title_first, load, table_rows
+
+    tried = 0
+    for stem in ("shanghai_municipal_sci_tech_commission_2024", "shanghai_municipal_gov_general_office_2019",
+                 "jiangsu_huaian_hongze_district_gov_2024"):
+        src, truth = load(stem), load_truth(stem)
+        rows = table_rows(src)
+        for offset in range(3):
+            changed = [(kind, (_value_into_label(cells, whole) or cells) if kind == "row" and n % 3 == offset else cells)
+                       for n, (kind, cells) in enumerate(rows)]
+            tables = _tabbed(src, changed) if fmt == "txt" else _md_tables(changed)
+            path = tmp_path / f"{stem}_{offset}.{fmt}"
+            path.write_text("\n".join(_title_first(src) + [""] + tables + [""] + src["epilogue"]) + "\n", encoding="utf-8")
+            ext = extract_document(path)
+            got = {c.code: c.value for c in ext.cells if c.value_status == "number"}
+            assert {c: v for c, v in got.items() if truth.get(c) != v} == {}, (stem, offset)  # never a wrong number
+            lost = {c for c, v in truth.items() if v is not None and c not in got}
+            assert lost <= {i.code for i in ext.issues}, (stem, offset, sorted(lost - {i.code for i in ext.issues}))
+            tried += len(lost)
+    assert tried  # some rows could not be read: the shape is exercised
+
+
+@pytest.mark.parametrize("stem", ["pingtan_zone_admin_committee_2023", "shanghai_municipal_sci_tech_commission_2024",
+                                  "jiangsu_huaian_hongze_district_gov_2024"])
+def test_deleted_value_line_and_a_bar_before_the_next_label_read_no_blank(stem, tmp_path):
+    """Known reports re-rendered one cell per line, one value line of a Table 三 row deleted and a '|' inserted at the
+    start of the next row's label line (fuzz synth:flat:46234): the row again spans as many cells as a complete row,
+    but its last empty cell is on the next label's line, where no blank is printed — the row is not read, each lost
+    cell has an issue, no value differs from the clean reading, and the report is not plain published. A real blank
+    printed on its own line is still read as blank."""
+    from robustness.render import load
+
+    text = _cells_then_bar(load(stem))
+    clean_path = tmp_path / "clean.txt"
+    clean_path.write_text(text, encoding="utf-8")
+    clean = {c.code: c.value for c in extract_document(clean_path).cells if c.value is not None}
+    lines = text.split("\n")
+    rows = [i for i, ln in enumerate(lines) if ln.startswith(("4.保护第三方", "2.重复申请", "（一）予以公开"))]
+    assert len(rows) == 3
+    for label_at in rows:
+        end = next(i for i in range(label_at + 1, len(lines)) if lines[i] == "|")  # the row's closing '|' line
+        assert end - label_at == 8, (stem, label_at)  # label, 7 values
+        for gone in (label_at + 1, end - 1):  # its first or its last value line
+            changed = lines[:gone] + lines[gone + 1 : end + 1] + ["|" + lines[end + 1]] + lines[end + 2 :]
+            path = tmp_path / f"cut{label_at}_{gone}.txt"
+            path.write_text("\n".join(changed), encoding="utf-8")
+            ext = extract_document(path)
+            got = {c.code: c.value for c in ext.cells if c.value is not None}
+            assert {c: v for c, v in got.items() if clean.get(c) != v} == {}, (stem, gone)  # never a wrong number
+            assert not any(c.value_status == "blank" and clean.get(c.code) is not None for c in ext.cells), (stem, gone)
+            lost = set(clean) - set(got)
+            assert lost and lost <= {i.code for i in ext.issues}, (stem, gone, sorted(lost - {i.code for i in ext.issues}))
+            assert status_of(ext) == "published_partial"
+        # the same row with its last value printed blank on its own line ('|'): a blank, read as one
+        blank = lines[: end - 1] + ["|"] + lines[end:]
+        path = tmp_path / f"blank{label_at}.txt"
+        path.write_text("\n".join(blank), encoding="utf-8")
+        cells = {c.code: c for c in extract_document(path).cells}
+        last = [c for c in cells.values() if c.line == end]
+        assert [c.value_status for c in last] == ["blank"], (stem, label_at)
+
+
+@pytest.mark.parametrize("stem", ["shanghai_municipal_sci_tech_commission_2024", "jiangsu_huaian_hongze_district_gov_2024"])
+def test_blank_last_cell_where_every_row_starts_with_a_bar_before_its_label(stem, tmp_path):
+    """One cell per line, each row's '|' printed before its label ('|（一）予以公开 |'): every complete row's last
+    empty cell is on the next label's line, so a row whose last value is printed blank ('|') is still read, as blank."""
+    from robustness.render import _title_first, load, table_rows
+
+    src = load(stem)
+    out = []
+    for kind, cells in table_rows(src):
+        out.extend([cells[0]] if kind == "text" else [f"|{cells[0]} |", *(f"{c} |" if c else "|" for c in cells[1:])])
+    lines = _title_first(src) + out + src["epilogue"]
+    clean_path = tmp_path / "clean.txt"
+    clean_path.write_text("\n".join(lines), encoding="utf-8")
+    clean = {c.code: c for c in extract_document(clean_path).cells}
+    blanked = 0
+    for code in ("t3.results.denied.third_party_rights.total", "t3.results.unable.not_held.total"):
+        cell = clean[code]
+        assert cell.value_status == "number" and lines[cell.line - 1] == f"{cell.raw} |", code
+        changed = lines[: cell.line - 1] + ["|"] + lines[cell.line :]
+        path = tmp_path / "blank.txt"
+        path.write_text("\n".join(changed), encoding="utf-8")
+        ext = extract_document(path)
+        got = {c.code: c for c in ext.cells}
+        assert (got[code].value_status, got[code].line) == ("blank", cell.line), code
+        assert {c: r.value for c, r in got.items() if r.value != clean[c].value} == {code: None}, code
+        blanked += 1
+    assert blanked == 2

@@ -19,10 +19,10 @@ from functools import lru_cache
 from pipelines.extract import glued
 from pipelines.extract.documents import FREE, GRID, PIPE
 from pipelines.extract.headers import t2_columns
-from pipelines.extract.labels import FUZZY, ORDER, POSITION
+from pipelines.extract.labels import FUZZY, ORDER, POSITION, PREFIX
 from pipelines.extract.placement import trim
 from pipelines.extract.model import CellRecord
-from pipelines.extract.text import bare, match_form
+from pipelines.extract.text import bare, core, match_form
 from pipelines.extract.table_model import BARE, HEADER, ColumnMap, PrintedRow, Reading, Token, location, row_location
 from pipelines.extract.values import BLANK, NUMBER, is_unit, parse_cell
 from pipelines.extract.verify import Unit, ocr_candidates
@@ -32,6 +32,7 @@ _LEADING_ZERO = re.compile(r"0\d+")
 _WS = re.compile(r"\s")
 _NOT_DIGIT = re.compile(r"[^\d.\-]")
 SPAN_AGREEMENT = 0.5
+_EDGE_FIGURE = re.compile(r"^\d|\d$")
 _ANNOTATED = re.compile(r"^\s*[+-]?\d[\d,.]*\s*(?:万元|元|件|条|项|个)?\s*[(（].+[)）]\s*$")
 
 
@@ -131,6 +132,7 @@ class CellReader:
         self.placed = {id(rd.source) for rd in readings}
         self.spaced = self._spaced_tables(readings)
         self.spans = self._spans(readings)
+        self.glued_ends = self._glued_ends(readings)
         spliced = self._spliced(readings)
         for rd in sorted(readings, key=lambda r: r.copy):
             if id(rd) in spliced:
@@ -227,16 +229,24 @@ class CellReader:
         A span deleted from inside one row to inside the next takes the second row's label with it and leaves
         the first row's label with the second row's values — in a one-cell-per-line or '|'-flattened table,
         even a clean-looking row. Also a fuzzy label that ends with another row's whole label (two labels
-        spliced: the values are the second row's). Returns id(reading) -> the reason."""
+        spliced: the values are the second row's), and in any table a label matched only approximately that
+        begins or ends with a figure (``行政许可 9 | 7``: a value run into the label cell, ``97`` split by a
+        tab or a lost cell boundary — which figures are the row's cannot be told). Returns id(reading) -> the reason."""
         printed = {r.chosen.key for r in self.rows if r.chosen is not None} | {rd.row.key for rd in readings}
         template = [r for r in load_registry().template(self.era) if self.era in r.eras and not r.is_subtotal]
         out: dict[int, str] = {}
         for rd in readings:
-            if rd.copy or rd.how in (ORDER, POSITION) or rd.row.table_id == "old":
+            if rd.copy:
+                continue
+            how = {rd.how, rd.source.match.how if rd.source.match is not None else None}
+            if how & {FUZZY, PREFIX} and _EDGE_FIGURE.search(core(match_form(rd.source.label or ""))):
+                out[id(rd)] = ("a figure is printed inside its label, which matches the template only approximately: "
+                               "a value run into the label cell, the row's own figures cannot be told apart")
+                continue
+            if rd.how in (ORDER, POSITION) or rd.row.table_id == "old":
                 continue  # the old 统计表's rows vary from report to report: a row not printed is no sign
             rows = [r for r in template if r.table_id == rd.row.table_id]
-            fuzzy = rd.how == FUZZY or (rd.source.match is not None and rd.source.match.how == FUZZY)
-            if fuzzy and (other := _label_at_end(match_form(rd.source.label or ""), rd.row, rows)):
+            if FUZZY in how and (other := _label_at_end(match_form(rd.source.label or ""), rd.row, rows)):
                 out[id(rd)] = (f"its label ends with the label of {other.key}: two labels spliced by a deletion, "
                                "these values may be that row's")
                 continue
@@ -258,13 +268,19 @@ class CellReader:
         Where row boundaries are lost, the empty cells after a row's last value are blank cells,
         padding or the separator of the next row. When every complete row of the table spans the
         same number of cells, a short row spanning that number ends in blank cells (read as blank),
-        and a row spanning more (a repeated or inserted line) is not read.
+        and a row spanning more (a repeated or inserted line) is not read. In a one-cell-per-line table
+        a short row whose last empty cell shares its line with the next label is not read either, unless
+        most complete rows of the table end that way too: a deleted value line and a '|' inserted before that
+        label make up the span, and no blank is printed.
         """
         span = self.spans[rd.row.table_id]
         lead, _ = _split_trailing(tokens)
         if len(lead) == width and (len(tokens) <= span or rd.source.ends_line):
             return lead, ""
         if len(lead) < width and len(tokens) == span:
+            if rd.row.table_id not in self.glued_ends and _glued_to_next(tokens, rd.source.next_line):
+                return tokens, (f"{len(lead)} value(s) for {width} column(s), printed one cell per line, but its last "
+                                "empty cell shares its line with the next label (a deleted line and an inserted '|'?)")
             # each blank sits in the empty cell printed at its position (its own line in a one-cell-per-line table)
             return lead + [Token("", tokens[min(k, len(tokens) - 1)].cell) for k in range(len(lead), width)], ""
         return tokens, (f"{len(lead)} value(s) in {len(tokens)} cells where every complete row of the table spans "
@@ -285,6 +301,16 @@ class CellReader:
             if n >= 2 and n > SPAN_AGREEMENT * total:  # a few odd rows (repeated lines) do not break the convention
                 out[table] = span
         return out
+
+    @staticmethod
+    def _glued_ends(readings: list[Reading]) -> set[str]:
+        """Tables most of whose complete '|' rows end in an empty cell on the next label's line ('|label')."""
+        votes: dict[str, int] = {}
+        for rd in readings:
+            if rd.source.mode == PIPE and not rd.copy and len(_split_trailing(rd.tokens)[0]) == rd.row.width:
+                glued = _glued_to_next(rd.tokens, rd.source.next_line)
+                votes[rd.row.table_id] = votes.get(rd.row.table_id, 0) + (1 if glued else -1)
+        return {table for table, n in votes.items() if n > 0}
 
     @staticmethod
     def _spaced_tables(readings: list[Reading]) -> set[str]:
@@ -368,6 +394,13 @@ def _shifts(tokens: list[Token], width: int) -> int:
     if len(tokens) <= width or not filled:
         return 1
     return max(0, min(filled[0], len(tokens) - width) - max(0, filled[-1] - width + 1) + 1)
+
+
+def _glued_to_next(tokens: list[Token], next_line: int | None) -> bool:
+    """Whether a row printed one cell per line ends in an empty cell on the line of the cell after it."""
+    lines = [t.cell.line for t in tokens]
+    return (next_line is not None and len(lines) > 1 and None not in lines and len(set(lines)) == len(lines)
+            and lines[-1] == next_line)
 
 
 def _split_trailing(tokens: list[Token]) -> tuple[list[Token], int]:

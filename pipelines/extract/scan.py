@@ -260,7 +260,8 @@ class Scanner:
             kind = LABELLED if tokens else LABEL
             self._add(PrintedRow(kind, pos, line.mode, line.source_kind, label=cell.text, label_cell=cell, match=match,
                                  tokens=tokens, fragment=" | ".join(t.text for t in tokens), table_index=cell.table_index,
-                                 ends_line=j == len(cells), damaged=damaged))
+                                 ends_line=j == len(cells), damaged=damaged,
+                                 next_line=cells[j].line if j < len(cells) else None))
             i = j
 
     @staticmethod

@@ -56,6 +56,7 @@ class PrintedRow:
     table_index: int | None = None
     damaged: bool = False  # its values are printed on its line but unreadable (undecodable bytes, NULs, no run of values)
     ends_line: bool = False  # its value cells run to the end of the line (nothing printed after them)
+    next_line: int | None = None  # text line where the cell after its value cells (the next label) starts
 
     @property
     def table_id(self) -> str | None:

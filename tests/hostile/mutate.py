@@ -17,9 +17,12 @@ The **oracle** compares the extraction of the mutated document (M) with that of 
   mutation changed: a changed line without figures above it (a header, a label) or in its row
   (a blank cell of a row printed one cell per line) — the document now places the value elsewhere.
   A value read from an untouched line (a shift after a lost line, a wrong template) or from a
-  repeated copy of a line (a duplicated ``0 |``) is not supported; a value the mutation left
-  unchanged always is; a value the table's own equalities contradict (``verification =
-  contradicted``) is not a confident value: the error-level rules quarantine its report;
+  repeated copy of a line (a duplicated ``0 |``) is not supported. Lines are compared without their
+  whitespace, so a tab or space inserted into a line leaves it unchanged: it moves no digit
+  (``行政许可 9<TAB>7`` still prints the 97 of ``行政许可 97``), and a value read differently from it
+  (7) is a guess at where a cell ends, not supported. A value the mutation left unchanged always
+  is; a value the table's own equalities contradict (``verification = contradicted``) is not a
+  confident value: the error-level rules quarantine its report;
 * ``lost_published`` — a code confident in O is not confident in M (missing, unreadable,
   ambiguous, absent), and M's report would still be plain ``published`` (status from the
   pipeline's own rules and status decision on the batch). A cell M reads as blank (or as a
@@ -469,7 +472,8 @@ def check(case: Case, base: Baseline, ext, year: int | None) -> list[Finding]:
         changed = cell.line in accounted or any(j < (cell.line or 0) + ROW_LINES for j in layout)
         printed = line is not None and _squash(cell.raw) in _squash(_TAG.sub("", line) if html else line)
         if not (changed and printed):
-            why = "its line was not changed by the mutation (a shift, a repeated copy, another template)" if not changed \
+            why = "its line was not changed by the mutation, whitespace aside (a shift, a repeated copy, another " \
+                  "template, a separator inserted between digits)" if not changed \
                 else "its digits are not printed on its line"
             findings.append(Finding(
                 case.id, "unsupported",
