@@ -278,6 +278,7 @@ FOUND = [
     "synth:flat:63598",  # ... and rows printed twice, the later copy cut short by the chunk's end
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:42548",  # '行政许可 9<TAB>7': a value run into its label
     "synth:flat:46234",  # a value line deleted and a '|' put before the next label: the span made up, a blank read
+    "incoming/hunan_yueyang_nanhu_unnamed_bureau_2019.excerpt.txt:56913",  # a figure put after a line's "|": joined to the next line's, 8 + 0 read as 80
 ]
 
 
@@ -660,3 +661,29 @@ def test_blank_last_cell_where_every_row_starts_with_a_bar_before_its_label(stem
         assert {c: r.value for c, r in got.items() if r.value != clean[c].value} == {code: None}, code
         blanked += 1
     assert blanked == 2
+
+
+@pytest.mark.parametrize("stem", ["pingtan_zone_admin_committee_2023", "shanghai_municipal_sci_tech_commission_2024"])
+def test_figure_after_a_bar_never_joins_the_next_line(stem, tmp_path):
+    """Known reports re-rendered one cell per line, a figure inserted after a value line's '|' ('0 |8'; fuzz
+    hunan…2019.excerpt.txt:56913): joined to the next line's '0 |' it would read 80. The break is damage: no value
+    differs from the clean reading, each lost cell has an issue, the report is not plain published."""
+    from robustness.render import load
+
+    text = _cells_then_bar(load(stem))
+    clean_path = tmp_path / "clean.txt"
+    clean_path.write_text(text, encoding="utf-8")
+    clean = {c.code: c.value for c in extract_document(clean_path).cells if c.value is not None}
+    lines = text.split("\n")
+    rows = [i for i, ln in enumerate(lines) if ln.startswith(("4.保护第三方", "2.重复申请", "（一）予以公开"))]
+    assert len(rows) == 3
+    for label_at in rows:
+        changed = lines[: label_at + 2] + [lines[label_at + 2] + "8"] + lines[label_at + 3 :]
+        path = tmp_path / f"glued{label_at}.txt"
+        path.write_text("\n".join(changed), encoding="utf-8")
+        ext = extract_document(path)
+        got = {c.code: c.value for c in ext.cells if c.value is not None}
+        assert {c: v for c, v in got.items() if clean.get(c) != v} == {}, (stem, label_at)  # never a wrong number
+        lost = set(clean) - set(got)
+        assert lost and lost <= {i.code for i in ext.issues}, (stem, sorted(lost - {i.code for i in ext.issues}))
+        assert status_of(ext) == "published_partial"

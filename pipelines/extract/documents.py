@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pipelines.extract.decode import BinaryContent, Decoded, decode
 
+DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
+
 GRID = "grid"
 PIPE = "pipe"
 FREE = "free"
@@ -194,10 +196,17 @@ def read_text(path: Path, text: str, kind: str) -> Document:
         parts = joined.split("|")
         if len(parts) > 1 and not parts[-1].strip():
             parts.pop()  # the end of the text after its last '|' is not a cell
+        # a line ending in a digit joined to one starting with a digit would make one number of two lines' figures
+        # ('0 |8' + '0 |' -> '80'): the break is marked as damage, so no value is read across it
+        glued = [starts[i + 1] for i in range(len(pending) - 1)
+                 if pending[i][1].rstrip()[-1:].isdigit() and pending[i + 1][1].lstrip()[:1].isdigit()]
         for k, part in enumerate(parts):
             at = pos + (len(part) - len(part.lstrip()) if part.strip() else 0)
             ln = pending[bisect.bisect_right(starts, at) - 1][0]
-            cells.append(Cell(part.strip(), line=ln, col_index=k))
+            cuts = [b - pos for b in glued if pos < b < pos + len(part)]
+            text = part if not cuts else "".join(part[i:j] + (DAMAGE if j < len(part) else "")
+                                                 for i, j in zip([0] + cuts, cuts + [len(part)]))
+            cells.append(Cell(text.strip(), line=ln, col_index=k))
             pos += len(part) + 1
         lines.append(Line(cells, PIPE, source_kind))
         pending.clear()

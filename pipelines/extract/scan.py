@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from pipelines.extract import glued
-from pipelines.extract.documents import FREE, Document
+from pipelines.extract.documents import DAMAGE, Document, FREE
 from pipelines.extract.headers import t2_column_keys, t2_header_columns_in_text, t2_header_key
 from pipelines.extract.labels import FUZZY, LabelIndex, LabelMatch, label_index, variants
 from pipelines.extract.table_model import BARE, HEADER, LABEL, LABELLED, UNCODED, PrintedRow, Token
@@ -43,7 +43,6 @@ _UNIT_THEN_NUMBER = re.compile(r"^(万元|元|件|条|项|个|人次|人|次|篇
 _OLD_ROW_LINE = re.compile(r"(.*?[^\d\s])\s*(?:件|条|项|个|人次|人|次|篇|份|万元|元)?\s*([\d.,]+)$")
 _MEASURE_WORDS = frozenset("件份个条项人次篇名家起场期年月日号%％")  # after a number: a figure in a sentence or a date
 T4_HEADER_LINES = 40  # header rows (or one character per token) between 行政复议 and Table 四's values
-DAMAGE = "\ufffd"  # an undecodable byte or a NUL run: a number touching it is not read
 # after a number without a space: Latin letters or control characters mean damaged bytes, not a unit
 _GARBLED_AFTER = re.compile(r"[A-Za-z\x00-\x08\x0e-\x1f\x7f\ufffd]")
 
