@@ -279,6 +279,7 @@ FOUND = [
     "incoming/shanghai_municipal_sci_tech_commission_2024.md:42548",  # '行政许可 9<TAB>7': a value run into its label
     "synth:flat:46234",  # a value line deleted and a '|' put before the next label: the span made up, a blank read
     "incoming/hunan_yueyang_nanhu_unnamed_bureau_2019.excerpt.txt:56913",  # a figure put after a line's "|": joined to the next line's, 8 + 0 read as 80
+    "incoming/hubei_wuhan_hanyang_district_gov_office_2022.excerpt.txt:59724",  # oracle: a swap diffed as a delete and a replace moves the line between
 ]
 
 

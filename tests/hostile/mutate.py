@@ -314,6 +314,11 @@ class Baseline:
             for j in range(j1, j2):
                 if tag == "replace":
                     out.add(j + 1)  # changed in place
+                    # ... or the copy of a line removed just beside (a swap the diff aligned as a delete and a
+                    # replace): the lines it moved past changed places too
+                    near = [k for k in removed.get(new[j], []) if not j1 <= k <= j2 and abs(k - j) <= NEAR]
+                    if near:
+                        out.update(range(min(j, near[0]) + 1, max(j, near[0]) + 2))
                 elif tag == "insert":
                     places = removed.get(new[j]) or _moved_and_changed(removed, new[j], j)
                     if places:
