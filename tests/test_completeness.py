@@ -595,14 +595,8 @@ def test_value_run_into_its_label_cell_is_never_read_as_the_rest(fmt, whole, tmp
     assert tried  # some rows could not be read: the shape is exercised
 
 
-@pytest.mark.parametrize("stem", ["pingtan_zone_admin_committee_2023", "shanghai_municipal_sci_tech_commission_2024",
-                                  "jiangsu_huaian_hongze_district_gov_2024"])
-def test_deleted_value_line_and_a_bar_before_the_next_label_read_no_blank(stem, tmp_path):
-    """Known reports re-rendered one cell per line, one value line of a Table 三 row deleted and a '|' inserted at the
-    start of the next row's label line (fuzz synth:flat:46234): the row again spans as many cells as a complete row,
-    but its last empty cell is on the next label's line, where no blank is printed — the row is not read, each lost
-    cell has an issue, no value differs from the clean reading, and the report is not plain published. A real blank
-    printed on its own line is still read as blank."""
+def _one_cell_per_line_rows(stem: str, tmp_path):
+    """A known report re-rendered one cell per line: its clean values, its lines, and where three Table 三 rows start."""
     from robustness.render import load
 
     text = _cells_then_bar(load(stem))
@@ -612,6 +606,18 @@ def test_deleted_value_line_and_a_bar_before_the_next_label_read_no_blank(stem, 
     lines = text.split("\n")
     rows = [i for i, ln in enumerate(lines) if ln.startswith(("4.保护第三方", "2.重复申请", "（一）予以公开"))]
     assert len(rows) == 3
+    return clean, lines, rows
+
+
+@pytest.mark.parametrize("stem", ["pingtan_zone_admin_committee_2023", "shanghai_municipal_sci_tech_commission_2024",
+                                  "jiangsu_huaian_hongze_district_gov_2024"])
+def test_deleted_value_line_and_a_bar_before_the_next_label_read_no_blank(stem, tmp_path):
+    """Known reports re-rendered one cell per line, one value line of a Table 三 row deleted and a '|' inserted at the
+    start of the next row's label line (fuzz synth:flat:46234): the row again spans as many cells as a complete row,
+    but its last empty cell is on the next label's line, where no blank is printed — the row is not read, each lost
+    cell has an issue, no value differs from the clean reading, and the report is not plain published. A real blank
+    printed on its own line is still read as blank."""
+    clean, lines, rows = _one_cell_per_line_rows(stem, tmp_path)
     for label_at in rows:
         end = next(i for i in range(label_at + 1, len(lines)) if lines[i] == "|")  # the row's closing '|' line
         assert end - label_at == 8, (stem, label_at)  # label, 7 values
@@ -669,15 +675,7 @@ def test_figure_after_a_bar_never_joins_the_next_line(stem, tmp_path):
     """Known reports re-rendered one cell per line, a figure inserted after a value line's '|' ('0 |8'; fuzz
     hunan…2019.excerpt.txt:56913): joined to the next line's '0 |' it would read 80. The break is damage: no value
     differs from the clean reading, each lost cell has an issue, the report is not plain published."""
-    from robustness.render import load
-
-    text = _cells_then_bar(load(stem))
-    clean_path = tmp_path / "clean.txt"
-    clean_path.write_text(text, encoding="utf-8")
-    clean = {c.code: c.value for c in extract_document(clean_path).cells if c.value is not None}
-    lines = text.split("\n")
-    rows = [i for i, ln in enumerate(lines) if ln.startswith(("4.保护第三方", "2.重复申请", "（一）予以公开"))]
-    assert len(rows) == 3
+    clean, lines, rows = _one_cell_per_line_rows(stem, tmp_path)
     for label_at in rows:
         changed = lines[: label_at + 2] + [lines[label_at + 2] + "8"] + lines[label_at + 3 :]
         path = tmp_path / f"glued{label_at}.txt"
