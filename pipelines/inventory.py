@@ -121,6 +121,7 @@ class Found:
     reason: str | None = None
     link_target: str | None = None
     size_bytes: int | None = None
+    mtime_ns: int | None = None  # of a candidate document, from the walk's own stat
 
 
 def _inside(path: bytes, root: bytes) -> bool:
@@ -186,7 +187,7 @@ def walk(raw_dir: Path) -> list[Found]:
             elif os.path.splitext(entry.name)[1].lower() in DATA_SUFFIXES:
                 found.append(Found(rel, "file", "data_file", "table data (.csv/.tsv), not a report format", size_bytes=st.st_size))
             else:
-                found.append(Found(rel, "file", size_bytes=st.st_size))
+                found.append(Found(rel, "file", size_bytes=st.st_size, mtime_ns=st.st_mtime_ns))
     found.sort(key=lambda f: f.rel)
     return found
 
@@ -315,10 +316,10 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None, workers: int
                             "reason": item.reason, "link_target": item.link_target, "size_bytes": item.size_bytes})
             continue
         path = document_path(raw_dir, rel)
+        size, mtime = item.size_bytes, item.mtime_ns  # the walk's stat (not stat twice)
         try:
-            st = path.stat()
             prev = known.get(rel)
-            if prev is not None and prev.size_bytes == st.st_size and prev.mtime_ns == st.st_mtime_ns:
+            if prev is not None and prev.size_bytes == size and prev.mtime_ns == mtime:
                 sha, year, agency = prev.sha256, None if pd.isna(prev.report_year) else int(prev.report_year), prev.agency_printed
                 source = prev.year_source if year is not None else None
                 if file_type_of(path) in OCR_TYPES and source != "document":
@@ -337,7 +338,7 @@ def take_stock(raw_dir: Path, previous: pd.DataFrame | None = None, workers: int
         m = manifest.get(rel, {})
         rows.append({
             "source_path": rel, "source_file": rel.rsplit("/", 1)[-1], "file_type": file_type_of(path), "sha256": sha,
-            "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "report_year": year, "year_source": source,
+            "size_bytes": size, "mtime_ns": mtime, "report_year": year, "year_source": source,
             "agency_printed": agency,
             "manifest_agency": m.get("agency") or None, "manifest_year": _int(m.get("report_year")),
             "manifest_sha256": m.get("sha256") or None, "manifest_source": m.get("source") or None,

@@ -129,3 +129,32 @@ def test_new_report_published_before_gx_and_report(clean_subset, tmp_path):
     assert seen["queued"] >= 1
     assert pending(storage_for(wh)) == []
     assert query(wh, "SELECT count(*) FROM gx_findings") == [(0,)]
+
+
+def test_rule_measures_validated_in_batches_agree_with_one_batch(tmp_path, monkeypatch):
+    """The queued measures are validated in bounded batches (a full rebuild queues every report's): any split of the
+    rows gives the disagreements of one batch — here a report's instances of one rule spread over several batches,
+    with disagreements both ways (GX fails what the engine passed, and the reverse)."""
+    import pipelines.warehouse.gx_validation as gxv
+    from pipelines.registry import load_registry
+    from pipelines.rules.suites import all_suite_specs
+
+    # what makes any split safe: every rule expectation bounds each (report, rule) pair's largest violation
+    for era in ("old2014", "v2019", "v2021"):
+        for e in all_suite_specs()[f"rules_{era}"]["expectations"]:
+            assert e["type"] == "expect_column_values_to_be_between" and set(e["kwargs"]) == {"column", "max_value"}
+    storage = storage_for(tmp_path)
+    rules = [r.rule_id for r in load_registry().rules_for("v2021")][:3]
+    big, small = TOLERANCE + 3.0, 0.0
+    for n, rows in enumerate([
+        [("a", rules[0], small, "pass"), ("a", rules[0], big, "pass"), ("b", rules[1], big, "fail")],  # a: GX fails it
+        [("a", rules[0], small, "pass"), ("c", rules[2], small, "fail"), ("c", rules[2], None, "not_assessable")],  # c: GX passes
+        [("d", rules[1], big, "fail"), ("d", rules[1], small, "pass"), ("b", rules[1], small, "pass")],
+    ]):
+        enqueue(storage, f"e{n}", pd.DataFrame(rows, columns=["report_id", "rule_id", "violation", "outcome"]), shards=[])
+    specs = [storage.read_json(e) for e in pending(storage)]
+    whole = sorted(set(gxv._rule_findings(storage, specs)))
+    assert {(f[0], f[3]) for f in whole} == {("a", rules[0]), ("c", rules[2])}
+    for size in (1, 2, 4):
+        monkeypatch.setattr(gxv, "MEASURE_ROWS", size)
+        assert sorted(set(gxv._rule_findings(storage, specs))) == whole

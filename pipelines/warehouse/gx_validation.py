@@ -35,6 +35,7 @@ from pipelines.warehouse.store import GX_TABLE, SHARD_TABLES, _transaction, read
 COLUMNS = ["report_id", "report_year", "suite", "rule_id", "finding", "detail"]
 GX_QUEUE = "state/gx_queue"  # entries waiting for the GX validation after the merge
 BATCH_ROWS = 1_000_000  # rows of one table validated at once by its schema suite
+MEASURE_ROWS = 2_000_000  # rule measures validated at once by the rule suites
 _MEASURES = pa.schema([("report_id", pa.string()), ("rule_id", pa.string()), ("violation", pa.float64()), ("outcome", pa.string())])
 
 
@@ -96,17 +97,36 @@ def _rule_findings(storage, specs: list[dict]) -> list[tuple]:
     """Disagreements between the rule suites and the engine over the measures of every entry (one batch per era)."""
     from pipelines.rules.suites import disagreements
 
-    parts = [t.to_pandas() for t in (storage.read_table(spec["measures"]) for spec in specs) if t is not None and t.num_rows]
-    if not parts:
-        return []
-    measures = pd.concat(parts, ignore_index=True)
     era_of = {r.rule_id: r.era for r in load_registry().rules}
     found = []
-    for era, group in measures.groupby(measures.rule_id.map(era_of)):
-        for r in disagreements(group, era).itertuples(index=False):
-            found.append((r.report_id, None, f"rules_{era}", r.rule_id, "disagreement",
-                          f"the rule engine says {r.engine}, the GX suite rules_{era} says {r.gx}"))
+    for measures in _measure_batches(storage, specs):
+        for era, group in measures.groupby(measures.rule_id.map(era_of)):
+            for r in disagreements(group, era).itertuples(index=False):
+                found.append((r.report_id, None, f"rules_{era}", r.rule_id, "disagreement",
+                              f"the rule engine says {r.engine}, the GX suite rules_{era} says {r.gx}"))
     return found
+
+
+def _measure_batches(storage, specs: list[dict]):
+    """The queued measures as frames of at most ``MEASURE_ROWS`` rows, so that the memory of the validation does not
+    grow with the queue (a full rebuild queues every report's measures).
+
+    Splitting the rows anywhere gives the same disagreements: every rule expectation bounds the largest violation
+    of a (report, rule) pair, and the instances over the bound are found in whichever batch holds them."""
+    parts, rows = [], 0
+    for spec in specs:
+        table = storage.read_table(spec["measures"])
+        start = 0
+        while table is not None and start < table.num_rows:
+            piece = table.slice(start, MEASURE_ROWS - rows)
+            parts.append(piece)
+            rows += piece.num_rows
+            start += piece.num_rows
+            if rows >= MEASURE_ROWS:
+                yield pa.concat_tables(parts).to_pandas()
+                parts, rows = [], 0
+    if rows:
+        yield pa.concat_tables(parts).to_pandas()
 
 
 def _schema_findings(storage, specs: list[dict]) -> list[tuple]:

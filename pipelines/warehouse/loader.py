@@ -183,7 +183,11 @@ def _chunks(meta: pd.DataFrame, targets: set[str], kids: dict[str, list[str]]):
     if not targets:
         return
     t = meta[meta.report_id.isin(targets)]
-    index = meta.set_index(["body", "report_year"]).report_id.groupby(level=[0, 1]).agg(list).to_dict()
+    wanted = set(t.body) | {kid for aid in set(t[t.scope == "region_aggregate"].agency_id.dropna()) for kid in kids.get(aid, [])}
+    index: dict[tuple, list[str]] = {}  # (body, year) -> report ids, for the bodies the targets are compared with
+    for body, year, rid in zip(meta.body, meta.report_year, meta.report_id):
+        if body in wanted:
+            index.setdefault((body, year), []).append(rid)
     for year, group in t.groupby("report_year"):
         bodies = sorted(set(group.body))
         per = max(1, CHUNK_REPORTS * len(bodies) // max(1, len(group)))
