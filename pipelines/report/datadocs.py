@@ -19,6 +19,7 @@ from pathlib import Path
 from pipelines.warehouse.store import connect
 
 MAX_VALIDATED_ROWS = 200_000
+KEEP_VALIDATIONS = 10  # validation results kept per suite: each auditor's report adds one (and its page); older ones are removed
 VENDOR = Path(__file__).resolve().parent / "vendor"
 SITE_VENDOR = "static/vendor"  # inside data_docs/local_site
 
@@ -88,6 +89,23 @@ def make_offline(site: Path) -> list[str]:
     return sorted(set(unknown))
 
 
+def prune_validations(uncommitted: Path, keep: int | None = None) -> int:
+    """Remove all but the newest ``keep`` validation results of each suite and their rendered pages (GX keeps every
+    one: the project would grow with every run); returns how many runs' results were removed.
+
+    GX stores them as ``validations/<suite>/<run name>/<run time>/…`` (the run time sorts as text), its site
+    mirrors that under ``data_docs/local_site/validations``; the index is rebuilt from the store afterwards."""
+    keep = KEEP_VALIDATIONS if keep is None else keep
+    removed = 0
+    for base in (uncommitted / "validations", uncommitted / "data_docs" / "local_site" / "validations"):
+        for run_name in sorted(base.glob("*/*")) if base.is_dir() else []:
+            runs = sorted(run_name.iterdir(), key=lambda p: p.name)
+            for old in runs[:-keep] if keep else runs:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+                removed += 1
+    return removed
+
+
 def build_data_docs(warehouse: Path) -> tuple[Path, list[str]]:
     """GX Data Docs of every generated suite, the table suites validated on the warehouse tables, made offline.
 
@@ -129,6 +147,7 @@ def build_data_docs(warehouse: Path) -> tuple[Path, list[str]]:
             cp.run(batch_parameters={"dataframe": frame})
     finally:
         con.close()
+    prune_validations(root / "gx" / "uncommitted")
     ctx.build_data_docs()
     index = next(iter(root.rglob("data_docs/local_site/index.html")), None)
     if index is None:
