@@ -326,8 +326,7 @@ def main() -> int:
         if paths:
             result["extraction"][name] = extraction(paths, args.repeat)
             print(f"extraction {name:5s} {result['extraction'][name]}", flush=True)
-    robustness = ROOT / "tests" / "robustness"
-    result["extraction_rerendered"] = "tests/robustness/ generator not present in this checkout" if not robustness.exists() else None
+    # the re-rendered shapes of every truth document: benchmarks/extract_text.py (key "extraction_text")
     result["bundled"] = bundled(args.raw, args.scratch / "bundled", args.workers, args.repeat)
     print("bundled", json.dumps({k: v.get("seconds", v) if isinstance(v, dict) else v for k, v in result["bundled"].items()}), flush=True)
     if args.synthetic:
