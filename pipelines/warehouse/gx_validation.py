@@ -59,8 +59,8 @@ def validate_pending(cfg) -> dict:
     """Validate every queued entry, record the findings in ``gx_findings`` and empty the queue; returns a summary.
 
     The entries are validated together (GX's cost is mostly per expectation and batch, not per row): the rule
-    suites once per era over every queued measure, the schema suites once per table over the new rows of every
-    queued shard (in batches of at most ``BATCH_ROWS`` rows)."""
+    suites once per era over the queued measures (in batches of at most ``MEASURE_ROWS`` rows), the schema suites
+    once per table over the new rows of every queued shard (in batches of at most ``BATCH_ROWS`` rows)."""
     storage = cfg.storage
     entries = pending(storage)
     specs = [spec for spec in (storage.read_json(e) for e in entries) if spec is not None]
@@ -94,7 +94,8 @@ def _cross_rule_ids() -> list[str]:
 
 
 def _rule_findings(storage, specs: list[dict]) -> list[tuple]:
-    """Disagreements between the rule suites and the engine over the measures of every entry (one batch per era)."""
+    """Disagreements between the rule suites and the engine over the measures of every entry (each era's suite once
+    per batch of ``MEASURE_ROWS`` measures)."""
     from pipelines.rules.suites import disagreements
 
     era_of = {r.rule_id: r.era for r in load_registry().rules}
