@@ -1,19 +1,23 @@
 """The engine's benchmark: extraction per format, and the pipeline's stages on real and synthetic landing zones.
 
-Usage: ``.venv/bin/python benchmarks/benchmark.py [--synthetic 100000] [--repeat 3] [--out benchmarks/results.json]``
+Usage: ``.venv/bin/python benchmarks/benchmark.py [--synthetic 100000] [--repeat 3] [--out benchmarks/results.json] [--keep]``
 (``make benchmark`` runs every script of benchmarks/). Writes the top-level key ``engine`` of
 ``benchmarks/results.json`` (the other keys belong to the other benchmark scripts and are kept).
 
 Measured, each as a median of ``--repeat`` runs where a run is short enough to repeat:
 
 * extraction: documents per second on one core, per format, over the bundled real documents
-  (and the re-rendered messy shapes of tests/robustness/ when that generator exists);
+  (the re-rendered messy shapes of tests/robustness/ are measured by ``benchmarks/extract_text.py``);
 * bundled samples (raw/): full build, unchanged rerun (the "nothing changed" path, timed as ``xxgk run``
   itself), unchanged rerun through Dagster, one new report;
 * synthetic region (``xxgk synth``, one report year of N documents): full rebuild, unchanged
   rerun, one new report, one changed report, one removed report — each with the stage
   breakdown (inventory, extraction, rules, GX, Parquet, DuckDB, warehouse-wide rules, report,
   orchestration) from the Dagster event log and the units' CPU accounting.
+
+Each phase's figures are written as soon as it ends (``"complete": false`` until the last one), so an
+interrupted run keeps what it measured; ``--keep`` leaves the scratch landing zones and warehouses in place
+(``--scratch``) to profile them afterwards.
 
 Not a test: nothing passes or fails. Figures depend on the machine's load; say so when quoting.
 """
@@ -308,6 +312,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.json")
     ap.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "xxgk-benchmark")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch landing zones and warehouses (to profile them)")
     args = ap.parse_args()
 
     from pipelines.extract import PARSER_VERSION
@@ -327,20 +332,30 @@ def main() -> int:
             result["extraction"][name] = extraction(paths, args.repeat)
             print(f"extraction {name:5s} {result['extraction'][name]}", flush=True)
     # the re-rendered shapes of every truth document: benchmarks/extract_text.py (key "extraction_text")
+    result["complete"] = False  # until the last phase: each phase's figures are written as soon as it ends
+    save(args.out, result)
     result["bundled"] = bundled(args.raw, args.scratch / "bundled", args.workers, args.repeat)
     print("bundled", json.dumps({k: v.get("seconds", v) if isinstance(v, dict) else v for k, v in result["bundled"].items()}), flush=True)
+    save(args.out, result)
     if args.synthetic:
         result["synthetic"] = synthetic(args.synthetic, args.scratch / "synthetic", args.workers, args.repeat)
         print("synthetic", json.dumps({k: v.get("seconds", v) if isinstance(v, dict) else v for k, v in result["synthetic"].items()}),
               flush=True)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    shutil.rmtree(args.scratch, ignore_errors=True)
-    merged = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    result["complete"] = True
+    if not args.keep:
+        shutil.rmtree(args.scratch, ignore_errors=True)
+    save(args.out, result)
+    print(f"written to {args.out} (key 'engine')" + (f"; scratch kept in {args.scratch}" if args.keep else ""))
+    return 0
+
+
+def save(out: Path, result: dict) -> None:
+    """Write ``result`` as the key ``engine`` of the results file (the other benchmarks' keys kept)."""
+    merged = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     merged = {k: v for k, v in merged.items() if k not in ("when", "parser_version", "machine", "extraction", "pipeline")}
     merged["engine"] = result
-    args.out.write_text(json.dumps(merged, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {args.out} (key 'engine')")
-    return 0
+    out.write_text(json.dumps(merged, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
