@@ -279,7 +279,9 @@ def cross_measures(reports: pd.DataFrame, cells: pd.DataFrame, agencies: AgencyR
     """All cross-report measures as a frame (same columns as document measures plus report_year, evidence)."""
     reps = load_reports(reports, cells)
     rows = cross_year_measures(reps, targets) + cross_level_measures(reps, agencies, targets)
-    return pd.DataFrame(rows, columns=CROSS_MEASURE_COLUMNS)
+    # numbers as floats whatever a chunk holds (a chunk of only blanks would give object columns, which pandas'
+    # concatenation of chunks will stop ignoring when it infers dtypes)
+    return pd.DataFrame(rows, columns=CROSS_MEASURE_COLUMNS).astype({c: "float64" for c in ("found", "expected", "violation")})
 
 
 def children_of(agencies: AgencyRegistry) -> dict[str, list[str]]:
