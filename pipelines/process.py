@@ -45,7 +45,7 @@ from pipelines.extract.model import Extraction
 from pipelines.extract.narrative import NarrativeFigure
 from pipelines.extract.twins import BatchTwins, agency_key, fill_from_copy
 from pipelines.inventory import document_path
-from pipelines.registry import ERAS, load_registry
+from pipelines.registry import ERAS
 from pipelines.rules.evaluate import MEASURE_COLUMNS, measure, outcome, wide_frames
 from pipelines.rules.findings import message, rule_result_rows
 from pipelines.rules.narrative_rules import narrative_measures
@@ -354,7 +354,7 @@ def _decide(tables: dict) -> tuple[dict[str, pa.Table], pd.DataFrame]:
     subs = tables["printed_subtotals"].select(facts).to_pandas()
     figures = tables["narrative_figures"].to_pandas()
     issues = tables["extraction_issues"].to_pandas()
-    measures = evaluate(reports, cells, subs, figures, validate=False)
+    measures = evaluate(reports, cells, subs, figures)
     reports = decide_status(reports, measures, issues)
     years = dict(zip(reports.report_id, reports.report_year))
     out = {k: v for k, v in tables.items() if k != "reports"}
@@ -374,21 +374,9 @@ def statuses_of(extractions: list[Extraction], raw_dir: Path) -> dict[str, str]:
     return dict(zip(reports.column("report_id").to_pylist(), reports.column("status").to_pylist()))
 
 
-def validate_measures(measures: pd.DataFrame) -> None:
-    """The generated GX rule suite of each era validates the measures; raises when it disagrees with the engine."""
-    from pipelines.rules.suites import check_agreement
-
-    if measures.empty:
-        return
-    era_of = {r.rule_id: r.era for r in load_registry().rules}
-    for era, group in measures.groupby(measures.rule_id.map(era_of)):
-        check_agreement(group, era, "rule engine")
-
-
-def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame,
-             validate: bool = True) -> pd.DataFrame:
-    """Measures of every in-table and narrative rule for some reports (all eras) with their outcome; with ``validate``
-    the GX rule suites must agree with the engine."""
+def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:
+    """Measures of every in-table and narrative rule for some reports (all eras) with their outcome (the GX rule
+    suites check them after the merge: ``queue_validation``, ``warehouse.gx_validation``)."""
     frames = []
     parts = [f[["report_id", "code", "value"]] for f in (cells, subtotals) if len(f)]
     all_facts = pd.concat(parts, ignore_index=True) if parts else cells[["report_id", "code", "value"]]
@@ -403,10 +391,7 @@ def evaluate(reports: pd.DataFrame, cells: pd.DataFrame, subtotals: pd.DataFrame
         frames.append(m)
     if not frames:
         return pd.DataFrame()
-    measures = pd.concat(frames, ignore_index=True)
-    if validate:
-        validate_measures(measures)
-    return measures
+    return pd.concat(frames, ignore_index=True)
 
 
 def _narrative(era: str, ids: list[str], cells: pd.DataFrame, figures: pd.DataFrame) -> pd.DataFrame:

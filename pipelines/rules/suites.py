@@ -231,13 +231,6 @@ def disagreements(measures: pd.DataFrame, era: str) -> pd.DataFrame:
                          "gx": ["fail" if i in gx_failed else "pass" for i in odd.index]})
 
 
-def check_agreement(measures: pd.DataFrame, era: str, what: str) -> None:
-    """Raise when the GX suite and the rule engine's own outcome (``measures.outcome``) disagree on any instance."""
-    odd = disagreements(measures, era)
-    if len(odd):
-        raise RuntimeError(f"Great Expectations and the {what} disagree on {len(odd)} rule instance(s) ({era})")
-
-
 def distinct_values(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """A small frame with ``frame``'s columns in which each of ``columns`` holds exactly the distinct values of that
     column of ``frame`` (null included), repeated to a common length; the other columns hold one value of theirs.

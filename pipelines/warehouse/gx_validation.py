@@ -70,7 +70,8 @@ def validate_pending(cfg) -> dict:
     frame = pd.DataFrame(findings, columns=COLUMNS).drop_duplicates(["report_id", "suite", "rule_id"], keep="last")
     if entries:
         with _transaction(cfg.warehouse) as con:
-            year_of = dict(con.execute("SELECT report_id, report_year FROM reports").fetchall())
+            year_of = dict(con.execute("SELECT report_id, report_year FROM reports WHERE report_id IN (SELECT unnest(?))",
+                                       [sorted(set(frame.report_id))]).fetchall())
             frame["report_year"] = frame.report_id.map(year_of)
             con.register("_validated", pa.table({"report_id": pa.array(sorted(validated), pa.string())}))
             con.register("_cross", pa.table({"report_id": pa.array(sorted(cross), pa.string())}))
